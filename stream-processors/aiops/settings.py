@@ -1,0 +1,105 @@
+"""The one settings module: Kafka, topics, ports, paths and intervals.
+
+Every field is read from the environment once, at an entrypoint, as
+``AIOPS_<FIELD NAME IN UPPER CASE>``; each field's description names its
+variable. The object is frozen and passed down, never re-read.
+
+>>> Settings().topic_points
+'aiops.points'
+>>> Settings(collector_otlp_grpc_port=14317).collector_otlp_grpc_port
+14317
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "ENV_PREFIX", "env_var", "PORT_FIELDS"]
+
+ENV_PREFIX = "AIOPS_"
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _field(default, description: str, **kwargs) -> FieldInfo:
+    """A settings field whose description is filled in with its env var by ``Settings``."""
+    return Field(default, description=description, **kwargs)
+
+
+class Settings(BaseSettings):
+    """Where everything lives and how it is named; env-overridable, frozen."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = _field("127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port]")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = _field(
+        "PLAINTEXT", "Kafka security protocol"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = _field(
+        "PLAIN", "SASL mechanism when the security protocol uses SASL"
+    )
+    kafka_sasl_username: str = _field("", "SASL user name")
+    kafka_sasl_password: SecretStr = _field(SecretStr(""), "SASL password")
+    kafka_partitions: int = _field(3, "partitions of every topic the project owns (co-partitioned for Faust tables)", ge=1)
+    kafka_replication_factor: int = _field(1, "replication factor of every topic the project owns", ge=1)
+
+    # Topics
+    topic_otlp_metrics: str = _field("otlp_metrics", "OTLP metrics from the collector's kafka exporter (otlp_proto)")
+    topic_otlp_spans: str = _field("otlp_spans", "OTLP spans from the collector's kafka exporter (otlp_proto)")
+    topic_points: str = _field("aiops.points", "one decoded data point per record, keyed by series")
+    topic_sli: str = _field("aiops.sli", "rolling SLI snapshots")
+    topic_scores: str = _field("aiops.scores", "anomaly scores per series")
+    topic_alerts: str = _field("aiops.alerts", "firing and resolved alert events")
+    topic_deadletter: str = _field("aiops.deadletter", "payloads that could not be processed, with the reason")
+
+    # Stream processors
+    faust_app_id: str = _field("aiops", "Faust application id (consumer group and state topic prefix)")
+    faust_web_port: int = _field(6066, "Faust web server port; serves /metrics for Prometheus")
+    faust_store: str = _field("memory://", "Faust table store URL")
+
+    # Ports of the local stack
+    kafka_port: int = _field(9092, "Kafka broker listener port")
+    kafka_controller_port: int = _field(9093, "Kafka KRaft controller listener port")
+    collector_otlp_grpc_port: int = _field(4317, "collector OTLP gRPC receiver port")
+    collector_otlp_http_port: int = _field(4318, "collector OTLP HTTP receiver port")
+    collector_prometheus_port: int = _field(8889, "collector prometheus exporter port (scraped by Prometheus)")
+    collector_telemetry_port: int = _field(8888, "collector's own metrics port")
+    collector_health_port: int = _field(13133, "collector health_check extension port")
+    prometheus_port: int = _field(9090, "Prometheus web and API port")
+    demo_port: int = _field(8000, "demo service HTTP port")
+    tempo_otlp_endpoint: str = _field("127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to")
+
+    # Intervals
+    otlp_export_interval_ms: int = _field(2000, "OTLP metric export interval of the demo service and load generator", ge=100)
+    prometheus_scrape_interval_s: int = _field(5, "Prometheus scrape interval of the local stack", ge=1)
+
+    # Local stack
+    stack_dir: Path = _field(_REPO_ROOT / ".stack", "git-ignored folder for the local stack's logs, data and pid files")
+    cache_dir: Path = _field(_REPO_ROOT / ".cache", "git-ignored cache for Kafka jars and the collector build")
+    repo_root: Path = _field(_REPO_ROOT, "the repository root, where the config files live")
+
+    @property
+    def demo_url(self) -> str:
+        """Base URL of the demo service."""
+        return f"http://127.0.0.1:{self.demo_port}"
+
+
+def env_var(field_name: str) -> str:
+    """The environment variable that sets a field.
+
+    >>> env_var("kafka_port")
+    'AIOPS_KAFKA_PORT'
+    """
+    return ENV_PREFIX + field_name.upper()
+
+
+for _name, _info in Settings.model_fields.items():
+    _info.description = f"{_info.description} [env: {env_var(_name)}]"
+
+PORT_FIELDS: tuple[str, ...] = tuple(n for n in Settings.model_fields if n.endswith("_port"))
