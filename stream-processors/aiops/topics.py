@@ -1,0 +1,196 @@
+"""The Kafka topics the project owns, declared once, and their idempotent creation.
+
+Names come from the settings; every topic has ``settings.kafka_partitions``
+partitions because Faust tables must be co-partitioned with the stream that
+feeds them. Faust's own changelog topics, or any other, join through ``extra``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from aiops.kafka_config import client_config
+from aiops.settings import Settings, env_var
+
+__all__ = [
+    "OTLP_BATCH_MAX_BYTES",
+    "TopicMismatchError",
+    "TopicSpec",
+    "create_topics",
+    "project_topics",
+    "retention",
+]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+OTLP_BATCH_MAX_BYTES = 4 * 1024 * 1024
+"""Largest record on the OTLP topics: one batch of the collector's kafka exporter."""
+
+_DEADLETTER_MAX_BYTES = 2 * OTLP_BATCH_MAX_BYTES
+"""Room for the largest OTLP batch, base64-encoded, plus the reason it failed."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as the project wants it.
+
+    ``partitions`` and ``replication_factor`` default to the settings, so that
+    every topic is co-partitioned unless it says otherwise. A ``compacted``
+    topic (a Faust table's changelog) keeps the latest record per key instead
+    of deleting by age; ``config`` adds or overrides topic-level settings.
+
+    >>> TopicSpec("aiops-decode-state-changelog", compacted=True).topic_config()
+    {'cleanup.policy': 'compact'}
+    """
+
+    name: str
+    partitions: int | None = None
+    replication_factor: int | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+    compacted: bool = False
+
+    def topic_config(self) -> dict[str, str]:
+        """The topic-level configuration Kafka receives."""
+        return ({"cleanup.policy": "compact"} if self.compacted else {}) | dict(self.config)
+
+
+class TopicMismatchError(RuntimeError):
+    """An existing topic differs from its declaration in a way Kafka cannot fix in place."""
+
+
+def retention(retention_ms: int) -> dict[str, str]:
+    """Config of a stream topic that deletes records older than ``retention_ms``.
+
+    Kafka deletes whole closed segments only, so a segment is rolled every
+    quarter of the retention (at most daily); otherwise a topic with a short
+    retention would keep up to a week, the default segment age, on disk.
+
+    >>> retention(6 * HOUR_MS)
+    {'cleanup.policy': 'delete', 'retention.ms': '21600000', 'segment.ms': '5400000'}
+    """
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(retention_ms),
+        "segment.ms": str(min(retention_ms // 4, DAY_MS)),
+    }
+
+
+def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
+    """Every topic the project owns, in pipeline order.
+
+    Raw OTLP is large and decoded within seconds, so it is kept for hours;
+    derived streams for a day (replays, restarts); dead letters for a week,
+    so someone can look at them; alerts for a month, because they are few
+    and their consumers may be away for days.
+
+    >>> [(t.name, int(t.config["retention.ms"]) // HOUR_MS) for t in project_topics(Settings())]
+    [('otlp_metrics', 6), ('otlp_spans', 6), ('aiops.points', 24), ('aiops.sli', 24),
+     ('aiops.scores', 24), ('aiops.alerts', 720), ('aiops.deadletter', 168)]
+    """
+    otlp = retention(6 * HOUR_MS) | {"max.message.bytes": str(OTLP_BATCH_MAX_BYTES)}
+    deadletter = retention(7 * DAY_MS) | {"max.message.bytes": str(_DEADLETTER_MAX_BYTES)}
+    return (
+        TopicSpec(settings.topic_otlp_metrics, config=otlp),
+        TopicSpec(settings.topic_otlp_spans, config=otlp),
+        TopicSpec(settings.topic_points, config=retention(DAY_MS)),
+        TopicSpec(settings.topic_sli, config=retention(DAY_MS)),
+        TopicSpec(settings.topic_scores, config=retention(DAY_MS)),
+        TopicSpec(settings.topic_alerts, config=retention(30 * DAY_MS)),
+        TopicSpec(settings.topic_deadletter, config=deadletter),
+    )
+
+
+def create_topics(
+    settings: Settings, extra: Iterable[TopicSpec] = (), timeout_s: float = 30.0
+) -> list[str]:
+    """Create the project's topics and ``extra`` where missing; return the names created.
+
+    Existing topics are left as they are, so running it again is harmless. An
+    existing topic with another partition count raises ``TopicMismatchError``
+    before anything is created: adding partitions would move keys to other
+    partitions and break co-partitioned state, so a person has to decide.
+    """
+    specs = [*project_topics(settings), *extra]
+    names = [spec.name for spec in specs]
+    if duplicates := sorted({name for name in names if names.count(name) > 1}):
+        raise ValueError(f"topics declared more than once: {', '.join(duplicates)}")
+
+    admin = AdminClient(client_config(settings))
+    existing = _partition_counts(admin, timeout_s)
+    for spec in specs:
+        wanted = spec.partitions or settings.kafka_partitions
+        if spec.name in existing and existing[spec.name] != wanted:
+            raise TopicMismatchError(_mismatch_message(spec, wanted, existing[spec.name]))
+
+    missing = [spec for spec in specs if spec.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                spec.name,
+                spec.partitions or settings.kafka_partitions,
+                spec.replication_factor or settings.kafka_replication_factor,
+                config=spec.topic_config(),
+            )
+            for spec in missing
+        ],
+        operation_timeout=timeout_s,
+        request_timeout=timeout_s,
+    )
+    created = [spec.name for spec in missing if _created(futures[spec.name])]
+    _wait_visible(admin, created, timeout_s)
+    return created
+
+
+def _partition_counts(admin: AdminClient, timeout_s: float) -> dict[str, int]:
+    metadata = admin.list_topics(timeout=timeout_s)
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def _created(future) -> bool:
+    """True when this call created the topic, False when someone else just did."""
+    try:
+        future.result()
+    except KafkaException as exc:
+        if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+        raise
+    return True
+
+
+def _wait_visible(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Wait until the broker's metadata lists the new topics, so callers can use them at once."""
+    deadline = time.monotonic() + timeout_s
+    while not set(names) <= _partition_counts(admin, timeout_s).keys():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"created topics not visible after {timeout_s:.0f}s: {names}")
+        time.sleep(0.1)
+
+
+def _mismatch_message(spec: TopicSpec, wanted: int, existing: int) -> str:
+    """What is wrong with a topic and the two ways out.
+
+    >>> print(_mismatch_message(TopicSpec("aiops.points"), wanted=3, existing=6))
+    topic 'aiops.points' has 6 partitions but is declared with 3; Kafka cannot change that
+    without moving keys between partitions. Either keep the topic as it is and set
+    AIOPS_KAFKA_PARTITIONS=6, or delete it (its records are lost) and run again to recreate
+    it with 3 partitions.
+    """
+    keep = (
+        f"set {env_var('kafka_partitions')}={existing}"
+        if spec.partitions is None
+        else f"declare it with {existing} partitions"
+    )
+    return (
+        f"topic {spec.name!r} has {existing} partitions but is declared with {wanted}; "
+        f"Kafka cannot change that without moving keys between partitions. Either keep the "
+        f"topic as it is and {keep}, or delete it (its records are lost) and run again to "
+        f"recreate it with {wanted} partitions."
+    )

@@ -1,0 +1,87 @@
+"""Integration fixtures: one real Kafka broker for the session, with the project's topics.
+
+The broker comes from the first of: ``KAFKA_BOOTSTRAP_SERVERS`` if set,
+testcontainers where a Docker engine answers, else the local launcher
+(``aiops.stack.kafka.local_kafka``) on free ports in a session tmp dir, so a
+running dev stack is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from aiops.settings import Settings
+from aiops.stack.kafka import local_bootstrap, local_kafka
+from aiops.topics import create_topics
+
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
+"""The image testcontainers' KafkaContainer runs in KRaft mode (Confluent images only)."""
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, free_port) -> Iterator[str]:
+    """Bootstrap servers of a real broker on which the project's topics exist."""
+    with _any_kafka(lambda: tmp_path_factory.mktemp("stack"), free_port) as bootstrap:
+        create_topics(Settings(kafka_bootstrap_servers=bootstrap))
+        yield bootstrap
+
+
+@pytest.fixture
+def isolated_kafka_settings(tmp_path: Path, free_port) -> Settings:
+    """Settings for a local broker of the test's own: a fresh stack dir and free ports."""
+    return isolated_settings(tmp_path / "stack", free_port)
+
+
+def isolated_settings(stack_dir: Path, free_port: Callable[[], int]) -> Settings:
+    """Settings whose local broker cannot collide with a dev stack or another test's broker.
+
+    The jar cache stays the shared one, so Maven runs once per machine, not per test.
+    """
+    kafka_port = free_port()
+    controller_port = free_port()
+    while controller_port == kafka_port:
+        controller_port = free_port()
+    settings = Settings(
+        stack_dir=stack_dir,
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
+        kafka_security_protocol="PLAINTEXT",
+    )
+    return settings.model_copy(update={"kafka_bootstrap_servers": local_bootstrap(settings)})
+
+
+@contextmanager
+def _any_kafka(new_stack_dir: Callable[[], Path], free_port: Callable[[], int]) -> Iterator[str]:
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield bootstrap
+    elif _docker_answers():
+        from testcontainers.community.kafka import KafkaContainer
+
+        container = KafkaContainer(KAFKA_IMAGE).with_kraft()
+        container.with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        container.start(timeout=120)
+        try:
+            yield container.get_bootstrap_server()
+        finally:
+            container.stop()
+    else:
+        with local_kafka(isolated_settings(new_stack_dir(), free_port)) as bootstrap:
+            yield bootstrap
+
+
+def _docker_answers() -> bool:
+    """True when a Docker engine answers a ping within two seconds."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        return False
+    try:
+        return docker.from_env(timeout=2).ping()
+    except (DockerException, OSError):
+        return False
