@@ -62,8 +62,10 @@ class Settings(BaseSettings):
     faust_app_id: str = _field("aiops", "Faust application id (consumer group and state topic prefix)")
     faust_web_port: int = _field(6066, "Faust web server port; serves /metrics for Prometheus")
     faust_store: str = _field("memory://", "Faust table store URL")
+    faust_session_timeout_s: float = _field(10.0, "consumer group session timeout; lower makes rebalances faster", gt=0)
 
     # Ports of the local stack
+    bind_host: str = _field("127.0.0.1", "address the project's servers listen on (0.0.0.0 in containers)")
     kafka_port: int = _field(9092, "Kafka broker listener port")
     kafka_controller_port: int = _field(9093, "Kafka KRaft controller listener port")
     collector_otlp_grpc_port: int = _field(4317, "collector OTLP gRPC receiver port")

@@ -1,0 +1,306 @@
+"""The OpenTelemetry Collector of the local stack: a cached ocb build, its config check and its process.
+
+``ensure_collector`` builds ``otelcol-aiops`` from ``collector/builder-config.yaml``
+with the OpenTelemetry Collector Builder (ocb) into
+``<cache_dir>/collector/<sha256 of the manifest>/``; a later call with the same
+manifest returns the binary at once. The first build downloads a few hundred Go
+modules and compiles them, which takes minutes. It needs the ``go`` toolchain (on
+PATH or at /usr/local/go/bin/go) and the Go module proxy.
+
+From a shell::
+
+    python -m aiops.stack.collector build      # prints the binary's path
+    python -m aiops.stack.collector validate   # checks collector/otelcol-config.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from aiops.settings import Settings, env_var
+from aiops.stack.process import Component
+
+__all__ = [
+    "CollectorBuildError",
+    "CollectorConfigError",
+    "build_dir",
+    "collector_component",
+    "collector_env",
+    "config_path",
+    "ensure_collector",
+    "manifest_path",
+    "validate_config",
+]
+
+_BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder"
+_CORE_SERVICE_MODULE = "go.opentelemetry.io/collector/service"
+_FALLBACK_GO = Path("/usr/local/go/bin/go")
+_PORT_FIELDS = (
+    "collector_otlp_grpc_port",
+    "collector_otlp_http_port",
+    "collector_prometheus_port",
+    "collector_telemetry_port",
+    "collector_health_port",
+)
+_CONFIG_FIELDS = (
+    "bind_host",
+    "kafka_bootstrap_servers",
+    "topic_otlp_metrics",
+    "topic_otlp_spans",
+    "tempo_otlp_endpoint",
+    *_PORT_FIELDS,
+)
+
+Progress = Callable[[str], None]
+
+
+class CollectorBuildError(RuntimeError):
+    """ocb or ``go install`` failed; the message ends with the tail of their output."""
+
+
+class CollectorConfigError(RuntimeError):
+    """``otelcol-aiops validate`` rejected the config; the message holds its output."""
+
+
+def manifest_path(settings: Settings) -> Path:
+    """The ocb manifest, ``collector/builder-config.yaml``."""
+    return settings.repo_root / "collector" / "builder-config.yaml"
+
+
+def config_path(settings: Settings) -> Path:
+    """The one collector config, ``collector/otelcol-config.yaml``."""
+    return settings.repo_root / "collector" / "otelcol-config.yaml"
+
+
+def build_dir(settings: Settings) -> Path:
+    """Where the build of the current manifest lives: ``<cache_dir>/collector/<sha256[:12]>``."""
+    digest = hashlib.sha256(manifest_path(settings).read_bytes()).hexdigest()[:12]
+    return settings.cache_dir / "collector" / digest
+
+
+def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
+    """The path of the collector binary for the current manifest, built if missing.
+
+    Installs ocb (the version of the manifest's core ``service`` module) into
+    ``<cache_dir>/go-bin`` and runs it. Go's own module and build caches
+    (``~/go/pkg/mod``, ``~/.cache/go-build``) stay at their defaults, so a
+    rebuild on the same machine is quicker. Concurrent callers wait for one
+    build. Raises ``CollectorBuildError`` with the tail of the output when a
+    step fails; the full log stays in ``<build dir>/build.log``.
+    """
+    manifest = yaml.safe_load(manifest_path(settings).read_text())
+    out_dir = build_dir(settings)
+    binary = out_dir / manifest["dist"]["name"]
+    if binary.is_file():
+        return binary
+    with _build_lock(settings.cache_dir / "collector" / ".build.lock"):
+        if binary.is_file():
+            return binary
+        go = _go_binary()
+        builder = _ensure_builder(settings, go, _core_version(manifest), progress)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest["dist"] = {**manifest["dist"], "output_path": str(out_dir), "go": str(go)}
+        resolved = out_dir / "builder-config.yaml"
+        resolved.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        progress(f"building {binary.name} into {out_dir} (the first build takes minutes)")
+        started = time.monotonic()
+        _run(
+            [str(builder), f"--config={resolved}"], out_dir / "build.log", go, progress, cwd=out_dir
+        )
+        if not binary.is_file():
+            raise CollectorBuildError(
+                f"ocb finished but {binary} is missing; see {out_dir / 'build.log'}"
+            )
+        progress(f"built {binary} in {time.monotonic() - started:.0f}s")
+    return binary
+
+
+def collector_env(settings: Settings) -> dict[str, str]:
+    """The ``AIOPS_*`` variables ``otelcol-config.yaml`` reads, filled in from ``settings``.
+
+    >>> env = collector_env(Settings(collector_otlp_grpc_port=14317, bind_host="127.0.0.1"))
+    >>> env["AIOPS_COLLECTOR_OTLP_GRPC_PORT"], env["AIOPS_BIND_HOST"]
+    ('14317', '127.0.0.1')
+    """
+    return {env_var(name): str(getattr(settings, name)) for name in _CONFIG_FIELDS}
+
+
+def collector_component(settings: Settings, binary: Path) -> Component:
+    """The collector as a local-stack process: ``<binary> --config collector/otelcol-config.yaml``.
+
+    Healthy when the health_check extension answers 200. It starts and stays
+    healthy without Kafka or Tempo: their exports fail, are retried, then dropped.
+    """
+    health_url = f"http://127.0.0.1:{settings.collector_health_port}/"
+    return Component(
+        name="collector",
+        command=[str(binary), "--config", str(config_path(settings))],
+        ports={name: getattr(settings, name) for name in _PORT_FIELDS},
+        healthy=lambda: _answers_200(health_url),
+        startup_timeout_s=30.0,
+        env=collector_env(settings),
+        cwd=settings.repo_root,
+    )
+
+
+def validate_config(binary: Path, config: Path, env: Mapping[str, str]) -> None:
+    """Run ``<binary> validate --config <config>`` with ``env`` over the current environment.
+
+    Raises ``CollectorConfigError`` with the collector's message, which names
+    the component and the key, when the config is rejected.
+    """
+    result = subprocess.run(
+        [str(binary), "validate", "--config", str(config)],
+        check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise CollectorConfigError(
+            f"{config} is not valid for {binary.name}:\n{result.stderr}{result.stdout}"
+        )
+
+
+def _core_version(manifest: Mapping) -> str:
+    """The collector release of a manifest: the version of its core ``service`` module.
+
+    >>> _core_version({"telemetry": {"gomod": "go.opentelemetry.io/collector/service v0.165.0"}})
+    'v0.165.0'
+    """
+    module, version = manifest["telemetry"]["gomod"].split()
+    if module != _CORE_SERVICE_MODULE:
+        raise CollectorBuildError(
+            f"telemetry.gomod must be '{_CORE_SERVICE_MODULE} <version>', got {module}"
+        )
+    return version
+
+
+def _go_binary() -> Path:
+    found = shutil.which("go")
+    if found:
+        return Path(found)
+    if _FALLBACK_GO.is_file():
+        return _FALLBACK_GO
+    raise CollectorBuildError(
+        "the go toolchain is needed to build the collector: install it (https://go.dev/dl) "
+        f"or put it on PATH; looked on PATH and at {_FALLBACK_GO}"
+    )
+
+
+def _ensure_builder(settings: Settings, go: Path, version: str, progress: Progress) -> Path:
+    """``<cache_dir>/go-bin/builder-<version>``, installed with ``go install`` if missing."""
+    gobin = settings.cache_dir / "go-bin"
+    versioned = gobin / f"builder-{version}"
+    if versioned.is_file():
+        return versioned
+    gobin.mkdir(parents=True, exist_ok=True)
+    progress(f"installing ocb {_BUILDER_MODULE}@{version} into {gobin}")
+    _run(
+        [str(go), "install", f"{_BUILDER_MODULE}@{version}"],
+        gobin / f"install-builder-{version}.log",
+        go,
+        progress,
+        extra_env={"GOBIN": str(gobin)},
+    )
+    (gobin / "builder").replace(versioned)
+    return versioned
+
+
+@contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run(
+    command: list[str],
+    log_path: Path,
+    go: Path,
+    progress: Progress,
+    cwd: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> None:
+    """Run a build step, echo its lines through ``progress``, keep them in ``log_path``."""
+    path = f"{go.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, **(extra_env or {})}
+    tail: deque[str] = deque(maxlen=30)
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            progress(f"  {line.rstrip()}")
+    if process.returncode != 0:
+        raise CollectorBuildError(
+            f"{' '.join(command)} failed with code {process.returncode}; full log in {log_path}:\n"
+            + "\n".join(tail)
+        )
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return response.status == 200
+    except OSError:  # URLError is an OSError
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aiops.stack.collector build|validate``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m aiops.stack.collector", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "action",
+        choices=["build", "validate"],
+        help="build: print the binary's path; validate: check the config",
+    )
+    action = parser.parse_args(argv).action
+    settings = Settings()
+    binary = ensure_collector(settings, progress=lambda line: print(line, file=sys.stderr))
+    if action == "build":
+        print(binary)
+        return 0
+    try:
+        validate_config(binary, config_path(settings), collector_env(settings))
+    except CollectorConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{config_path(settings)}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
