@@ -1,0 +1,165 @@
+"""The aiops command: the local stack, the worker, topics, and a look at what flows."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aiops.settings import Settings
+
+__all__ = ["main", "cli"]
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker.")
+topics_cli = typer.Typer(no_args_is_help=True, help="The Kafka topics the project owns.")
+points_cli = typer.Typer(no_args_is_help=True, help="Decoded data points on the points topic.")
+cli.add_typer(stack_cli, name="stack")
+cli.add_typer(topics_cli, name="topics")
+cli.add_typer(points_cli, name="points")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+@stack_cli.command("up")
+def stack_up(
+    load: bool = typer.Option(True, help="also run a steady load on the demo service"),
+    rate: float = typer.Option(5.0, help="requests per second of that load"),
+) -> None:
+    """Prepare what is missing, start every component and wait until each is healthy."""
+    from aiops.stack.local import up
+    from aiops.stack.process import StartupError
+
+    settings = Settings()
+    try:
+        up(settings, console.print, with_load=load, load_rate=rate)
+    except StartupError as error:
+        raise _fail(str(error)) from None
+    console.print(
+        f"\n[bold green]stack is up.[/] Watch points flow: [bold]aiops points tail[/]; "
+        f"Prometheus: http://127.0.0.1:{settings.prometheus_port}; demo: {settings.demo_url}; "
+        f"logs: [bold]aiops stack logs NAME[/]; stop: [bold]aiops stack down[/]"
+    )
+
+
+@stack_cli.command("down")
+def stack_down() -> None:
+    """Stop every component, last started first."""
+    from aiops.stack.local import down
+
+    down(Settings(), console.print)
+
+
+@stack_cli.command("status")
+def stack_status() -> None:
+    """Which components run, with their pids and health."""
+    from aiops.stack.local import status
+
+    table = Table("component", "pid", "state")
+    for row in status(Settings()):
+        state = "[green]healthy[/]" if row.healthy else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        table.add_row(row.name, str(row.pid or "-"), state)
+    console.print(table)
+
+
+@stack_cli.command("logs")
+def stack_logs(
+    name: str = typer.Argument(..., help="kafka, collector, prometheus, worker, demo or load"),
+    lines: int = typer.Option(50, "--lines", "-n", help="how many lines from the end"),
+) -> None:
+    """The last lines of a component's log."""
+    from aiops.stack.local import COMPONENTS
+
+    if name not in COMPONENTS:
+        raise _fail(f"unknown component {name!r}; one of {', '.join(COMPONENTS)}")
+    path = Settings().stack_dir / "logs" / f"{name}.log"
+    if not path.exists():
+        raise _fail(f"no log at {path}: has the stack run here?")
+    console.print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]), markup=False, highlight=False)
+
+
+@stack_cli.command("prepare")
+def stack_prepare() -> None:
+    """Resolve Kafka's jars and build the collector now (``stack up`` does it on first use)."""
+    from aiops.stack.collector import ensure_collector
+    from aiops.stack.kafka import ensure_kafka_jars
+
+    settings = Settings()
+    ensure_kafka_jars(settings, console.print)
+    ensure_collector(settings, console.print)
+
+
+@topics_cli.command("create")
+def topics_create() -> None:
+    """Create the project's topics (idempotent); an existing topic with other partitions is an error."""
+    from aiops.stack.local import state_topics
+    from aiops.topics import create_topics
+
+    settings = Settings()
+    try:
+        created = create_topics(settings, extra=state_topics(settings))
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    console.print(f"created: {', '.join(created)}" if created else "all topics present")
+
+
+@cli.command("worker")
+def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
+    """Run the stream processors (the Faust worker) in the foreground."""
+    from aiops.stream.worker import run_worker
+
+    run_worker(Settings(), loglevel=loglevel)
+
+
+@points_cli.command("tail")
+def points_tail(
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest retained point"),
+    limit: int = typer.Option(0, help="stop after this many points (0: follow until Ctrl-C)"),
+    contains: str = typer.Option("", help="only series whose key contains this text"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON record per line, for piping"),
+) -> None:
+    """Print decoded points as they arrive on the points topic."""
+    from confluent_kafka import KafkaException
+
+    from aiops.tail import follow
+
+    settings = Settings()
+    shown = 0
+    try:
+        for record in follow(settings, settings.topic_points, from_beginning=from_beginning,
+                             keep=lambda r: contains in (r.key or "")):
+            if as_json:
+                sys.stdout.write(json.dumps(record.value) + "\n")
+                sys.stdout.flush()
+            else:
+                console.print(_point_line(record.value or {}), highlight=False)
+            shown += 1
+            if limit and shown >= limit:
+                break
+    except KafkaException as error:
+        raise _fail(f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?") from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _point_line(point: dict) -> str:
+    """One point in a line: kind, series and its value or histogram delta."""
+    if point.get("kind") == "histogram":
+        value = f"count+{point['count']} sum+{point['sum']:.4g}"
+    else:
+        value = f"{point.get('value', 0):.6g}"
+    return f"[cyan]{point.get('kind', '?'):9}[/] {point.get('series', '?')}  [bold]{value}[/]"
+
+
+def main() -> None:
+    """Entry point of the ``aiops`` script."""
+    cli()

@@ -1,0 +1,147 @@
+"""The whole local stack as plain processes: Kafka, collector, Prometheus, worker, demo, load.
+
+``up`` prepares what is missing (Kafka's jars, the collector build), starts
+each component in dependency order and waits for it to be healthy; ``down``
+stops them in reverse order. Everything lives under ``settings.stack_dir``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiops.settings import Settings
+from aiops.stack.collector import collector_component, ensure_collector
+from aiops.stack.kafka import kafka_component, prepare_kafka
+from aiops.stack.process import Component, ManagedProcess
+from aiops.stack.prometheus import prometheus_component
+from aiops.stream.app import DECODE_STATE_TABLE, changelog_topic
+from aiops.topics import TopicSpec, create_topics
+
+__all__ = ["COMPONENTS", "ComponentStatus", "up", "down", "status", "state_topics"]
+
+Progress = Callable[[str], None]
+
+COMPONENTS = ("kafka", "collector", "prometheus", "worker", "demo", "load")
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """Whether a component's process runs and answers its health probe."""
+
+    name: str
+    pid: int | None
+    healthy: bool
+
+
+def state_topics(settings: Settings) -> list[TopicSpec]:
+    """The Faust changelog topics, created up front so their partitions match their sources."""
+    return [TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True)]
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    return probe
+
+
+def worker_component(settings: Settings) -> Component:
+    """The Faust worker; healthy once its web server answers ``/metrics``."""
+    return Component(
+        name="worker",
+        command=[sys.executable, "-m", "aiops", "worker"],
+        ports={"faust_web_port": settings.faust_web_port},
+        healthy=_http_ok(f"http://127.0.0.1:{settings.faust_web_port}/metrics"),
+        env=_settings_env(settings),
+    )
+
+
+def demo_component(settings: Settings) -> Component:
+    """The instrumented demo service, exporting OTLP to the local collector."""
+    return Component(
+        name="demo",
+        command=[sys.executable, "-m", "aiops_demo", "--host", settings.bind_host, "--port", str(settings.demo_port)],
+        ports={"demo_port": settings.demo_port},
+        healthy=_http_ok(f"{settings.demo_url}/ready"),
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{settings.collector_otlp_grpc_port}",
+            "OTEL_METRIC_EXPORT_INTERVAL": str(settings.otlp_export_interval_ms),
+        },
+    )
+
+
+def load_component(settings: Settings, rate: float) -> Component:
+    """A steady load on the demo service, so points flow as soon as the stack is up."""
+    started = time.monotonic()
+    return Component(
+        name="load",
+        command=[sys.executable, "-m", "aiops_producers", "--url", settings.demo_url, "--rate", str(rate),
+                 "--quiet"],
+        ports={},
+        healthy=lambda: time.monotonic() - started > 1.0,
+    )
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as ``AIOPS_*`` variables, so child processes see the same values."""
+    from aiops.settings import env_var
+
+    values = settings.model_dump(mode="json")
+    return {env_var(name): str(value) for name, value in values.items() if not isinstance(value, dict)}
+
+
+def _components(settings: Settings, progress: Progress, *, with_load: bool, load_rate: float) -> list[Component]:
+    collector_binary = ensure_collector(settings, progress)
+    prepare_kafka(settings, progress)
+    components = [
+        kafka_component(settings),
+        collector_component(settings, collector_binary),
+        prometheus_component(settings),
+        worker_component(settings),
+        demo_component(settings),
+    ]
+    if with_load:
+        components.append(load_component(settings, load_rate))
+    return components
+
+
+def up(settings: Settings, progress: Progress, *, with_load: bool = True, load_rate: float = 5.0) -> None:
+    """Prepare and start every component that is not running, in dependency order."""
+    for component in _components(settings, progress, with_load=with_load, load_rate=load_rate):
+        process = ManagedProcess(component, settings)
+        if process.pid is not None:
+            progress(f"{component.name}: already running (pid {process.pid})")
+            continue
+        began = time.monotonic()
+        pid = process.start()
+        progress(f"{component.name}: healthy in {time.monotonic() - began:.1f}s (pid {pid}, log {process.log_path})")
+        if component.name == "kafka":
+            created = create_topics(settings, extra=state_topics(settings))
+            progress(f"topics: {'created ' + ', '.join(created) if created else 'all present'}")
+
+
+def down(settings: Settings, progress: Progress) -> None:
+    """Stop every component of the stack, last started first."""
+    for name in reversed(COMPONENTS):
+        process = _tracked(name, settings)
+        if process.stop():
+            progress(f"{name}: stopped")
+
+
+def status(settings: Settings) -> list[ComponentStatus]:
+    """Each component's pid (None when stopped); health is not probed for stopped ones."""
+    return [ComponentStatus(name, _tracked(name, settings).pid, False) for name in COMPONENTS]
+
+
+def _tracked(name: str, settings: Settings) -> ManagedProcess:
+    """A handle on a component's pid file, without preparing or building anything."""
+    placeholder = Component(name=name, command=[], ports={}, healthy=lambda: False)
+    return ManagedProcess(placeholder, settings)

@@ -1,0 +1,69 @@
+"""Follow a topic from the command line: no consumer group, nothing committed.
+
+Used by ``aiops points tail`` (and later ``aiops alerts tail``) to look at
+what flows, without disturbing the stream processors' offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaException
+
+from aiops.kafka_config import client_config
+from aiops.settings import Settings
+
+__all__ = ["Record", "follow"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed record with its JSON value decoded (or None when it is not JSON)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: dict | None
+
+
+def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle_timeout_s: float | None = None,
+           keep: Callable[[Record], bool] = lambda record: True) -> Iterator[Record]:
+    """Yield the records of ``topic`` as they arrive; stop after ``idle_timeout_s`` of silence if given."""
+    consumer = Consumer({
+        **client_config(settings),
+        "group.id": f"aiops-tail-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+    })
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        if metadata.topics[topic].error is not None:
+            raise KafkaException(metadata.topics[topic].error)
+        consumer.subscribe([topic])
+        idle = 0.0
+        while idle_timeout_s is None or idle < idle_timeout_s:
+            message = consumer.poll(0.5)
+            if message is None:
+                idle += 0.5
+                continue
+            if message.error():
+                raise KafkaException(message.error())
+            idle = 0.0
+            record = Record(message.topic(), message.partition(), message.offset(),
+                            message.key().decode(errors="replace") if message.key() else None,
+                            _json(message.value()))
+            if keep(record):
+                yield record
+    finally:
+        consumer.close()
+
+
+def _json(value: bytes | None) -> dict | None:
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return None
