@@ -6,6 +6,7 @@ import json
 import sys
 
 import typer
+from aiops_producers.cli import app as producers_cli
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +21,7 @@ points_cli = typer.Typer(no_args_is_help=True, help="Decoded data points on the 
 cli.add_typer(stack_cli, name="stack")
 cli.add_typer(topics_cli, name="topics")
 cli.add_typer(points_cli, name="points")
+cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
 
 console = Console()
 errors = Console(stderr=True)

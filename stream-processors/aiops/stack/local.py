@@ -27,6 +27,9 @@ Progress = Callable[[str], None]
 
 COMPONENTS = ("kafka", "collector", "prometheus", "worker", "demo", "load")
 
+LOAD_DURATION_S = 7 * 24 * 3600
+"""The stack's background load runs until ``down``, or a week, whichever comes first."""
+
 
 @dataclass(frozen=True)
 class ComponentStatus:
@@ -83,8 +86,8 @@ def load_component(settings: Settings, rate: float) -> Component:
     started = time.monotonic()
     return Component(
         name="load",
-        command=[sys.executable, "-m", "aiops_producers", "--url", settings.demo_url, "--rate", str(rate),
-                 "--quiet"],
+        command=[sys.executable, "-m", "aiops_producers", "run", "--url", settings.demo_url,
+                 "--rate", str(rate), "--duration", str(LOAD_DURATION_S)],
         ports={},
         healthy=lambda: time.monotonic() - started > 1.0,
     )

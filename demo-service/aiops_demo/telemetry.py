@@ -1,0 +1,195 @@
+"""OpenTelemetry SDK setup of the demo service: providers are built here and passed in.
+
+Nothing here is global: ``configure_otlp()`` returns a ``Telemetry`` (a meter
+and a tracer provider) that ``create_app`` instruments with, and tests build
+one with in-memory readers through ``build_telemetry``. Both paths share the
+resource and the histogram view, so the tests check what production exports.
+
+Standard variables honoured: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default
+``http://127.0.0.1:4317``, gRPC, insecure for ``http://``),
+``OTEL_METRIC_EXPORT_INTERVAL`` (ms, default 2000), ``OTEL_SERVICE_NAME`` and
+``OTEL_RESOURCE_ATTRIBUTES`` (explicit arguments win over them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
+    _StabilityMode,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_VERSION,
+    OTELResourceDetector,
+    Resource,
+)
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from aiops_demo._version import __version__
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_EXPORT_INTERVAL_MS",
+    "DEFAULT_SERVICE_NAME",
+    "HTTP_DURATION_METRIC",
+    "LATENCY_BUCKETS_S",
+    "Telemetry",
+    "build_resource",
+    "build_telemetry",
+    "configure_otlp",
+    "export_interval_ms",
+    "use_stable_http_semconv",
+]
+
+DEFAULT_SERVICE_NAME = "demo-service"
+DEFAULT_ENDPOINT = "http://127.0.0.1:4317"
+DEFAULT_EXPORT_INTERVAL_MS = 2000.0
+HTTP_DURATION_METRIC = "http.server.request.duration"
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+"""Bucket bounds of the HTTP duration histogram: the semconv advisory ones, pinned by a view."""
+
+_SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+_STABLE_HTTP_MODES = (_StabilityMode.HTTP, _StabilityMode.HTTP_DUP)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The providers one app instruments with; whoever built them shuts them down."""
+
+    meter_provider: MeterProvider
+    tracer_provider: TracerProvider
+
+    def shutdown(self) -> None:
+        """Flush and stop both providers (pending spans and a last metric export)."""
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def build_resource(
+    service_name: str | None = None,
+    service_version: str | None = None,
+    instance_id: str | None = None,
+) -> Resource:
+    """The service's resource: explicit arguments, then the OTEL_* variables, then defaults.
+
+    >>> r = build_resource(service_name="demo-service", instance_id="host-a:8000")
+    >>> r.attributes["service.name"], r.attributes["service.instance.id"]
+    ('demo-service', 'host-a:8000')
+    """
+    defaults = {
+        SERVICE_NAME: DEFAULT_SERVICE_NAME,
+        SERVICE_VERSION: __version__,
+        SERVICE_INSTANCE_ID: socket.gethostname(),
+    }
+    explicit = {
+        key: value
+        for key, value in (
+            (SERVICE_NAME, service_name),
+            (SERVICE_VERSION, service_version),
+            (SERVICE_INSTANCE_ID, instance_id),
+        )
+        if value is not None
+    }
+    from_env = dict(OTELResourceDetector().detect().attributes)
+    return Resource.create({**defaults, **from_env, **explicit})
+
+
+def build_telemetry(
+    resource: Resource,
+    metric_readers: Sequence[MetricReader],
+    span_processors: Sequence[SpanProcessor],
+) -> Telemetry:
+    """Providers with the given readers and span processors and the latency-bucket view."""
+    latency_view = View(
+        instrument_name=HTTP_DURATION_METRIC,
+        aggregation=ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS_S),
+    )
+    tracer_provider = TracerProvider(resource=resource)
+    for processor in span_processors:
+        tracer_provider.add_span_processor(processor)
+    return Telemetry(
+        meter_provider=MeterProvider(
+            resource=resource, metric_readers=list(metric_readers), views=[latency_view]
+        ),
+        tracer_provider=tracer_provider,
+    )
+
+
+def export_interval_ms(value: float | None = None) -> float:
+    """The metric export interval: the argument, else ``OTEL_METRIC_EXPORT_INTERVAL``, else 2000.
+
+    >>> export_interval_ms(500)
+    500.0
+    """
+    if value is not None:
+        return float(value)
+    return float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", DEFAULT_EXPORT_INTERVAL_MS))
+
+
+def configure_otlp(
+    resource: Resource | None = None,
+    endpoint: str | None = None,
+    interval_ms: float | None = None,
+) -> Telemetry:
+    """Telemetry that exports metrics and spans over OTLP/gRPC to the collector.
+
+    Nothing connects until the first export, so a collector that is down only
+    costs failed (logged) exports, never a failed start.
+    """
+    target = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_ENDPOINT
+    insecure = not target.startswith("https://")
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=target, insecure=insecure),
+        export_interval_millis=export_interval_ms(interval_ms),
+    )
+    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=target, insecure=insecure))
+    return build_telemetry(resource or build_resource(), [reader], [processor])
+
+
+def use_stable_http_semconv() -> None:
+    """Make HTTP instrumentations emit the stable conventions (``http.server.request.duration``).
+
+    Adds ``http`` to ``OTEL_SEMCONV_STABILITY_OPT_IN`` unless it already asks for
+    ``http`` or ``http/dup``. The instrumentation library reads that variable once
+    per process; when something initialised it earlier without ``http``, it is
+    re-read here (a private hook of opentelemetry-instrumentation 0.66).
+    """
+    requested = [s.strip() for s in os.environ.get(_SEMCONV_OPT_IN, "").split(",") if s.strip()]
+    if not {"http", "http/dup"} & set(requested):
+        os.environ[_SEMCONV_OPT_IN] = ",".join([*requested, "http"])
+    stability = _OpenTelemetrySemanticConventionStability
+    stability._initialize()
+    mode = stability._get_opentelemetry_stability_opt_in_mode(
+        _OpenTelemetryStabilitySignalType.HTTP
+    )
+    if mode not in _STABLE_HTTP_MODES:
+        stability._initialized = False
+        stability._initialize()
