@@ -143,7 +143,7 @@ def points_tail(
                 sys.stdout.write(json.dumps(record.value) + "\n")
                 sys.stdout.flush()
             else:
-                console.print(_point_line(record.value or {}), highlight=False)
+                console.print(_point_line(record.value or {}), highlight=False, soft_wrap=True)
             shown += 1
             if limit and shown >= limit:
                 break
@@ -154,12 +154,19 @@ def points_tail(
 
 
 def _point_line(point: dict) -> str:
-    """One point in a line: kind, series and its value or histogram delta."""
+    """One point in a line: kind, service, metric with its attributes, and the value or histogram delta.
+
+    >>> _point_line({"kind": "sum", "metric": "orders", "attributes": {"shop": "eu"},
+    ...              "resource": {"service.name": "demo"}, "value": 3.0})
+    '[cyan]sum      [/] demo  orders{shop=eu}  [bold]3[/]'
+    """
     if point.get("kind") == "histogram":
         value = f"count+{point['count']} sum+{point['sum']:.4g}"
     else:
         value = f"{point.get('value', 0):.6g}"
-    return f"[cyan]{point.get('kind', '?'):9}[/] {point.get('series', '?')}  [bold]{value}[/]"
+    attributes = ",".join(f"{k}={v}" for k, v in sorted(point.get("attributes", {}).items()))
+    service = point.get("resource", {}).get("service.name", "?")
+    return f"[cyan]{point.get('kind', '?'):9}[/] {service}  {point.get('metric', '?')}{{{attributes}}}  [bold]{value}[/]"
 
 
 def main() -> None:

@@ -12,9 +12,10 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from aiops.settings import Settings
-from aiops.stack.collector import collector_component, ensure_collector
+from aiops.settings import Settings, env_var
+from aiops.stack.collector import build_dir, collector_component, ensure_collector
 from aiops.stack.kafka import kafka_component, prepare_kafka
 from aiops.stack.process import Component, ManagedProcess
 from aiops.stack.prometheus import prometheus_component
@@ -82,28 +83,35 @@ def demo_component(settings: Settings) -> Component:
 
 
 def load_component(settings: Settings, rate: float) -> Component:
-    """A steady load on the demo service, so points flow as soon as the stack is up."""
-    started = time.monotonic()
+    """A steady load on the demo service, so points flow as soon as the stack is up.
+
+    Healthy once it has run for a second (its pid file is that old).
+    """
+    pid_file = settings.stack_dir / "run" / "load.pid"
+
+    def ran_a_second() -> bool:
+        try:
+            return time.time() - pid_file.stat().st_mtime > 1.0
+        except FileNotFoundError:
+            return False
+
     return Component(
         name="load",
         command=[sys.executable, "-m", "aiops_producers", "run", "--url", settings.demo_url,
                  "--rate", str(rate), "--duration", str(LOAD_DURATION_S)],
         ports={},
-        healthy=lambda: time.monotonic() - started > 1.0,
+        healthy=ran_a_second,
     )
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
     """The settings as ``AIOPS_*`` variables, so child processes see the same values."""
-    from aiops.settings import env_var
-
     values = settings.model_dump(mode="json")
     return {env_var(name): str(value) for name, value in values.items() if not isinstance(value, dict)}
 
 
-def _components(settings: Settings, progress: Progress, *, with_load: bool, load_rate: float) -> list[Component]:
-    collector_binary = ensure_collector(settings, progress)
-    prepare_kafka(settings, progress)
+def _components(settings: Settings, collector_binary: Path, *, load_rate: float | None) -> list[Component]:
+    """Every component in start order; the load generator only when ``load_rate`` is given."""
     components = [
         kafka_component(settings),
         collector_component(settings, collector_binary),
@@ -111,14 +119,16 @@ def _components(settings: Settings, progress: Progress, *, with_load: bool, load
         worker_component(settings),
         demo_component(settings),
     ]
-    if with_load:
+    if load_rate is not None:
         components.append(load_component(settings, load_rate))
     return components
 
 
 def up(settings: Settings, progress: Progress, *, with_load: bool = True, load_rate: float = 5.0) -> None:
     """Prepare and start every component that is not running, in dependency order."""
-    for component in _components(settings, progress, with_load=with_load, load_rate=load_rate):
+    collector_binary = ensure_collector(settings, progress)
+    prepare_kafka(settings, progress)
+    for component in _components(settings, collector_binary, load_rate=load_rate if with_load else None):
         process = ManagedProcess(component, settings)
         if process.pid is not None:
             progress(f"{component.name}: already running (pid {process.pid})")
@@ -140,8 +150,12 @@ def down(settings: Settings, progress: Progress) -> None:
 
 
 def status(settings: Settings) -> list[ComponentStatus]:
-    """Each component's pid (None when stopped); health is not probed for stopped ones."""
-    return [ComponentStatus(name, _tracked(name, settings).pid, False) for name in COMPONENTS]
+    """Each component's pid (None when stopped) and, when running, its health probe's answer."""
+    rows = []
+    for component in _components(settings, build_dir(settings), load_rate=0.0):
+        pid = ManagedProcess(component, settings).pid
+        rows.append(ComponentStatus(component.name, pid, pid is not None and component.healthy()))
+    return rows
 
 
 def _tracked(name: str, settings: Settings) -> ManagedProcess:

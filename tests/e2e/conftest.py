@@ -1,0 +1,40 @@
+"""The whole local stack for the e2e tier, on ports of its own and in a temporary folder.
+
+Every port is the default plus 10000, so a dev stack started with ``aiops stack up``
+keeps running undisturbed; the jar cache and collector build are the shared ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aiops.settings import PORT_FIELDS, Settings
+from aiops.stack.local import down, up
+
+PORT_OFFSET = 10000
+
+
+def e2e_settings(stack_dir) -> Settings:
+    """The default settings with every port shifted and a stack dir of the test session's own."""
+    defaults = Settings()
+    ports = {name: getattr(defaults, name) + PORT_OFFSET for name in PORT_FIELDS}
+    return Settings(
+        **ports,
+        stack_dir=stack_dir,
+        kafka_bootstrap_servers=f"127.0.0.1:{ports['kafka_port']}",
+        kafka_security_protocol="PLAINTEXT",
+        tempo_otlp_endpoint=f"127.0.0.1:{4417 + PORT_OFFSET}",
+    )
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory) -> Iterator[Settings]:
+    """Kafka, collector, Prometheus, the worker and the demo service, up for the session."""
+    settings = e2e_settings(tmp_path_factory.mktemp("e2e-stack"))
+    try:
+        up(settings, print, with_load=False)
+        yield settings
+    finally:
+        down(settings, print)
