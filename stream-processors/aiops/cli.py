@@ -114,6 +114,22 @@ def topics_create() -> None:
     console.print(f"created: {', '.join(created)}" if created else "all topics present")
 
 
+@cli.command("settings")
+def show_settings() -> None:
+    """Every setting with its environment variable and current value (secrets masked)."""
+    from aiops.settings import env_var
+
+    settings = Settings()
+    table = Table()
+    table.add_column("variable", no_wrap=True)
+    table.add_column("value")
+    table.add_column("meaning")
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "").split(" [env:")[0]
+        table.add_row(env_var(name), str(getattr(settings, name)), meaning)
+    console.print(table)
+
+
 @cli.command("worker")
 def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
     """Run the stream processors (the Faust worker) in the foreground."""

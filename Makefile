@@ -1,0 +1,42 @@
+# The two quick-start commands and what they stand on. Every target installs what a
+# fresh machine lacks first (Debian packages, the Python package, Kafka's jars, the
+# collector build), so `make up` and `make test` work on a new machine as they are.
+
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := .cache/installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: up down test install system-packages python-package prepare
+
+## Start the whole local stack and show the first points flowing.
+up: install
+	$(PYTHON) -m aiops stack up
+	$(PYTHON) -m aiops points tail --limit 10
+
+## Stop the local stack.
+down:
+	$(PYTHON) -m aiops stack down
+
+## Run every test tier: unit, integration (real Kafka), e2e (the whole local stack).
+test: install
+	$(PYTHON) -m pytest
+
+install: system-packages python-package prepare
+
+system-packages:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing Prometheus from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v java >/dev/null && command -v mvn >/dev/null && command -v go >/dev/null || { \
+	  echo "Java 17, Maven and Go are needed (apt-get install openjdk-17-jre-headless maven golang, or Go from go.dev)"; exit 1; }
+
+python-package: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@mkdir -p .cache && touch $(STAMP)
+
+## Resolve Kafka's jars and build the collector (cached after the first time).
+prepare: python-package
+	$(PYTHON) -m aiops stack prepare
