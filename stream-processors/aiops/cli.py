@@ -6,13 +6,13 @@ import json
 import sys
 
 import typer
-from aiops_producers.cli import app as producers_cli
 from rich.console import Console
 from rich.table import Table
 
 from aiops.settings import Settings
+from aiops_producers.cli import app as producers_cli
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker.")
@@ -144,6 +144,7 @@ def points_tail(
     limit: int = typer.Option(0, help="stop after this many points (0: follow until Ctrl-C)"),
     contains: str = typer.Option("", help="only series whose key contains this text"),
     as_json: bool = typer.Option(False, "--json", help="one JSON record per line, for piping"),
+    idle_timeout: float = typer.Option(0, help="give up after this many seconds without a point (0: never)"),
 ) -> None:
     """Print decoded points as they arrive on the points topic."""
     from confluent_kafka import KafkaException
@@ -154,7 +155,7 @@ def points_tail(
     shown = 0
     try:
         for record in follow(settings, settings.topic_points, from_beginning=from_beginning,
-                             keep=lambda r: contains in (r.key or "")):
+                             idle_timeout_s=idle_timeout or None, keep=lambda r: contains in (r.key or "")):
             if as_json:
                 sys.stdout.write(json.dumps(record.value) + "\n")
                 sys.stdout.flush()
@@ -166,7 +167,10 @@ def points_tail(
     except KafkaException as error:
         raise _fail(f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?") from None
     except KeyboardInterrupt:
-        pass
+        return
+    if idle_timeout and (not limit or shown < limit):
+        raise _fail(f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
+                    "check aiops stack status and aiops stack logs worker")
 
 
 def _point_line(point: dict) -> str:

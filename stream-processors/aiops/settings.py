@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "ENV_PREFIX", "env_var", "PORT_FIELDS"]
+__all__ = ["ENV_PREFIX", "PORT_FIELDS", "Settings", "env_var"]
 
 ENV_PREFIX = "AIOPS_"
 

@@ -32,15 +32,20 @@ class Record:
 
 def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle_timeout_s: float | None = None,
            keep: Callable[[Record], bool] = lambda record: True) -> Iterator[Record]:
-    """Yield the records of ``topic`` as they arrive; stop after ``idle_timeout_s`` of silence if given."""
+    """Yield the records of ``topic`` as they arrive; stop after ``idle_timeout_s`` of silence if given.
+
+    A broker that does not answer raises ``KafkaException`` within seconds
+    (librdkafka's own connection log is silenced: the exception says it once).
+    """
     consumer = Consumer({
         **client_config(settings),
         "group.id": f"aiops-tail-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "log_level": 0,
     })
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
+        metadata = consumer.list_topics(topic, timeout=5)
         if metadata.topics[topic].error is not None:
             raise KafkaException(metadata.topics[topic].error)
         consumer.subscribe([topic])

@@ -10,9 +10,9 @@ from collections import Counter
 
 import httpx
 import pytest
-from aiops_producers.loadgen import run_load
 
 from aiops.tail import follow
+from aiops_producers.loadgen import run_load
 
 pytestmark = pytest.mark.e2e
 

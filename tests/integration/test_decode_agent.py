@@ -1,7 +1,6 @@
 """The decode agent on a real Kafka broker: points out, dead letters with reasons, state across restarts."""
 
 import base64
-import json
 import uuid
 
 import pytest

@@ -5,7 +5,14 @@ Nothing here imports Kafka, Faust or FastAPI; a unit test holds that line.
 
 from aiops.core.decode import DecodeResult, decode_payload
 from aiops.core.delta import Outcome, Point, to_delta
-from aiops.core.otlp import MalformedPayload, Observation, PointProblem, decode_metrics, flatten, series_key
+from aiops.core.otlp import (
+    MalformedPayload,
+    Observation,
+    PointProblem,
+    decode_metrics,
+    flatten,
+    series_key,
+)
 
 __all__ = [
     "DecodeResult",

@@ -23,7 +23,7 @@ from enum import Enum
 
 from aiops.core.otlp import Attributes, Kind, Observation
 
-__all__ = ["Point", "Outcome", "to_delta"]
+__all__ = ["Outcome", "Point", "to_delta"]
 
 State = dict
 

@@ -113,7 +113,7 @@ def _label_set(attributes: Attributes) -> str:
     return "{" + ",".join(f'{k}="{_text(v)}"' for k, v in sorted(attributes.items())) + "}"
 
 
-def _text(value: str | bool | int | float) -> str:
+def _text(value: str | bool | float) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -141,24 +141,17 @@ def _metric_points(metric, resource: Attributes, scope: str) -> Iterator[Observa
     elif data_kind == "gauge":
         for point in metric.gauge.data_points:
             yield _number_point(point, common, kind="gauge", cumulative=False, monotonic=False)
-    elif data_kind == "sum":
-        temporality = metric.sum.aggregation_temporality
-        if temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED:
-            yield PointProblem(metric.name, "sum has no aggregation temporality")
+    elif data_kind in ("sum", "histogram"):
+        data = getattr(metric, data_kind)
+        if data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED:
+            yield PointProblem(metric.name, f"{data_kind} has no aggregation temporality")
             return
-        cumulative = temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
-        for point in metric.sum.data_points:
-            yield _number_point(
-                point, common, kind="sum", cumulative=cumulative, monotonic=metric.sum.is_monotonic
-            )
-    elif data_kind == "histogram":
-        temporality = metric.histogram.aggregation_temporality
-        if temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED:
-            yield PointProblem(metric.name, "histogram has no aggregation temporality")
-            return
-        cumulative = temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
-        for point in metric.histogram.data_points:
-            yield _histogram_point(point, common, cumulative=cumulative)
+        cumulative = data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+        for point in data.data_points:
+            if data_kind == "sum":
+                yield _number_point(point, common, kind="sum", cumulative=cumulative, monotonic=data.is_monotonic)
+            else:
+                yield _histogram_point(point, common, cumulative=cumulative)
     elif data_kind is None:
         yield PointProblem(metric.name, "metric has no data")
     else:

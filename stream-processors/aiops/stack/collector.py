@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from aiops.settings import Settings, env_var
-from aiops.stack.process import Component
+from aiops.stack.process import Component, http_ok
 
 __all__ = [
     "CollectorBuildError",
@@ -150,7 +149,7 @@ def collector_component(settings: Settings, binary: Path) -> Component:
         name="collector",
         command=[str(binary), "--config", str(config_path(settings))],
         ports={name: getattr(settings, name) for name in _PORT_FIELDS},
-        healthy=lambda: _answers_200(health_url),
+        healthy=lambda: http_ok(health_url),
         startup_timeout_s=30.0,
         env=collector_env(settings),
         cwd=settings.repo_root,
@@ -267,14 +266,6 @@ def _run(
             f"{' '.join(command)} failed with code {process.returncode}; full log in {log_path}:\n"
             + "\n".join(tail)
         )
-
-
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return response.status == 200
-    except OSError:  # URLError is an OSError
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aiops.settings import Settings, env_var
 from aiops.stack.collector import build_dir, collector_component, ensure_collector
 from aiops.stack.kafka import kafka_component, prepare_kafka
-from aiops.stack.process import Component, ManagedProcess
+from aiops.stack.process import Component, ManagedProcess, http_ok
 from aiops.stack.prometheus import prometheus_component
 from aiops.stream.app import DECODE_STATE_TABLE, changelog_topic
 from aiops.topics import TopicSpec, create_topics
 
-__all__ = ["COMPONENTS", "ComponentStatus", "up", "down", "status", "state_topics"]
+__all__ = ["COMPONENTS", "ComponentStatus", "down", "state_topics", "status", "up"]
 
 Progress = Callable[[str], None]
 
@@ -46,24 +46,13 @@ def state_topics(settings: Settings) -> list[TopicSpec]:
     return [TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True)]
 
 
-def _http_ok(url: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    return probe
-
-
 def worker_component(settings: Settings) -> Component:
     """The Faust worker; healthy once its web server answers ``/metrics``."""
     return Component(
         name="worker",
         command=[sys.executable, "-m", "aiops", "worker"],
         ports={"faust_web_port": settings.faust_web_port},
-        healthy=_http_ok(f"http://127.0.0.1:{settings.faust_web_port}/metrics"),
+        healthy=partial(http_ok, f"http://127.0.0.1:{settings.faust_web_port}/metrics"),
         env=_settings_env(settings),
     )
 
@@ -74,7 +63,7 @@ def demo_component(settings: Settings) -> Component:
         name="demo",
         command=[sys.executable, "-m", "aiops_demo", "--host", settings.bind_host, "--port", str(settings.demo_port)],
         ports={"demo_port": settings.demo_port},
-        healthy=_http_ok(f"{settings.demo_url}/ready"),
+        healthy=partial(http_ok, f"{settings.demo_url}/ready"),
         env={
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{settings.collector_otlp_grpc_port}",
             "OTEL_METRIC_EXPORT_INTERVAL": str(settings.otlp_export_interval_ms),

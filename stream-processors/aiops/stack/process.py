@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from aiops.settings import Settings, env_var
 
 __all__ = [
     "Component",
+    "ManagedProcess",
     "PortInUseError",
     "StartupError",
+    "http_ok",
     "port_is_free",
-    "ManagedProcess",
 ]
 
 
@@ -49,6 +51,15 @@ class Component:
     startup_timeout_s: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    """True when ``url`` answers 200: the health probe of every HTTP component."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

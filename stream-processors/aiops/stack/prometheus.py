@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 
 from aiops.settings import Settings
-from aiops.stack.process import Component
+from aiops.stack.process import Component, http_ok
 
 __all__ = [
     "APT_INSTALL",
@@ -118,7 +117,7 @@ def prometheus_component(settings: Settings) -> Component:
             "--web.enable-lifecycle",
         ],
         ports={"prometheus_port": settings.prometheus_port},
-        healthy=lambda: _answers_200(ready_url),
+        healthy=lambda: http_ok(ready_url),
         cwd=config.parent,
     )
 
@@ -143,10 +142,3 @@ def _symlink(link: Path, target: Path) -> None:
         raise FileExistsError(f"{link} is in the way of a symlink to {target}; remove it")
     link.symlink_to(target)
 
-
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
-            return response.status == 200
-    except OSError:  # URLError is an OSError
-        return False

@@ -21,7 +21,7 @@ from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
 
-__all__ = ["build_app", "DECODE_STATE_TABLE"]
+__all__ = ["DECODE_STATE_TABLE", "build_app"]
 
 log = logging.getLogger(__name__)
 
