@@ -10,6 +10,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from aiops.kafka_config import client_config
+from aiops.schemas import DeadLetterV1, PointV1
 from aiops.settings import Settings
 from aiops.stack.local import state_topics, worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
@@ -72,10 +73,11 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
         garbage = b"\x0a\x05abc"
         send(settings, counter_payload(5, START + SECOND), garbage, counter_payload(8, START + 2 * SECOND))
         first = read(settings, settings.topic_points, 2)
-        assert [p["value"] for p in first] == [5.0, 3.0]
+        assert [PointV1.model_validate(p).value for p in first] == [5.0, 3.0]
         assert first[0]["series"] == 'requests{http.route="/a"}@{service.name="svc"}'
 
         (dead,) = read(settings, settings.topic_deadletter, 1)
+        DeadLetterV1.model_validate(dead)
         assert dead["kind"] == "malformed_payload" and "not an OTLP metrics payload" in dead["reason"]
         assert base64.b64decode(dead["payload_base64"]) == garbage
         assert dead["source"]["topic"] == settings.topic_otlp_metrics

@@ -1,0 +1,45 @@
+"""One versioned model per topic the project owns; their JSON Schemas are committed beside them.
+
+``json_schemas()`` renders every schema; ``aiops generate`` writes them to
+``schemas/json/`` and a test fails when the committed files drift.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from aiops.schemas.alerts import AlertV1, alert_id
+from aiops.schemas.deadletter import DeadLetterV1
+from aiops.schemas.points import PointV1
+
+__all__ = ["AlertV1", "DeadLetterV1", "PointV1", "TOPIC_SCHEMAS", "alert_id", "json_schemas", "write_json_schemas"]
+
+TOPIC_SCHEMAS: dict[str, type[BaseModel]] = {
+    "aiops.points.v1": PointV1,
+    "aiops.deadletter.v1": DeadLetterV1,
+    "aiops.alerts.v1": AlertV1,
+}
+
+JSON_DIR = Path(__file__).parent / "json"
+
+
+def json_schemas() -> dict[str, str]:
+    """File name → JSON Schema text (sorted keys), for every topic schema."""
+    return {
+        f"{name}.schema.json": json.dumps(model.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+        for name, model in TOPIC_SCHEMAS.items()
+    }
+
+
+def write_json_schemas(directory: Path = JSON_DIR) -> list[Path]:
+    """Write every topic's JSON Schema into ``directory``; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in json_schemas().items():
+        path = directory / name
+        path.write_text(text)
+        written.append(path)
+    return written

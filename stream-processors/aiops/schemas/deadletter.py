@@ -1,0 +1,33 @@
+"""``aiops.deadletter/v1``: what a stage could not process, why, and the original bytes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DeadLetterV1", "DeadLetterSource"]
+
+
+class DeadLetterSource(BaseModel):
+    """Where the record came from, so it can be found and replayed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None = Field(description="the source record's Kafka timestamp, seconds")
+
+
+class DeadLetterV1(BaseModel):
+    """One record set aside by a stage of the pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: Literal["aiops.deadletter/v1"] = Field(alias="schema")
+    stage: str = Field(description="the agent that set it aside, e.g. decode")
+    kind: str = Field(description="a short reason code: malformed_payload, unreadable_points, decode_error")
+    reason: str = Field(description="what was wrong, for a person")
+    source: DeadLetterSource
+    payload_base64: str = Field(description="the original record value, base64")

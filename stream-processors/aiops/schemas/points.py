@@ -1,0 +1,40 @@
+"""``aiops.points/v1``: one decoded OTLP data point, keyed by series."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["PointV1"]
+
+AttributeValue = str | bool | int | float
+
+
+class PointV1(BaseModel):
+    """A delta (sums, histograms) or a current value (gauges, up-down sums) of one series."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: Literal["aiops.points/v1"] = Field(alias="schema")
+    series: str = Field(description="metric name, point attributes and resource attributes, each sorted")
+    metric: str
+    kind: Literal["gauge", "sum", "histogram"]
+    unit: str
+    resource: dict[str, AttributeValue]
+    attributes: dict[str, AttributeValue]
+    interval_start_unix_nano: int = Field(ge=0, description="where the delta begins (sums and histograms)")
+    time_unix_nano: int = Field(gt=0, description="event time of the point")
+    monotonic: bool
+    reset: bool = Field(description="the delta follows a counter reset")
+    value: float = Field(description="sum: the delta; gauge and up-down sum: the current value")
+    count: int = Field(ge=0, description="histogram: requests in the interval")
+    sum: float = Field(description="histogram: sum of the observed values in the interval")
+    bounds: list[float] = Field(description="histogram: explicit bucket upper bounds, increasing")
+    bucket_counts: list[int] = Field(description="histogram: per-bucket deltas, len(bounds) + 1")
+
+    @model_validator(mode="after")
+    def _buckets_match_bounds(self) -> PointV1:
+        if self.kind == "histogram" and len(self.bucket_counts) != len(self.bounds) + 1:
+            raise ValueError("a histogram has len(bounds) + 1 bucket counts")
+        return self
