@@ -1,7 +1,6 @@
-"""Follow a topic from the command line: no consumer group, nothing committed.
+"""Follow a topic from the command line without disturbing the stream processors' offsets.
 
-Used by ``aiops points tail`` (and later ``aiops alerts tail``) to look at
-what flows, without disturbing the stream processors' offsets.
+Used by ``aiops points tail`` and ``aiops alerts tail``.
 """
 
 from __future__ import annotations
@@ -31,16 +30,18 @@ class Record:
 
 
 def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle_timeout_s: float | None = None,
-           keep: Callable[[Record], bool] = lambda record: True) -> Iterator[Record]:
+           group: str | None = None, keep: Callable[[Record], bool] = lambda record: True) -> Iterator[Record]:
     """Yield the records of ``topic`` as they arrive; stop after ``idle_timeout_s`` of silence if given.
 
-    A broker that does not answer raises ``KafkaException`` within seconds
-    (librdkafka's own connection log is silenced: the exception says it once).
+    With ``group`` the consumer joins that group and commits, so the next run
+    resumes where this one stopped; without, it commits nothing. A broker that
+    does not answer raises ``KafkaException`` within seconds (librdkafka's own
+    connection log is silenced: the exception says it once).
     """
     consumer = Consumer({
         **client_config(settings),
-        "group.id": f"aiops-tail-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
+        "group.id": group or f"aiops-tail-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": group is not None,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "log_level": 0,
     })

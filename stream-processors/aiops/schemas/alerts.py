@@ -4,7 +4,8 @@ The event carries Alertmanager's own fields (``labels``, ``annotations``,
 ``startsAt``, ``endsAt``, ``generatorURL``) so a forwarder can post it to
 Alertmanager's API v2 unchanged, plus ``status`` and a stable ``id`` that is
 the same for the firing and the resolved event of one episode, so that a
-consumer can deduplicate.
+consumer can deduplicate. Producers key each event by ``id``, so the events of
+one episode stay in order on one partition.
 
 >>> from datetime import datetime, timezone
 >>> start = datetime(2026, 11, 27, 21, 0, tzinfo=timezone.utc)
