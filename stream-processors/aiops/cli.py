@@ -214,20 +214,21 @@ def alerts_tail(
     settings = Settings()
     wanted = {"severity": set(severity), "service": set(service), "alertname": set(alertname)}
 
-    def keep(record) -> bool:
-        labels = (record.value or {}).get("labels", {})
-        return all(not values or labels.get(name) in values for name, values in wanted.items())
+    def wanted_alert(alert: AlertV1) -> bool:
+        return all(not values or alert.labels.get(name) in values for name, values in wanted.items())
 
     shown = 0
     while True:
         try:
             for record in follow(settings, settings.topic_alerts, from_beginning=from_beginning,
-                                 group=group or None, keep=keep):
+                                 group=group or None):
                 try:
                     alert = AlertV1.model_validate(record.value)
                 except ValidationError as error:
                     errors.print(f"[yellow]skipped a record at offset {record.offset} that is not an "
                                  f"aiops.alerts/v1 event:[/] {error.errors()[0]['msg']}")
+                    continue
+                if not wanted_alert(alert):
                     continue
                 if as_json:
                     sys.stdout.write(alert.model_dump_json(by_alias=True) + "\n")
