@@ -27,10 +27,11 @@ test: install
 install: system-packages python-package prepare
 
 system-packages:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-	  echo "installing Prometheus from Debian's packages"; \
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+	  echo "installing Prometheus and Alertmanager from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; }
 	@command -v java >/dev/null && command -v mvn >/dev/null && command -v go >/dev/null || { \
 	  echo "Java 17, Maven and Go are needed (apt-get install openjdk-17-jre-headless maven golang, or Go from go.dev)"; exit 1; }
 

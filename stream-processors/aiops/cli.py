@@ -19,10 +19,12 @@ stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally 
 topics_cli = typer.Typer(no_args_is_help=True, help="The Kafka topics the project owns.")
 points_cli = typer.Typer(no_args_is_help=True, help="Decoded data points on the points topic.")
 alerts_cli = typer.Typer(no_args_is_help=True, help="Alert events on the alerts topic.")
+forward_cli = typer.Typer(no_args_is_help=True, help="Deliver alert events to other systems.")
 cli.add_typer(stack_cli, name="stack")
 cli.add_typer(topics_cli, name="topics")
 cli.add_typer(points_cli, name="points")
 cli.add_typer(alerts_cli, name="alerts")
+cli.add_typer(forward_cli, name="forward")
 cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
 
 console = Console()
@@ -247,6 +249,24 @@ def alerts_tail(
                 return
         except KeyboardInterrupt:
             return
+
+
+@forward_cli.command("alertmanager")
+def forward_alertmanager() -> None:
+    """Post alert events to Alertmanager's API v2 (AIOPS_ALERTMANAGER_URL); runs until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
+    from aiops.forwarder import Forwarder
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        Forwarder(Settings(), stop).run()
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def _alert_line(alert) -> str:

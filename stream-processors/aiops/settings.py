@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     collector_health_port: int = _field(13133, "collector health_check extension port")
     prometheus_port: int = _field(9090, "Prometheus web and API port")
     demo_port: int = _field(8000, "demo service HTTP port")
+    alertmanager_port: int = _field(9095, "Alertmanager web and API port of the local stack (9093 is Kafka's controller)")
+    alertmanager_url: str = _field("", "Alertmanager base URL the forwarder posts to; empty: the local stack's")
+
+    # Alertmanager forwarder
+    forwarder_group: str = _field("aiops-alertmanager-forwarder", "consumer group of the Alertmanager forwarder")
+    forwarder_resend_interval_s: float = _field(
+        60.0, "how often firing alerts are posted again, so Alertmanager does not time them out", gt=0
+    )
+    forwarder_max_backoff_s: float = _field(30.0, "longest wait between attempts while Alertmanager is down", gt=0)
     tempo_otlp_endpoint: str = _field("127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to")
 
     # Intervals
@@ -85,6 +94,11 @@ class Settings(BaseSettings):
     stack_dir: Path = _field(_REPO_ROOT / ".stack", "git-ignored folder for the local stack's logs, data and pid files")
     cache_dir: Path = _field(_REPO_ROOT / ".cache", "git-ignored cache for Kafka jars and the collector build")
     repo_root: Path = _field(_REPO_ROOT, "the repository root, where the config files live")
+
+    @property
+    def alertmanager_base_url(self) -> str:
+        """Where the forwarder posts: ``alertmanager_url``, or the local stack's Alertmanager."""
+        return self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
 
     @property
     def demo_url(self) -> str:

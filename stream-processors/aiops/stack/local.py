@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from aiops.settings import Settings, env_var
+from aiops.stack.alertmanager import alertmanager_component
 from aiops.stack.collector import build_dir, collector_component, ensure_collector
 from aiops.stack.kafka import kafka_component, prepare_kafka
 from aiops.stack.process import Component, ManagedProcess, http_ok
@@ -26,7 +27,7 @@ __all__ = ["COMPONENTS", "ComponentStatus", "down", "state_topics", "status", "u
 
 Progress = Callable[[str], None]
 
-COMPONENTS = ("kafka", "collector", "prometheus", "worker", "demo", "load")
+COMPONENTS = ("kafka", "collector", "prometheus", "alertmanager", "worker", "forwarder", "demo", "load")
 
 LOAD_DURATION_S = 7 * 24 * 3600
 """The stack's background load runs until ``down``, or a week, whichever comes first."""
@@ -71,26 +72,34 @@ def demo_component(settings: Settings) -> Component:
     )
 
 
+def forwarder_component(settings: Settings) -> Component:
+    """The Alertmanager forwarder; it serves nothing, so healthy once it has run for a second."""
+    return Component(
+        name="forwarder",
+        command=[sys.executable, "-m", "aiops", "forward", "alertmanager"],
+        ports={},
+        healthy=partial(_ran_a_second, settings.stack_dir / "run" / "forwarder.pid"),
+        env=_settings_env(settings),
+    )
+
+
 def load_component(settings: Settings, rate: float) -> Component:
-    """A steady load on the demo service, so points flow as soon as the stack is up.
-
-    Healthy once it has run for a second (its pid file is that old).
-    """
-    pid_file = settings.stack_dir / "run" / "load.pid"
-
-    def ran_a_second() -> bool:
-        try:
-            return time.time() - pid_file.stat().st_mtime > 1.0
-        except FileNotFoundError:
-            return False
-
+    """A steady load on the demo service, so points flow as soon as the stack is up; healthy after a second."""
     return Component(
         name="load",
         command=[sys.executable, "-m", "aiops_producers", "run", "--url", settings.demo_url,
                  "--rate", str(rate), "--duration", str(LOAD_DURATION_S)],
         ports={},
-        healthy=ran_a_second,
+        healthy=partial(_ran_a_second, settings.stack_dir / "run" / "load.pid"),
     )
+
+
+def _ran_a_second(pid_file: Path) -> bool:
+    """True once a process has run for a second: its pid file is that old."""
+    try:
+        return time.time() - pid_file.stat().st_mtime > 1.0
+    except FileNotFoundError:
+        return False
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
@@ -105,7 +114,9 @@ def _components(settings: Settings, collector_binary: Path, *, load_rate: float 
         kafka_component(settings),
         collector_component(settings, collector_binary),
         prometheus_component(settings),
+        alertmanager_component(settings),
         worker_component(settings),
+        forwarder_component(settings),
         demo_component(settings),
     ]
     if load_rate is not None:

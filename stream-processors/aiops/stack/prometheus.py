@@ -59,6 +59,7 @@ def scrape_targets(settings: Settings) -> dict[str, list[dict]]:
         "otel-collector-self": settings.collector_telemetry_port,
         "aiops-stream-processors": settings.faust_web_port,
         "prometheus": settings.prometheus_port,
+        "alertmanager": settings.alertmanager_port,
     }
     return {job: [{"targets": [f"127.0.0.1:{port}"]}] for job, port in ports.items()}
 
