@@ -134,6 +134,25 @@ def show_settings() -> None:
     console.print(table)
 
 
+@cli.command("doctor")
+def doctor(
+    window: float = typer.Option(10.0, help="seconds to watch the points topic for new points"),
+) -> None:
+    """Check a running stack end to end: each part reachable, topics present, points flowing, lag bounded."""
+    from aiops.doctor import run_checks
+
+    failed = 0
+    for check in run_checks(Settings(), flow_window_s=window):
+        mark = "[green]ok  [/]" if check.ok else "[bold red]FAIL[/]"
+        console.print(f"{mark} {check.name:12} {check.detail}", highlight=False, soft_wrap=True)
+        if not check.ok:
+            failed += 1
+            console.print(f"     {'':12} fix: {check.fix}", highlight=False, soft_wrap=True)
+    if failed:
+        raise _fail(f"{failed} check(s) failed")
+    console.print("[bold green]all checks passed[/]")
+
+
 @cli.command("worker")
 def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
     """Run the stream processors (the Faust worker) in the foreground."""

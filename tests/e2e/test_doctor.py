@@ -1,0 +1,37 @@
+"""`aiops doctor` on the running local stack: all green, then a stopped worker is named with its fix."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from aiops.settings import Settings, env_var
+from aiops.stack.local import worker_component
+from aiops.stack.process import ManagedProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def doctor(settings: Settings) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
+    env |= {env_var(name): str(value) for name, value in settings.model_dump(mode="json").items()}
+    return subprocess.run([sys.executable, "-m", "aiops", "doctor", "--window", "5"], capture_output=True,
+                          text=True, timeout=120, env={**env, "COLUMNS": "200"})
+
+
+def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack):
+    healthy = doctor(local_stack)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "all checks passed" in healthy.stdout
+
+    worker = ManagedProcess(worker_component(local_stack), local_stack)
+    worker.stop()
+    try:
+        broken = doctor(local_stack)
+    finally:
+        worker.start()
+    assert broken.returncode == 1
+    failing = [line for line in broken.stdout.splitlines() if line.startswith("FAIL")]
+    assert any(" worker " in line for line in failing), broken.stdout
+    assert "aiops stack logs worker" in broken.stdout
