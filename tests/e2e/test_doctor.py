@@ -3,8 +3,12 @@
 import os
 import subprocess
 import sys
+import threading
+import time
 
+import httpx
 import pytest
+from aiops_producers.loadgen import run_load
 
 from aiops.settings import Settings, env_var
 from aiops.stack.local import worker_component
@@ -20,8 +24,23 @@ def doctor(settings: Settings) -> subprocess.CompletedProcess:
                           text=True, timeout=120, env={**env, "COLUMNS": "200"})
 
 
+def wait_for_scrapes(settings: Settings, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = httpx.get(f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query", params={"query": "up"}).json()
+        if len(body["data"]["result"]) == 5:
+            return True
+        time.sleep(1)
+    return False
+
+
 def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack):
+    load = threading.Thread(target=run_load, args=(local_stack.demo_url,),
+                            kwargs={"rate": 10, "duration_s": 20, "progress": False})
+    load.start()
+    assert wait_for_scrapes(local_stack), "Prometheus never scraped its targets"
     healthy = doctor(local_stack)
+    load.join()
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "all checks passed" in healthy.stdout
 
