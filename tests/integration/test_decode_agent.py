@@ -3,11 +3,13 @@
 import base64
 import uuid
 
+import httpx
 import pytest
 from confluent_kafka import Producer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from prometheus_client.parser import text_string_to_metric_families
 
 from aiops.kafka_config import client_config
 from aiops.schemas import DeadLetterV1, PointV1
@@ -82,6 +84,13 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
         assert base64.b64decode(dead["payload_base64"]) == garbage
         assert dead["source"]["topic"] == settings.topic_otlp_metrics
         assert worker.pid is not None, "a malformed payload must not stop the worker"
+        exposition = httpx.get(f"http://127.0.0.1:{settings.faust_web_port}/metrics").text
+        samples = {s.name: s for family in text_string_to_metric_families(exposition) for s in family.samples
+                   if s.labels.get("topic") in (None, settings.topic_otlp_metrics)}
+        assert "aiops_consumer_lag" in samples, "lag per partition of the OTLP topic"
+        assert samples["aiops_deadletter_total"].value == 1
+        assert samples["aiops_decode_event_delay_seconds_count"].value == 2
+        assert "faust_messages_received_per_topics_partition" in samples
 
         worker.stop()
         worker.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 import traceback
 
 import faust
@@ -20,6 +21,7 @@ from aiops.core import MalformedPayload, decode_payload
 from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.monitor import AiopsMonitor
 
 __all__ = ["DECODE_STATE_TABLE", "build_app"]
 
@@ -58,6 +60,7 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         web_host=settings.bind_host,
         producer_max_request_size=4 * 1024 * 1024,
     )
+    app.monitor = AiopsMonitor(app, registry, metrics)
     otlp_metrics = app.topic(settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw")
     points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
     deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
@@ -87,6 +90,9 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
                 continue
             for point in result.points:
                 await points.send(key=point.series, value=point.as_record())
+            if result.points:
+                newest = max(point.time_unix_nano for point in result.points)
+                metrics.event_delay.observe(max(time.time() - newest / 1e9, 0.0))
             for outcome, count in result.outcomes.items():
                 metrics.points.labels(outcome=outcome.value).inc(count)
             if result.problems:

@@ -13,13 +13,13 @@ Declared once, against a registry passed in, so tests use a fresh
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["StreamMetrics"]
 
 
 class StreamMetrics:
-    """Counters of the decode agent; later agents add theirs here."""
+    """The stream processors' own metrics; later agents add theirs here."""
 
     def __init__(self, registry: CollectorRegistry):
         self.payloads = Counter(
@@ -38,4 +38,14 @@ class StreamMetrics:
         )
         self.deadletters = Counter(
             "aiops_deadletter", "records sent to the dead-letter topic", ["stage", "reason"], registry=registry
+        )
+        self.consumer_lag = Gauge(
+            "aiops_consumer_lag", "records between the last one processed and the end of the partition",
+            ["topic", "partition"], registry=registry,
+        )
+        self.event_delay = Histogram(
+            "aiops_decode_event_delay_seconds",
+            "from a point's event time to its record on the points topic: SDK export, collector, Kafka and decode",
+            buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
+            registry=registry,
         )
