@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiops.settings import Settings
+from aiops.slo.cli import slo_cli
 from aiops_producers.cli import app as producers_cli
 
 __all__ = ["cli", "main"]
@@ -25,6 +26,7 @@ cli.add_typer(topics_cli, name="topics")
 cli.add_typer(points_cli, name="points")
 cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(forward_cli, name="forward")
+cli.add_typer(slo_cli, name="slo")
 cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
 
 console = Console()
@@ -132,6 +134,34 @@ def show_settings() -> None:
         meaning = (field.description or "").split(" [env:")[0]
         table.add_row(env_var(name), str(getattr(settings, name)), meaning)
     console.print(table)
+
+
+@cli.command("generate")
+def generate(
+    check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if a committed file is stale"),
+) -> None:
+    """Write every generated artefact: the SLO rules, the SLO spec's and the topics' JSON Schemas."""
+    from aiops.schemas import JSON_DIR, json_schemas, write_json_schemas
+    from aiops.slo.artifacts import drift, write_artifacts
+    from aiops.slo.spec import SpecError
+
+    settings = Settings()
+    try:
+        if check:
+            stale = [*drift(settings.slo_file, settings.repo_root),
+                     *(name for name, text in json_schemas().items()
+                       if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text)]
+            if stale:
+                raise _fail(f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result")
+            console.print("every generated file is up to date")
+            return
+        written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas()]
+    except SpecError as error:
+        for problem in error.problems:
+            errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 @cli.command("doctor")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str = _field("", "SASL user name")
     kafka_sasl_password: SecretStr = _field(SecretStr(""), "SASL password")
+    kafka_ssl_ca_location: str = _field(
+        "", "PEM file of the CA that signed the brokers' certificates (SSL protocols; empty: the system's CAs)"
+    )
     kafka_partitions: int = _field(3, "partitions of every topic the project owns (co-partitioned for Faust tables)", ge=1)
     kafka_replication_factor: int = _field(1, "replication factor of every topic the project owns", ge=1)
 
@@ -63,6 +66,15 @@ class Settings(BaseSettings):
     faust_web_port: int = _field(6066, "Faust web server port; serves /metrics for Prometheus")
     faust_store: str = _field("memory://", "Faust table store URL")
     faust_session_timeout_s: float = _field(10.0, "consumer group session timeout; lower makes rebalances faster", gt=0)
+    detect_season: int = _field(0, "season length in points of the default detector's Holt-Winters (0: none, else >= 2)", ge=0)
+
+    # SLOs
+    slo_file: Path = _field(Path(__file__).resolve().parent / "slo" / "examples" / "demo.yaml",
+                            "the SLO spec (OpenSLO v1 subset) the stream evaluates and the rules come from")
+    sli_max_lateness_s: float = _field(60.0, "event-time lateness up to which a point still lands in its SLI bucket; "
+                                       "later points are dropped and counted", ge=0)
+    sli_buckets_per_window: int = _field(60, "buckets per rolling SLI window (edge error <= 1/buckets of a window)",
+                                         ge=1)
 
     # Ports of the local stack
     bind_host: str = _field("127.0.0.1", "address the project's servers listen on (0.0.0.0 in containers)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 
 import pytest
@@ -14,10 +13,7 @@ from aiops.stack.kafka import broker_answers, ensure_kafka_jars, kafka_component
 from aiops.stack.process import ManagedProcess, PortInUseError
 from aiops.topics import create_topics
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("java") is None, reason="the local Kafka launcher needs Java"),
-]
+pytestmark = pytest.mark.integration
 
 
 def _cluster_id(settings: Settings) -> str:

@@ -13,8 +13,23 @@ from aiops.core.otlp import (
     flatten,
     series_key,
 )
+from aiops.core.budget import budget_remaining, time_to_exhaustion_s
+from aiops.core.burn_rate import WindowPair, burn_rate
+from aiops.core.quantile import NotABucketBound, count_at_or_below, histogram_quantile
+from aiops.core.sli import Arrival, EventCounts, SliWindows, WindowSet
 
-__all__ = [
+__all__ = [  # SLO math: Arrival .. time_to_exhaustion_s (burn_rate, budget, quantile, sli)
+    "Arrival",
+    "EventCounts",
+    "NotABucketBound",
+    "SliWindows",
+    "WindowPair",
+    "WindowSet",
+    "budget_remaining",
+    "burn_rate",
+    "count_at_or_below",
+    "histogram_quantile",
+    "time_to_exhaustion_s",
     "DecodeResult",
     "MalformedPayload",
     "Observation",
