@@ -31,6 +31,8 @@ def client_config(settings: Settings) -> dict[str, str]:
     ... ))
     >>> sasl["sasl.mechanism"], sasl["sasl.username"], sasl["sasl.password"]
     ('SCRAM-SHA-512', 'aiops', 's3cret')
+    >>> client_config(Settings(kafka_security_protocol="SSL", kafka_ssl_ca_location="/etc/ca.pem"))["ssl.ca.location"]
+    '/etc/ca.pem'
     """
     config = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -42,4 +44,6 @@ def client_config(settings: Settings) -> dict[str, str]:
             "sasl.username": settings.kafka_sasl_username,
             "sasl.password": settings.kafka_sasl_password.get_secret_value(),
         }
+    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_ca_location:
+        config["ssl.ca.location"] = settings.kafka_ssl_ca_location
     return config

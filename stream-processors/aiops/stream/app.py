@@ -113,7 +113,9 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
     protocol = settings.kafka_security_protocol
-    ssl_context = ssl.create_default_context() if protocol.endswith("SSL") else None
+    ssl_context = None
+    if protocol.endswith("SSL"):
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_ca_location or None)
     if protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=settings.kafka_sasl_username,
