@@ -1,0 +1,100 @@
+"""What the detectors promise beyond the conformance suite: calibration, robustness, seasons.
+
+The calibration checks run many series through the fast path, which is the
+reference within 1e-9 (see test_fast_path_equivalence.py), to stay quick.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from aiops.core.detectors import (
+    CombinedDetector,
+    FastCombined,
+    HalfSpaceTreesDetector,
+    HoltWintersDetector,
+    default_detector,
+    detect_season,
+    score_many,
+)
+
+
+def _scores(bank: FastCombined, data: np.ndarray) -> np.ndarray:
+    slots = bank.slots(range(len(data)))
+    return np.stack([bank.score_learn_slots(slots, data[:, t]).scores for t in range(data.shape[1])], axis=1)
+
+
+def test_one_threshold_means_the_same_on_a_quiet_and_a_noisy_series():
+    rng = np.random.default_rng(0)
+    series, n, spike_at = 64, 900, 800
+    quiet = rng.normal(0.2, 0.001, (series, n))
+    noisy = rng.normal(5000.0, 400.0, (series, n))
+    quiet[:, spike_at] += 10 * 0.001
+    noisy[:, spike_at] += 10 * 400.0
+    both = _scores(FastCombined(), np.vstack([quiet, noisy]))
+    normal = both[:, 300:spike_at]
+    quiet_alarms, noisy_alarms = (normal[:series] > 0.5).mean(), (normal[series:] > 0.5).mean()
+    assert quiet_alarms < 2e-3 and noisy_alarms < 2e-3, (quiet_alarms, noisy_alarms)
+    assert abs(np.mean(normal[:series]) - np.mean(normal[series:])) < 0.01, "the same score distribution"
+    assert (both[:, spike_at] > 0.5).all(), "a 10-sigma spike crosses 0.5 on both"
+
+
+def test_a_huge_value_does_not_blind_the_default_detector():
+    rng = random.Random(1)
+    values = [rng.gauss(100, 5) for _ in range(400)]
+    values[320] = 1e300
+    values[360] = 100 + 12 * 5
+    scores = score_many(default_detector(), values)
+    assert scores[320] == 1.0
+    assert max(scores[330:355]) < 0.5, "back to normal a few points after"
+    assert scores[360] > 0.5, "a later spike is still caught"
+
+
+def test_a_level_shift_is_flagged_then_learnt():
+    rng = random.Random(2)
+    values = [rng.gauss(10, 1) for _ in range(300)] + [rng.gauss(20, 1) for _ in range(700)]
+    scores = score_many(CombinedDetector(hst=False), values)
+    assert max(scores[300:305]) > 0.5
+    assert max(scores[700:]) < 0.5, "the new level is normal by then"
+
+
+def test_holt_winters_keeps_the_season_in_phase_across_a_gap():
+    rng = random.Random(3)
+    values: list = [100 + 30 * math.sin(2 * math.pi * t / 24) + rng.gauss(0, 1) for t in range(24 * 20)]
+    values[24 * 12 : 24 * 12 + 30] = [None] * 30
+    scores = score_many(HoltWintersDetector(season=24), values)
+    assert max(scores[24 * 12 + 30 :]) < 0.5
+
+
+def test_holt_winters_initialises_where_rivers_own_initialisation_divides_by_zero():
+    from river import time_series
+
+    values = [-1.0, 1.0, -1.0, 1.0] * 10  # the first season averages 0
+    model = time_series.HoltWinters(alpha=0.2, beta=0.01, gamma=0.1, seasonality=4)
+    with pytest.raises(ZeroDivisionError):
+        for y in values:
+            model.learn_one(y)
+    detector = HoltWintersDetector(season=4)
+    for y in values:
+        detector.learn_one(y)
+    assert detector.forecast() == pytest.approx(-1.0)
+
+
+def test_half_space_trees_scaling_needs_no_look_ahead():
+    rng = random.Random(4)
+    values = [rng.gauss(0, 1) for _ in range(300)]
+    prefix = score_many(HalfSpaceTreesDetector(window_size=50), values[:200])
+    whole = score_many(HalfSpaceTreesDetector(window_size=50), values[:200] + [1e9] * 100)
+    assert whole[:200] == prefix, "later values never change earlier scores"
+
+
+def test_detect_season_finds_a_daily_cycle_in_noisy_minutes():
+    rng = np.random.default_rng(5)
+    t = np.arange(24 * 60 // 5 * 4)  # four days of 5-minute points
+    values = 50 + 10 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 2, len(t))
+    assert abs(detect_season(values) - 288) <= 2
+    assert detect_season(rng.normal(0, 1, 500)) == 0
