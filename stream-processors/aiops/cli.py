@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aiops.detect_cli import bench_cli, score_command
 from aiops.settings import Settings
 from aiops.slo.cli import slo_cli
 from aiops_producers.cli import app as producers_cli
@@ -27,6 +28,8 @@ cli.add_typer(points_cli, name="points")
 cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(forward_cli, name="forward")
 cli.add_typer(slo_cli, name="slo")
+cli.add_typer(bench_cli, name="bench")
+cli.command("score")(score_command)
 cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
 
 console = Console()
@@ -97,13 +100,15 @@ def stack_logs(
 
 @stack_cli.command("prepare")
 def stack_prepare() -> None:
-    """Resolve Kafka's jars and build the collector now (``stack up`` does it on first use)."""
+    """Resolve Kafka's jars, build the collector and the deploy checkers (kustomize, compose-go) now."""
+    from aiops.deploy.tools import ensure_deploy_tools
     from aiops.stack.collector import ensure_collector
     from aiops.stack.kafka import ensure_kafka_jars
 
     settings = Settings()
     ensure_kafka_jars(settings, console.print)
     ensure_collector(settings, console.print)
+    ensure_deploy_tools(settings, console.print)
 
 
 @topics_cli.command("create")
@@ -140,7 +145,8 @@ def show_settings() -> None:
 def generate(
     check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if a committed file is stale"),
 ) -> None:
-    """Write every generated artefact: the SLO rules, the SLO spec's and the topics' JSON Schemas."""
+    """Write every generated file: SLO rules, JSON Schemas (SLO spec, topics), the config copies in k8s/."""
+    from aiops.deploy.k8s_config import k8s_config_drift, write_k8s_config
     from aiops.schemas import JSON_DIR, json_schemas, write_json_schemas
     from aiops.slo.artifacts import drift, write_artifacts
     from aiops.slo.spec import SpecError
@@ -150,12 +156,14 @@ def generate(
         if check:
             stale = [*drift(settings.slo_file, settings.repo_root),
                      *(name for name, text in json_schemas().items()
-                       if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text)]
+                       if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text),
+                     *k8s_config_drift(settings)]
             if stale:
                 raise _fail(f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result")
             console.print("every generated file is up to date")
             return
         written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas()]
+        written += write_k8s_config(settings)
     except SpecError as error:
         for problem in error.problems:
             errors.print(str(problem), markup=False, highlight=False, soft_wrap=True)
