@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aiops.anomaly_cli import evaluate_command, replay_command
 from aiops.detect_cli import bench_cli, score_command
 from aiops.settings import Settings
 from aiops.slo.cli import slo_cli
@@ -30,6 +31,8 @@ cli.add_typer(forward_cli, name="forward")
 cli.add_typer(slo_cli, name="slo")
 cli.add_typer(bench_cli, name="bench")
 cli.command("score")(score_command)
+cli.command("replay")(replay_command)
+cli.command("evaluate")(evaluate_command)
 cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
 
 console = Console()

@@ -1,0 +1,361 @@
+"""Anomaly detection offline: ``aiops replay`` (detector + alert logic on a CSV) and ``aiops evaluate`` (NAB scores).
+
+Mount in ``aiops/cli.py``::
+
+    from aiops.anomaly_cli import evaluate_command, replay_command
+    cli.command("replay")(replay_command)
+    cli.command("evaluate")(evaluate_command)
+
+Heavy imports (numpy, the detectors, matplotlib) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aiops.core.anomaly_alerts import AlertPolicy
+
+_POLICY = AlertPolicy()  # the defaults of the replay options
+
+__all__ = [
+    "Replay",
+    "evaluate_command",
+    "plot_replay",
+    "read_timestamped",
+    "replay",
+    "replay_command",
+]
+
+
+def read_timestamped(lines: Sequence[str]) -> tuple[list[float], list[float]]:
+    """Timestamps (epoch seconds) and values of a ``timestamp,value`` CSV, validated as ``aiops score`` does.
+
+    Raises :class:`~aiops.detect_cli.CsvError` with the line number on bad input.
+
+    >>> read_timestamped(["timestamp,value", "2026-11-27T21:00:00,1.5", "", "2026-11-27T21:01:00,"])
+    ([1795813200.0, 1795813260.0], [1.5, nan])
+    """
+    from aiops.detect_cli import _timestamp, read_series
+
+    values = list(read_series(lines))  # validates: header, numbers, time order
+    reader = csv.reader(lines)
+    names = [name.strip().lower() for name in next(reader)]
+    column = names.index("timestamp")
+    timestamps = [
+        _timestamp(row[column].strip())
+        for row in reader
+        if row and any(cell.strip() for cell in row)
+    ]
+    return timestamps, values
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replay computed, point by point, and the alert transitions."""
+
+    timestamps: list[float]
+    values: list[float]
+    scores: list[float]
+    expected: list[float]  # NaN before the forecaster is initialised
+    sigma: list[float]
+    transitions: list  # of aiops.core.anomaly_alerts.Transition
+    policy: object  # AlertPolicy
+
+
+def replay(
+    timestamps: Sequence[float], values: Sequence[float], season: int = 0, policy=None
+) -> Replay:
+    """Run the default detector and the alert state machine over a series, causally, as the stream does.
+
+    >>> import random
+    >>> rng = random.Random(1)
+    >>> values = [rng.gauss(100, 2) for _ in range(400)]
+    >>> values[300] = 160.0
+    >>> result = replay([60.0 * i for i in range(400)], values)
+    >>> [(e.kind, e.since) for e in result.transitions][:1]
+    [('firing', 18000.0)]
+    """
+    from aiops.core.anomaly_alerts import AnomalyAlerter
+    from aiops.core.detectors import default_detector
+
+    policy = policy or AlertPolicy()
+    detector = default_detector(season=season)
+    alerter = AnomalyAlerter(policy)
+    scores, expected, sigma, transitions = [], [], [], []
+    for t, x in zip(timestamps, values):
+        forecast = detector.expected()
+        score = detector.score_one(x)
+        detector.learn_one(x)
+        scores.append(score)
+        expected.append(forecast[0] if forecast else math.nan)
+        sigma.append(forecast[1] if forecast else math.nan)
+        event = alerter.update(t, score, None if math.isnan(x) else x, forecast)
+        if event is not None:
+            transitions.append(event)
+    return Replay(list(timestamps), list(values), scores, expected, sigma, transitions, policy)
+
+
+def _spans(result: Replay) -> list[tuple[float, float | None]]:
+    """(since, resolved at or None) per episode."""
+    spans: list[tuple[float, float | None]] = []
+    for event in result.transitions:
+        if event.kind == "firing":
+            spans.append((event.since, None))
+        elif spans:
+            spans[-1] = (spans[-1][0], event.at)
+    return spans
+
+
+def plot_replay(result: Replay, path: Path, k: float = 3.0, title: str = "") -> None:
+    """A PNG: the series with the expected band (forecast ± k·sigma) and alert spans above, the score below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import UTC, datetime
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    times = [datetime.fromtimestamp(t, UTC) for t in result.timestamps]
+    forecast, sigma = np.asarray(result.expected), np.asarray(result.sigma)
+    end = times[-1] if times else None
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=(3, 1))
+    top.plot(times, result.values, lw=0.8, color="black", label="value")
+    top.plot(times, forecast, lw=0.8, color="tab:blue", label="expected")
+    top.fill_between(
+        times,
+        forecast - k * sigma,
+        forecast + k * sigma,
+        color="tab:blue",
+        alpha=0.2,
+        label=f"expected ± {k:g}σ",
+    )
+    bottom.plot(times, result.scores, lw=0.8, color="tab:purple", label="score")
+    policy = result.policy
+    bottom.axhline(policy.threshold, color="tab:red", lw=0.8, ls="--", label="threshold")
+    bottom.axhline(policy.clear_threshold, color="tab:orange", lw=0.8, ls=":", label="clear")
+    for i, (since, until) in enumerate(_spans(result)):
+        stop = datetime.fromtimestamp(until, UTC) if until is not None else end
+        start = datetime.fromtimestamp(since, UTC)
+        for axis in (top, bottom):
+            axis.axvspan(
+                start,
+                stop,
+                color="tab:red",
+                alpha=0.25,
+                label="alert" if i == 0 and axis is top else None,
+            )
+    bottom.set_ylim(0, 1.05)
+    top.set_title(title)
+    top.legend(loc="upper left", fontsize="small")
+    bottom.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    plt.close(figure)
+
+
+def _episodes(result: Replay) -> Iterable[dict]:
+    firing = None
+    for event in result.transitions:
+        if event.kind == "firing":
+            if firing is not None:
+                yield {"firing": firing, "resolved": None}
+            firing = event
+        else:
+            yield {"firing": firing, "resolved": event}
+            firing = None
+    if firing is not None:
+        yield {"firing": firing, "resolved": None}
+
+
+def replay_command(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="CSV with a 'timestamp,value' header"),
+    ],
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="also write a PNG: series, expected band, score, alert spans"),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print the AlertV1 events as JSON lines")
+    ] = False,
+    season: Annotated[
+        int | None,
+        typer.Option(
+            help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="metric name in the alerts [default: the file's stem]")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="score at or above which a point is anomalous")
+    ] = _POLICY.threshold,
+    clear_threshold: Annotated[
+        float, typer.Option(help="score below which a firing alert resolves (hysteresis)")
+    ] = _POLICY.clear_threshold,
+    min_points: Annotated[
+        int, typer.Option(help="consecutive anomalous points before firing")
+    ] = _POLICY.min_points,
+    min_seconds: Annotated[
+        float, typer.Option(help="seconds since the first anomalous point before firing")
+    ] = _POLICY.min_seconds,
+    quiet_points: Annotated[
+        int, typer.Option(help="points after a resolve during which nothing fires")
+    ] = _POLICY.quiet_points,
+    quiet_seconds: Annotated[
+        float, typer.Option(help="seconds after a resolve during which nothing fires")
+    ] = _POLICY.quiet_seconds,
+    band: Annotated[
+        float, typer.Option(help="k of the plotted expected band, forecast ± k·sigma")
+    ] = 3.0,
+) -> None:
+    """Run the default detector and the alert logic offline on a CSV; print the alerts (and plot them)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aiops.core.anomaly_alerts import anomaly_alert
+    from aiops.detect_cli import CsvError
+    from aiops.settings import Settings
+
+    if season is None:
+        season = Settings().detect_season
+    try:
+        policy = AlertPolicy(
+            threshold, clear_threshold, min_points, min_seconds, quiet_points, quiet_seconds
+        )
+        timestamps, values = read_timestamped(file.read_text().splitlines())
+        result = replay(timestamps, values, season=season, policy=policy)
+    except (CsvError, ValueError) as error:
+        typer.echo(f"error: {file}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    metric = metric or file.stem
+    url = file.resolve().as_uri()
+    if plot is not None:
+        plot_replay(
+            result,
+            plot,
+            k=band,
+            title=f"{metric}: {sum(e.kind == 'firing' for e in result.transitions)} alert(s)",
+        )
+    if json_output:
+        for episode in _episodes(result):
+            fired = anomaly_alert(episode["firing"], metric, generator_url=url, policy=policy)
+            typer.echo(fired.model_dump_json(by_alias=True))
+            if episode["resolved"] is not None:
+                resolved = anomaly_alert(
+                    episode["resolved"], metric, generator_url=url, policy=policy, firing=fired
+                )
+                typer.echo(resolved.model_dump_json(by_alias=True))
+        return
+    from datetime import UTC, datetime
+
+    def when(t: float | None) -> str:
+        return (
+            "still firing"
+            if t is None
+            else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
+
+    table = Table(
+        "since",
+        "fired",
+        "resolved",
+        "peak score",
+        "actual",
+        "expected ± sigma",
+        title=f"alerts on {metric}",
+    )
+    for episode in _episodes(result):
+        fired, resolved = episode["firing"], episode["resolved"]
+        peak = resolved or fired
+        expected = "n/a" if peak.expected is None else f"{peak.expected:.4g} ± {peak.sigma:.3g}"
+        actual = "n/a" if peak.actual is None else f"{peak.actual:.4g}"
+        table.add_row(
+            when(fired.since),
+            when(fired.at),
+            when(resolved.at if resolved else None),
+            f"{peak.peak_score:.3f}",
+            actual,
+            expected,
+        )
+    console = Console()
+    console.print(table)
+    count = sum(1 for event in result.transitions if event.kind == "firing")
+    console.print(
+        f"{count} alert(s) over {len(values)} points; threshold {threshold:g}, clear {clear_threshold:g}"
+    )
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def evaluate_command(
+    corpus: Annotated[
+        str, typer.Option(help="'default' (48 files, about a minute) or 'tiny' (6 files)")
+    ] = "default",
+    seed: Annotated[int, typer.Option(help="seed of the corpus")] = 0,
+    detector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="detector name from the registry (repeatable) [default: the four reported]"
+        ),
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="worker processes")] = min(2, os.cpu_count() or 1),
+    markdown: Annotated[
+        Path | None, typer.Option(help="also write the table as markdown to this file")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print every row as JSON")] = False,
+) -> None:
+    """Score detectors on a labelled corpus with the Numenta Anomaly Benchmark's rules, on every profile."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aiops.core.detectors import REGISTRY
+    from aiops.evaluation.corpus import default_corpus, tiny_corpus
+    from aiops.evaluation.run import EVALUATED, evaluate, markdown_table
+
+    builders = {"default": default_corpus, "tiny": tiny_corpus}
+    if corpus not in builders:
+        typer.echo(f"error: unknown corpus {corpus!r}; choose from {', '.join(builders)}", err=True)
+        raise typer.Exit(code=1)
+    names = detector or list(EVALUATED)
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        typer.echo(
+            f"error: unknown detector(s) {', '.join(unknown)}; choose from {', '.join(sorted(REGISTRY))}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    files = builders[corpus](seed)
+    rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
+    text = markdown_table(rows)
+    if markdown is not None:
+        points = sum(len(file) for file in files)
+        windows = sum(len(file.anomalies) for file in files)
+        markdown.write_text(
+            f"NAB normalised scores (null 0, perfect 100), threshold optimised per profile; corpus '{corpus}' "
+            f"seed {seed}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
+        )
+    if json_output:
+        for row in rows:
+            typer.echo(json.dumps(asdict(row)))
+        return
+    profiles = list(dict.fromkeys(row.profile for row in rows))
+    table = Table(
+        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' (seed {seed})"
+    )
+    cells = {(row.detector, row.profile): row for row in rows}
+    for name in dict.fromkeys(row.detector for row in rows):
+        table.add_row(name, *(f"{cells[name, p].normalised:.1f}" for p in profiles))
+    Console().print(table)

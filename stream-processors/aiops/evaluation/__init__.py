@@ -1,0 +1,34 @@
+"""Offline evaluation of detectors: NAB's scoring rules and a reproducible labelled corpus.
+
+- :mod:`aiops.evaluation.nab`: windows, the scaled sigmoid, the three
+  profiles, threshold optimisation over a corpus, normalised scores
+- :mod:`aiops.evaluation.corpus`: seeded synthetic series with labelled
+  spikes, dips, level shifts, variance changes, seasonality breaks and drifts
+- :mod:`aiops.evaluation.run`: runs every detector of the registry over a
+  corpus and scores it on every profile
+
+Pure: numpy and the detectors, no Kafka or Faust.
+"""
+
+from aiops.evaluation.corpus import KINDS, default_corpus, generate_corpus, tiny_corpus
+from aiops.evaluation.nab import (
+    PROFILES,
+    CorpusScore,
+    LabelledSeries,
+    Profile,
+    optimise_threshold,
+    score_corpus,
+)
+
+__all__ = [
+    "KINDS",
+    "PROFILES",
+    "CorpusScore",
+    "LabelledSeries",
+    "Profile",
+    "default_corpus",
+    "generate_corpus",
+    "optimise_threshold",
+    "score_corpus",
+    "tiny_corpus",
+]
