@@ -75,6 +75,10 @@ class Settings(BaseSettings):
                                        "later points are dropped and counted", ge=0)
     sli_buckets_per_window: int = _field(60, "buckets per rolling SLI window (edge error <= 1/buckets of a window)",
                                          ge=1)
+    sli_evaluate_interval_s: float = _field(10.0, "how often the sli agent evaluates SLOs: snapshots, gauges, alerts",
+                                            gt=0)
+    sli_max_future_s: float = _field(300.0, "points newer than the wall clock by more than this are ignored and "
+                                     "counted (they would empty the short windows)", ge=0)
 
     # Ports of the local stack
     bind_host: str = _field("127.0.0.1", "address the project's servers listen on (0.0.0.0 in containers)")

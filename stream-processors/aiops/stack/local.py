@@ -21,7 +21,8 @@ from aiops.stack.kafka import kafka_component, prepare_kafka
 from aiops.stack.process import Component, ManagedProcess, http_ok
 from aiops.stack.prometheus import prometheus_component
 from aiops.stream.app import DECODE_STATE_TABLE, changelog_topic
-from aiops.topics import TopicSpec, create_topics
+from aiops.stream.sli_agent import SLI_STATE_TABLE, sli_events_topic
+from aiops.topics import DAY_MS, TopicSpec, create_topics, retention
 
 __all__ = ["COMPONENTS", "ComponentStatus", "down", "state_topics", "status", "up"]
 
@@ -43,8 +44,12 @@ class ComponentStatus:
 
 
 def state_topics(settings: Settings) -> list[TopicSpec]:
-    """The Faust changelog topics, created up front so their partitions match their sources."""
-    return [TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True)]
+    """The Faust changelog and repartition topics, created up front so their partitions match their sources."""
+    return [
+        TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
+        TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
+        TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
+    ]
 
 
 def worker_component(settings: Settings) -> Component:

@@ -22,6 +22,7 @@ from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import AiopsMonitor
+from aiops.stream.sli_agent import register_sli_agent
 
 __all__ = ["DECODE_STATE_TABLE", "build_app"]
 
@@ -103,6 +104,8 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
                     reason=f"{len(result.problems)} of {len(result.problems) + len(result.points)} points "
                            f"skipped: {reasons}",
                 )
+
+    register_sli_agent(app, settings, metrics)
 
     @app.page("/metrics")
     async def prometheus_metrics(web, request):

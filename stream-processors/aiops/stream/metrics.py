@@ -49,3 +49,29 @@ class StreamMetrics:
             buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
             registry=registry,
         )
+        slo = ["slo", "service", "group", "window"]
+        self.sli_events = Counter(
+            "aiops_sli_events",
+            "SLO events by arrival: on_time, late (within the lateness, counted), dropped (beyond it), "
+            "future (newer than the wall clock allows)",
+            ["outcome"], registry=registry,
+        )
+        self.slo_error_ratio = Gauge("aiops_slo_error_ratio", "bad over total events in the window (NaN: no data)",
+                                     slo, registry=registry)
+        self.slo_burn_rate = Gauge("aiops_slo_burn_rate", "the window's error ratio over the error budget (1 - target)",
+                                   slo, registry=registry)
+        self.slo_budget_remaining = Gauge(
+            "aiops_slo_budget_remaining", "fraction of the error budget left over the SLO window (window: the SLO's)",
+            slo, registry=registry,
+        )
+        self.slo_time_to_exhaustion = Gauge(
+            "aiops_slo_time_to_exhaustion_seconds",
+            "seconds until the remaining budget is spent at the current burn rate (+Inf: nothing burns)",
+            slo, registry=registry,
+        )
+        self.slo_latency = Gauge(
+            "aiops_slo_latency_seconds", "latency percentile of a latency SLO's requests (quantile: p50, p95, p99)",
+            [*slo, "quantile"], registry=registry,
+        )
+        self.slo_alerts = Counter("aiops_slo_alerts", "SLO alert events sent, by severity and status",
+                                  ["severity", "status"], registry=registry)

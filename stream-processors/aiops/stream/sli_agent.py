@@ -1,0 +1,421 @@
+"""The SLI agents: rolling SLIs, budgets and burn-rate alerts per SLO and group, on Kafka.
+
+``register_sli_agent(app, settings, metrics)`` adds two agents and a timer to
+the Faust app (``build_app`` calls it):
+
+1. ``sli_route`` reads ``aiops.points`` (keyed by series) and, for every SLO
+   that reads a point, sends its (good, total) events to an intermediate
+   topic ``<app_id>-sli-events-repartition`` keyed by ``<slo id>|<group>``,
+   so one partition owns each SLO-and-group's state. A latency threshold
+   that is not one of the point's bucket bounds goes to the dead-letter topic.
+2. ``sli_windows`` reads that topic in micro-batches, adds each event to the
+   key's ``SliWindows`` at its event time, and writes the key's state
+   (``to_state()`` JSON plus its active alert episodes) to the changelogged
+   table ``sli-state`` once per batch. Points later than the allowed
+   lateness, or from the future beyond ``sli_max_future_s``, are counted in
+   ``aiops_sli_events_total{outcome}`` and logged.
+3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
+   partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
+   gauges, and one firing event per episode and severity on ``aiops.alerts``
+   (one resolved event when it ends), keyed by the episode id.
+
+The evaluation clock is one per worker: the newest event time it has
+accepted, so a worker catching up on a backlog (after a restart) evaluates
+each instant with the data of that instant and neither resolves nor re-fires
+by accident. When no event at all arrives for a while the clock falls back to
+the wall clock minus the lateness, so windows drain and a stopped service
+ends in ``no_data`` (which resolves its episodes) instead of firing forever.
+
+Each key's changelog partition is the partition its events arrive on,
+remembered in its state, so the timer may write the table outside of an
+event and the state stays co-partitioned with its events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import faust
+
+from aiops.core.budget import budget_remaining, time_to_exhaustion_s
+from aiops.core.burn_rate import SeverityResult, State, burn_rate
+from aiops.core.quantile import NotABucketBound, histogram_quantile
+from aiops.core.sli import Arrival, SliWindows, WindowSet
+from aiops.schemas.alerts import AlertV1
+from aiops.settings import Settings
+from aiops.slo.durations import format_duration
+from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
+from aiops.slo.rules import sloth_labels
+from aiops.stream.deadletter import deadletter_record
+from aiops.stream.metrics import StreamMetrics
+
+__all__ = [
+    "SLI_STATE_TABLE",
+    "SNAPSHOT_SCHEMA",
+    "register_sli_agent",
+    "sli_events_topic",
+    "sli_key",
+    "snapshot_record",
+]
+
+log = logging.getLogger(__name__)
+
+SLI_STATE_TABLE = "sli-state"
+SNAPSHOT_SCHEMA = "aiops.sli/v1"
+_BATCH = 1000
+_BATCH_WITHIN_S = 1.0
+QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
+"""The latency percentiles of a latency SLO's snapshot: p50, p95, p99."""
+
+
+def latency_windows_s(objective: Objective) -> tuple[int, ...]:
+    """The windows a latency SLO keeps bucket counts for, for percentiles: the current window and 1h.
+
+    Bucket counts take ``len(bounds) + 1`` counters per bucket, so only these
+    two windows keep them (about 2 x 61 x 16 x 8 bytes = 15.6 KB with 15 bounds).
+
+    >>> from aiops.slo.spec import EXAMPLE, parse_slos
+    >>> from aiops.slo.objective import to_objective
+    >>> latency_windows_s(to_objective(parse_slos(EXAMPLE)[0]))
+    (300, 3600)
+    """
+    return tuple(sorted({objective.current_window_s, min(3600, objective.window_s)}))
+
+
+def _same_bounds(a: Sequence[float], b: Sequence[float]) -> bool:
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
+
+
+def sli_events_topic(settings: Settings) -> str:
+    """The intermediate topic that repartitions SLO events by ``<slo id>|<group>``.
+
+    >>> sli_events_topic(Settings())
+    'aiops-sli-events-repartition'
+    """
+    return f"{settings.faust_app_id}-sli-events-repartition"
+
+
+def sli_key(objective_id: str, group: Sequence[str]) -> str:
+    """The key of one SLO and group: on the intermediate topic, in the table and on ``aiops.sli``.
+
+    >>> sli_key("demo-service-api-availability", ("/api/checkout",))
+    'demo-service-api-availability|["/api/checkout"]'
+    """
+    return f"{objective_id}|{json.dumps(list(group))}"
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no NaN or infinity: unknown (NaN) and never (inf) become null."""
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def snapshot_record(objective: Objective, group: Sequence[str], windows: SliWindows,
+                    results: Sequence[SeverityResult], latency: WindowSet | None = None) -> dict[str, Any]:
+    """One ``aiops.sli/v1`` record: per-window counts, ratios and burn rates, budget, exhaustion, states.
+
+    Unknown values (no events) and infinite ones (nothing burns) are ``null``.
+    Latency SLOs add ``latency``: p50, p95 and p99 per window from the summed
+    bucket deltas, interpolated as Prometheus's ``histogram_quantile``.
+
+    >>> from aiops.slo.spec import EXAMPLE, parse_slos
+    >>> from aiops.slo.objective import to_objective
+    >>> objective = to_objective(parse_slos(EXAMPLE)[0])
+    >>> w = SliWindows(objective.windows_s)
+    >>> _ = w.add(1000.0, good=990, total=1000)
+    >>> r = snapshot_record(objective, (), w, objective.evaluate(w.snapshot()))
+    >>> r["windows"]["5m"]["error_ratio"], round(r["windows"]["5m"]["burn_rate"], 6), r["severities"]
+    (0.01, 10.0, {'page': 'firing', 'ticket': 'firing'})
+    >>> round(r["budget_remaining"], 6), r["time_to_exhaustion_s"]
+    (-9.0, 0.0)
+    """
+    counts = windows.snapshot()
+    out_windows = {}
+    for window_s, c in counts.items():
+        out_windows[format_duration(window_s)] = {
+            "window_s": window_s, "good": c.good, "total": c.total,
+            "error_ratio": _finite(c.error_ratio), "burn_rate": _finite(burn_rate(c.error_ratio, objective.target)),
+        }
+    period = counts[float(objective.window_s)]
+    remaining = budget_remaining(period.error_ratio, objective.target)
+    current = counts[float(objective.current_window_s)]
+    current_burn = burn_rate(current.error_ratio, objective.target)
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "slo": objective.name,
+        "slo_id": objective.id,
+        "service": objective.service,
+        "group": dict(zip(objective.group_labels, group, strict=True)),
+        "time_unix": windows.watermark,
+        "target": objective.target,
+        "windows": out_windows,
+        "current_window": format_duration(objective.current_window_s),
+        "burn_rate": _finite(current_burn),
+        "budget_remaining": _finite(remaining),
+        "time_to_exhaustion_s": _finite(time_to_exhaustion_s(remaining, current_burn, objective.window_s)),
+        "throughput_per_s": current.total / objective.current_window_s,
+        "severities": {r.severity: r.state.value for r in results},
+        **({"latency": _percentiles(objective, latency)} if latency is not None else {}),
+    }
+
+
+def _percentiles(objective: Objective, latency: WindowSet) -> dict[str, dict[str, float | None]]:
+    """``{window: {"p50": s, "p95": s, "p99": s}}`` of a latency SLO's bucket counts (null: no requests)."""
+    assert isinstance(objective.indicator, LatencyIndicator)
+    bounds = objective.indicator.buckets
+    out = {}
+    for window_s in latency.windows_s:
+        counts = latency.totals(window_s)
+        out[format_duration(window_s)] = {
+            f"p{q * 100:g}": _finite(histogram_quantile(q, bounds, counts)) for q in QUANTILES}
+    return out
+
+
+def _generator_url(settings: Settings, objective: Objective, labels: dict[str, str]) -> str:
+    """A Prometheus graph of the objective's current burn rate (``slo:current_burn_rate:ratio``)."""
+    selector = ", ".join(f'{k}="{v}"' for k, v in {**sloth_labels(objective), **labels}.items())
+    host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "::") else settings.bind_host
+    return (f"http://{host}:{settings.prometheus_port}/graph?g0.expr="
+            f"{quote('slo:current_burn_rate:ratio{' + selector + '}')}&g0.tab=0")
+
+
+def _annotations(objective: Objective, result: SeverityResult, record: dict[str, Any]) -> dict[str, str]:
+    pairs = result.firing_pairs or result.pairs
+    burning = "; ".join(
+        f"{p.pair.factor:g}x over {format_duration(p.pair.long_s)} and {format_duration(p.pair.short_s)}: "
+        f"burn rate {p.long_burn_rate:.3g} (long), {p.short_burn_rate:.3g} (short)" for p in pairs)
+    remaining = record["budget_remaining"]
+    exhaustion = record["time_to_exhaustion_s"]
+    return {
+        "summary": f"{objective.service} {objective.name} SLO error budget burn rate is over expected.",
+        "description": (
+            f"{objective.id} (target {objective.target * 100:g}% over {format_duration(objective.window_s)}): "
+            f"{burning}. Budget remaining: {'unknown' if remaining is None else f'{remaining * 100:.1f}%'}; "
+            f"time to exhaustion: {'never' if exhaustion is None else f'{exhaustion:.0f}s'}."
+        ),
+    }
+
+
+class _KeyPartitionTable(faust.Table):
+    """A table whose changelog partition is the one its key's events arrive on, known without an event.
+
+    Faust takes a key's changelog partition from the event being processed;
+    the evaluation timer writes (alert episodes) outside of any event, so
+    each key's partition is remembered from the events that created it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partition_of: dict[str, int] = {}
+
+    def partition_for_key(self, key: Any) -> int | None:
+        """The partition of the key's events (set by the agent before each write)."""
+        return self.partition_of[key]
+
+
+@dataclass
+class _Key:
+    """One SLO and group in memory: its windows and open episodes, and the table revision they match."""
+
+    windows: SliWindows
+    episodes: dict[str, dict]
+    partition: int
+    rev: str
+    latency: WindowSet | None = None
+    """Per-bucket counts of a latency SLO's histogram, for its percentiles."""
+
+
+def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetrics,
+                       objectives: Sequence[Objective] | None = None) -> None:
+    """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``)."""
+    objectives = list(objectives if objectives is not None else load_objectives(settings.slo_file))
+    by_id = {o.id: o for o in objectives}
+    points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
+    events = app.topic(sli_events_topic(settings), key_type=str, key_serializer="json", value_serializer="json",
+                       partitions=settings.kafka_partitions)
+    sli_topic = app.topic(settings.topic_sli, key_type=str, key_serializer="raw", value_serializer="json")
+    alerts = app.topic(settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json")
+    deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
+    table = app.tables.add(_KeyPartitionTable(app=app, name=SLI_STATE_TABLE, default=None,
+                                              partitions=settings.kafka_partitions, key_type=str))
+    instance = uuid.uuid4().hex[:8]
+    cache: dict[str, _Key] = {}
+    clock = {"event": None, "last_event": time.monotonic(), "writes": 0}
+
+    def load(key: str, objective: Objective, partition: int | None) -> _Key:
+        stored = table.get(key)
+        cached = cache.get(key)
+        if cached is not None and (stored is None or stored.get("rev") == cached.rev):
+            return cached
+        if stored is not None:
+            latency = WindowSet.from_state(stored["latency"]) if stored.get("latency") else None
+            state = _Key(SliWindows.from_state(stored["windows"]), dict(stored.get("episodes") or {}),
+                         int(stored["partition"]), stored.get("rev", ""), latency)
+        else:
+            state = _Key(SliWindows(objective.windows_s, buckets_per_window=settings.sli_buckets_per_window,
+                                    max_lateness_s=settings.sli_max_lateness_s), {}, int(partition or 0), "")
+            if isinstance(objective.indicator, LatencyIndicator):
+                state.latency = WindowSet(latency_windows_s(objective), width=len(objective.indicator.buckets) + 1,
+                                          buckets_per_window=settings.sli_buckets_per_window,
+                                          max_lateness_s=settings.sli_max_lateness_s)
+        cache[key] = state
+        return state
+
+    def save(key: str, state: _Key) -> None:
+        table.partition_of[key] = state.partition
+        clock["writes"] += 1
+        state.rev = f"{instance}:{clock['writes']}"
+        table[key] = {"windows": state.windows.to_state(), "episodes": state.episodes,
+                      "partition": state.partition, "rev": state.rev,
+                      "latency": state.latency.to_state() if state.latency is not None else None}
+
+    @app.agent(points, name="sli_route")
+    async def sli_route(stream):
+        async for event in stream.events():
+            point = event.value
+            if not isinstance(point, dict) or "time_unix_nano" not in point:
+                continue
+            for objective in objectives:
+                try:
+                    ev = objective.events(point)
+                except NotABucketBound as error:
+                    message = event.message
+                    record = deadletter_record(json.dumps(point).encode(), reason=f"{objective.id}: {error}",
+                                               kind="not_a_bucket_bound", stage="sli", topic=message.topic,
+                                               partition=message.partition, offset=message.offset,
+                                               timestamp=message.timestamp)
+                    await deadletter.send(value=record)
+                    metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
+                    log.warning("dead-lettered point for %s: %s", objective.id, error)
+                    continue
+                if ev is None:
+                    continue
+                group = objective.group_key(point)
+                value = {"slo": objective.id, "group": list(group), "t": point["time_unix_nano"] / 1e9,
+                         "good": ev[0], "total": ev[1]}
+                indicator = objective.indicator
+                if isinstance(indicator, LatencyIndicator) and _same_bounds(point.get("bounds") or [],
+                                                                             indicator.buckets):
+                    value["buckets"] = point.get("bucket_counts")
+                await events.send(key=sli_key(objective.id, group), value=value)
+
+    @app.agent(events, name="sli_windows")
+    async def sli_windows(stream):
+        async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
+            touched: dict[str, _Key] = {}
+            now = time.time()
+            for event in batch:
+                record = event.value
+                objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
+                if objective is None:
+                    continue
+                key = event.key if isinstance(event.key, str) else sli_key(objective.id, record["group"])
+                t = float(record["t"])
+                if t > now + settings.sli_max_future_s:
+                    metrics.sli_events.labels(outcome="future").inc()
+                    log.warning("%s: point %.0f s in the future ignored", key, t - now)
+                    continue
+                state = touched.get(key) or load(key, objective, event.message.partition)
+                arrival = state.windows.add(t, good=float(record["good"]), total=float(record["total"]))
+                metrics.sli_events.labels(outcome=arrival.value).inc()
+                if arrival is Arrival.DROPPED:
+                    log.warning("%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
+                                key, t, state.windows.watermark - t, settings.sli_max_lateness_s)
+                    continue
+                buckets = record.get("buckets")
+                if state.latency is not None and buckets and len(buckets) == state.latency.width:
+                    state.latency.add(t, [float(b) for b in buckets])
+                touched[key] = state
+                clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+            if batch:
+                clock["last_event"] = time.monotonic()
+            for key, state in touched.items():
+                save(key, state)
+
+    @app.timer(settings.sli_evaluate_interval_s, name="sli_evaluate")
+    async def sli_evaluate():
+        await evaluate_all()
+
+    async def evaluate_all() -> None:
+        at = clock["event"]
+        idle_s = max(settings.sli_max_lateness_s, 3 * settings.sli_evaluate_interval_s)
+        if time.monotonic() - clock["last_event"] > idle_s:
+            wall = time.time() - settings.sli_max_lateness_s
+            at = wall if at is None else max(at, wall)
+        topic = events.get_topic_name()
+        actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+        for key in list(table.keys()):
+            stored = table.get(key)
+            if not stored or int(stored.get("partition", -1)) not in actives:
+                continue
+            objective = by_id.get(key.split("|", 1)[0])
+            if objective is None:
+                continue
+            try:
+                await _evaluate(key, objective, load(key, objective, None), at)
+            except Exception:  # noqa: BLE001 - one bad key must not stop the others' evaluation
+                log.error("evaluating %s failed: %s", key, traceback.format_exc(limit=3))
+
+    async def _evaluate(key: str, objective: Objective, state: _Key, at: float | None) -> None:
+        if at is not None:
+            state.windows.advance(at)
+            if state.latency is not None:
+                state.latency.advance(at)
+        group = tuple(json.loads(key.split("|", 1)[1]))
+        results = objective.evaluate(state.windows.snapshot())
+        record = snapshot_record(objective, group, state.windows, results, state.latency)
+        await sli_topic.send(key=key, value=record)
+        group_text = ",".join(f"{k}={v}" for k, v in record["group"].items())
+        labels = {"slo": objective.name, "service": objective.service, "group": group_text}
+        for window, values in record["windows"].items():
+            nan = math.nan
+            metrics.slo_error_ratio.labels(**labels, window=window).set(_or(values["error_ratio"], nan))
+            metrics.slo_burn_rate.labels(**labels, window=window).set(_or(values["burn_rate"], nan))
+        for window, quantiles in record.get("latency", {}).items():
+            for name, seconds in quantiles.items():
+                metrics.slo_latency.labels(**labels, window=window, quantile=name).set(_or(seconds, math.nan))
+        period = format_duration(objective.window_s)
+        counts = state.windows.snapshot()
+        remaining = budget_remaining(counts[float(objective.window_s)].error_ratio, objective.target)
+        current_burn = burn_rate(counts[float(objective.current_window_s)].error_ratio, objective.target)
+        metrics.slo_budget_remaining.labels(**labels, window=period).set(remaining)
+        metrics.slo_time_to_exhaustion.labels(**labels, window=period).set(
+            time_to_exhaustion_s(remaining, current_burn, objective.window_s))
+        changed = False
+        when = datetime.fromtimestamp(state.windows.watermark or time.time(), tz=UTC)
+        for result in results:
+            open_episode = state.episodes.get(result.severity)
+            if result.state is State.FIRING and open_episode is None:
+                alert_labels = {**objective.alert_labels, **objective.severity_labels.get(result.severity, {}),
+                                "alertname": objective.alert_name, "severity": result.severity,
+                                "slo": objective.name, "service": objective.service, **record["group"]}
+                alert = AlertV1.firing(alert_labels, _annotations(objective, result, record), when,
+                                       _generator_url(settings, objective, record["group"]))
+                await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
+                metrics.slo_alerts.labels(severity=result.severity, status="firing").inc()
+                log.warning("%s %s firing (episode %s)", key, result.severity, alert.id)
+                state.episodes[result.severity] = alert.model_dump(mode="json", by_alias=True)
+                changed = True
+            elif open_episode is not None and result.state in (State.OK, State.NO_DATA):
+                alert = AlertV1.model_validate(open_episode)
+                resolved = alert.resolve(when, {**alert.annotations, "resolution": result.state.value})
+                await alerts.send(key=alert.id, value=resolved.model_dump(mode="json", by_alias=True))
+                metrics.slo_alerts.labels(severity=result.severity, status="resolved").inc()
+                log.warning("%s %s resolved (episode %s, %s)", key, result.severity, alert.id, result.state.value)
+                del state.episodes[result.severity]
+                changed = True
+        if changed:
+            save(key, state)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value

@@ -1,0 +1,219 @@
+"""The sli agent on a real Kafka broker: snapshots, one page per error burst, and state across a restart.
+
+The SLO's alert windows are scaled down to seconds through the spec (no
+special code path): page 14.4x over 20s and 3s, page 6x over 40s and 6s.
+Points are produced straight to the points topic as the decode agent writes them.
+"""
+
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+
+from aiops.kafka_config import client_config
+from aiops.schemas.alerts import AlertV1
+from aiops.settings import Settings
+from aiops.stack.local import state_topics, worker_component
+from aiops.stack.process import ManagedProcess
+from aiops.tail import follow
+from aiops.topics import TopicSpec, create_topics
+
+pytestmark = pytest.mark.integration
+
+SPEC = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+spec:
+  service: demo-service
+  indicator:
+    spec:
+      ratioMetric:
+        bad:
+          metricSource:
+            spec:
+              metric: http.server.request.duration
+              unit: s
+              matchers: ['http.response.status_code=~"5.."']
+        total:
+          metricSource:
+            spec:
+              metric: http.server.request.duration
+              unit: s
+  timeWindow:
+    - duration: 1h
+      isRolling: true
+  budgetingMethod: Occurrences
+  groupBy: [http.route]
+  objectives:
+    - target: 0.99
+  alerting:
+    minEvents: 1
+    windows:
+      page:
+        quick: {burnRate: 14.4, shortWindow: 3s, longWindow: 20s}
+        slow: {burnRate: 6, shortWindow: 6s, longWindow: 40s}
+      ticket:
+        quick: {burnRate: 3, shortWindow: 1m, longWindow: 10m}
+        slow: {burnRate: 1, shortWindow: 2m, longWindow: 20m}
+    ticketAlert:
+      disable: true
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-latency
+spec:
+  service: demo-service
+  indicator:
+    spec:
+      thresholdMetric:
+        metricSource:
+          spec:
+            metric: http.server.request.duration
+            unit: s
+            instrument: histogram
+            buckets: [0.1, 1]
+  timeWindow:
+    - duration: 1h
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - op: lte
+      value: 0.1
+      target: 0.99
+  groupBy: [http.route]
+  alerting:
+    pageAlert:
+      disable: true
+    ticketAlert:
+      disable: true
+"""
+LATENCY_KEY = 'demo-service-checkout-latency|["/api/checkout"]'
+
+KEY = 'demo-service-checkout-availability|["/api/checkout"]'
+
+
+def point(status: int, count: int, t_ns: int) -> dict:
+    return {
+        "schema": "aiops.points/v1", "series": f"duration{{status={status}}}", "metric": "http.server.request.duration",
+        "kind": "histogram", "unit": "s", "resource": {"service.name": "demo-service"},
+        "attributes": {"http.route": "/api/checkout", "http.response.status_code": status},
+        "interval_start_unix_nano": t_ns - 250_000_000, "time_unix_nano": t_ns, "monotonic": True, "reset": False,
+        "count": count, "sum": 0.01 * count, "bounds": [0.1, 1.0], "bucket_counts": [count, 0, 0],
+    }
+
+
+class Traffic(threading.Thread):
+    """Points every 0.25 s at wall-clock event time: 10 requests each, good or bad by ``mode``."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.mode = "healthy"
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        import json
+
+        producer = Producer(client_config(self.settings))
+        while not self.halt.is_set():
+            t = time.time_ns()
+            status = 200 if self.mode == "healthy" else 503
+            record = point(status, 10, t)
+            producer.produce(self.settings.topic_points, key=record["series"].encode(), value=json.dumps(record))
+            producer.poll(0)
+            time.sleep(0.25)
+        producer.flush(10)
+
+
+@pytest.fixture
+def settings(kafka_bootstrap, tmp_path, free_port):
+    run = uuid.uuid4().hex[:8]
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(SPEC)
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        stack_dir=tmp_path,
+        faust_app_id=f"aiops-test-{run}",
+        faust_web_port=free_port(),
+        topic_otlp_metrics=f"otlp_metrics.{run}",
+        topic_points=f"aiops.points.{run}",
+        topic_sli=f"aiops.sli.{run}",
+        topic_alerts=f"aiops.alerts.{run}",
+        topic_deadletter=f"aiops.deadletter.{run}",
+        slo_file=spec,
+        sli_evaluate_interval_s=0.5,
+        sli_max_lateness_s=5.0,
+        sli_buckets_per_window=30,
+    )
+    create_topics(settings, extra=state_topics(settings))
+    return settings
+
+
+def alerts(settings: Settings, until, timeout_s: float) -> list[AlertV1]:
+    """Alert events from the beginning, until ``until(events)`` holds or nothing new arrives for ``timeout_s``."""
+    events: list[AlertV1] = []
+    for record in follow(settings, settings.topic_alerts, from_beginning=True, idle_timeout_s=timeout_s):
+        events.append(AlertV1.model_validate(record.value))
+        if until(events):
+            break
+    return events
+
+
+def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settings):
+    worker = ManagedProcess(worker_component(settings), settings)
+    traffic = Traffic(settings)
+    worker.start()
+    try:
+        traffic.start()
+        time.sleep(4)
+        traffic.mode = "burst"
+        fired = alerts(settings, lambda e: any(a.status == "firing" for a in e), timeout_s=20)
+        assert [a.status for a in fired] == ["firing"], "the burst must page once"
+        page = fired[0]
+        assert page.labels == {"alertname": "SLOBurnRate", "severity": "page", "slo": "checkout-availability",
+                               "service": "demo-service", "http_route": "/api/checkout"}
+        assert "burn rate" in page.annotations["description"] and "Budget remaining" in page.annotations["description"]
+        assert f":{settings.prometheus_port}/graph?g0.expr=slo%3Acurrent_burn_rate" in page.generatorURL
+
+        worker.stop()                    # the burst goes on while the worker is down
+        time.sleep(2)
+        worker.start()
+        time.sleep(3)
+        traffic.mode = "healthy"
+        events = alerts(settings, lambda e: any(a.status == "resolved" for a in e), timeout_s=30)
+        assert [a.status for a in events] == ["firing", "resolved"], "a restart must neither re-fire nor lose it"
+        assert events[1].id == page.id and events[1].endsAt > page.startsAt
+
+        time.sleep(2)
+        assert len(alerts(settings, lambda e: False, timeout_s=2)) == 2, "nothing after the resolution"
+    finally:
+        traffic.halt.set()
+        worker.stop()
+
+    records = list(follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=3))
+    snapshots = [r.value for r in records if r.key == KEY]
+    assert snapshots and snapshots[0]["schema"] == "aiops.sli/v1"
+    assert snapshots[0]["group"] == {"http_route": "/api/checkout"}
+    short_ratios = [s["windows"]["3s"]["error_ratio"] for s in snapshots]
+    assert 0.0 in short_ratios and 1.0 in short_ratios, "healthy and 100% error snapshots"
+    burst = next(s for s in snapshots if s["windows"]["3s"]["error_ratio"] == 1.0)
+    assert burst["windows"]["3s"]["burn_rate"] == pytest.approx(100.0)
+    assert burst["severities"]["page"] == "firing"
+    assert set(burst["windows"]) == {"3s", "6s", "20s", "40s", "1m", "2m", "10m", "20m", "1h"}
+
+    latency = [r.value for r in records if r.key == LATENCY_KEY]
+    assert latency and "latency" not in snapshots[-1]
+    # every request in the lowest bucket (0, 0.1]: interpolated from 0, as histogram_quantile does
+    assert latency[-1]["latency"]["5m"] == pytest.approx({"p50": 0.05, "p95": 0.095, "p99": 0.099})
+    assert latency[-1]["windows"]["5m"]["error_ratio"] == 0.0
+
+
+def test_state_topics_include_the_sli_state_and_repartition_topics():
+    names = {t.name for t in state_topics(Settings(faust_app_id="x"))}
+    assert {"x-sli-state-changelog", "x-sli-events-repartition"} <= names
+    assert all(isinstance(t, TopicSpec) for t in state_topics(Settings()))
