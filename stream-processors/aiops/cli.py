@@ -148,24 +148,28 @@ def show_settings() -> None:
 def generate(
     check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if a committed file is stale"),
 ) -> None:
-    """Write every generated file: SLO rules, JSON Schemas (SLO spec, topics), the config copies in k8s/."""
+    """Write every generated file: SLO rules, JSON Schemas (SLO spec, topics), dashboards, the config copies in k8s/."""
+    from aiops.dashboards import dashboards_drift, write_dashboards
     from aiops.deploy.k8s_config import k8s_config_drift, write_k8s_config
     from aiops.schemas import JSON_DIR, json_schemas, write_json_schemas
     from aiops.slo.artifacts import drift, write_artifacts
     from aiops.slo.spec import SpecError
 
     settings = Settings()
+    dashboards_dir = settings.repo_root / "grafana" / "dashboards"
     try:
         if check:
             stale = [*drift(settings.slo_file, settings.repo_root),
                      *(name for name, text in json_schemas().items()
                        if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text),
+                     *dashboards_drift(dashboards_dir),
                      *k8s_config_drift(settings)]
             if stale:
                 raise _fail(f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result")
             console.print("every generated file is up to date")
             return
-        written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas()]
+        written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas(),
+                   *write_dashboards(dashboards_dir)]
         written += write_k8s_config(settings)
     except SpecError as error:
         for problem in error.problems:
