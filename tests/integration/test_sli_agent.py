@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from aiops.kafka_config import client_config
+from aiops.schemas import SliV1
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.stack.local import state_topics, worker_component
@@ -197,6 +198,8 @@ def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settin
 
     records = list(follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=3))
     snapshots = [r.value for r in records if r.key == KEY]
+    for snapshot in (r.value for r in records):
+        SliV1.model_validate(snapshot)
     assert snapshots and snapshots[0]["schema"] == "aiops.sli/v1"
     assert snapshots[0]["group"] == {"http_route": "/api/checkout"}
     short_ratios = [s["windows"]["3s"]["error_ratio"] for s in snapshots]

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from aiops.core import decode_payload
-from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, json_schemas
+from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, SliV1, json_schemas
 from aiops.stream.deadletter import deadletter_record
 
 START = datetime(2026, 11, 27, 21, 0, tzinfo=timezone.utc)
@@ -66,3 +66,18 @@ def test_alert_needs_alertname_and_severity_and_a_consistent_end():
 def test_a_new_episode_gets_a_new_id():
     labels = {"alertname": "A", "severity": "page"}
     assert AlertV1.firing(labels, {}, START, "u").id != AlertV1.firing(labels, {}, START + timedelta(hours=1), "u").id
+
+
+def test_sli_snapshots_validate_with_and_without_events():
+    from aiops.core import SliWindows
+    from aiops.slo.objective import to_objective
+    from aiops.slo.spec import EXAMPLE, parse_slos
+    from aiops.stream.sli_agent import snapshot_record
+
+    objective = to_objective(parse_slos(EXAMPLE)[0])
+    empty = SliWindows(objective.windows_s)
+    busy = SliWindows(objective.windows_s)
+    busy.add(1000.0, good=990, total=1000)
+    for windows in (empty, busy):
+        record = snapshot_record(objective, (), windows, objective.evaluate(windows.snapshot()))
+        assert SliV1.model_validate(record).slo_id == objective.id
