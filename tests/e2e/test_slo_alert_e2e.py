@@ -1,4 +1,4 @@
-"""A fault in the demo service pages through the whole stack: SDK → collector → Kafka → decode → sli → aiops.alerts.
+"""A fault in the demo service pages through the whole stack: SDK → collector → Kafka → decode → sli → aiops.alerts → Alertmanager.
 
 The stack runs the default spec (``slo/examples/demo.yaml``, SRE Workbook
 windows): a 100% error burst on ``/api/checkout`` exceeds 14.4x the budget
@@ -50,3 +50,18 @@ def test_an_error_burst_fires_one_page_on_the_alerts_topic(local_stack):
     assert f":{settings.prometheus_port}/graph" in alert.generatorURL
     assert "burn rate" in alert.annotations["description"]
     assert len({e.id for e in firing}) == len(firing), "one firing event per episode"
+
+    in_alertmanager = _wait_for_alertmanager(settings, alert)
+    assert in_alertmanager is not None, "the forwarder must post the page to Alertmanager"
+    assert in_alertmanager["labels"] == alert.labels
+
+
+def _wait_for_alertmanager(settings, alert: AlertV1, timeout_s: float = 60.0) -> dict | None:
+    """The alert as Alertmanager's API v2 lists it, once the stack's forwarder has posted it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for listed in httpx.get(f"{settings.alertmanager_base_url}/api/v2/alerts", timeout=5).json():
+            if listed["labels"] == alert.labels:
+                return listed
+        time.sleep(1)
+    return None
