@@ -11,7 +11,6 @@ that check the deployment files without a Docker engine or a cluster.
 Nothing here imports faust, confluent_kafka or fastapi.
 """
 
-from aiops.deploy._go import DeployToolError
 from aiops.deploy.compose import (
     ComposeError,
     compose_spec_schema,
@@ -24,7 +23,6 @@ from aiops.deploy.tools import ensure_deploy_tools
 
 __all__ = [
     "ComposeError",
-    "DeployToolError",
     "KustomizeError",
     "compose_spec_schema",
     "ensure_compose_loader",

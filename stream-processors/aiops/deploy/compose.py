@@ -24,15 +24,15 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from aiops.deploy._go import (
-    DeployToolError,
+from aiops.settings import Settings
+from aiops.stack.go import (
+    GoBuildError,
     Progress,
     file_lock,
     go_binary,
     go_env,
     run_logged,
 )
-from aiops.settings import Settings
 
 __all__ = [
     "COMPOSE_GO_MODULE",
@@ -63,7 +63,7 @@ def compose_go_version() -> str:
         rf"^\s*(?:require\s+)?{re.escape(COMPOSE_GO_MODULE)}\s+(v\S+)", go_mod, re.MULTILINE
     )
     if match is None:
-        raise DeployToolError(f"{_LOADER_DIR / 'go.mod'} does not require {COMPOSE_GO_MODULE}")
+        raise GoBuildError(f"{_LOADER_DIR / 'go.mod'} does not require {COMPOSE_GO_MODULE}")
     return match.group(1)
 
 
@@ -79,7 +79,7 @@ def ensure_compose_loader(settings: Settings, progress: Progress = print) -> Pat
     with file_lock(gobin / ".composeload.lock"):
         if binary.is_file():
             return binary
-        go = go_binary()
+        go = go_binary("the compose loader")
         progress(f"building composeload (compose-go {compose_go_version()}) into {gobin}")
         started = time.monotonic()
         partial = binary.with_suffix(".tmp")
@@ -142,7 +142,7 @@ def compose_spec_schema(settings: Settings, progress: Progress = print) -> dict:
 
 
 def _download_schema(target: Path, version: str, progress: Progress) -> None:
-    go = go_binary()
+    go = go_binary("the compose loader")
     progress(f"fetching {COMPOSE_GO_MODULE}@{version} from the Go module proxy for its schema")
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
@@ -155,12 +155,12 @@ def _download_schema(target: Path, version: str, progress: Progress) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise DeployToolError(
+        raise GoBuildError(
             f"go mod download {COMPOSE_GO_MODULE}@{version} failed:\n{result.stdout}{result.stderr}"
         )
     source = Path(json.loads(result.stdout)["Dir"]) / "schema" / "compose-spec.json"
     if not source.is_file():
-        raise DeployToolError(f"{source} is missing from the compose-go module")
+        raise GoBuildError(f"{source} is missing from the compose-go module")
     partial = target.with_suffix(".tmp")
     shutil.copyfile(source, partial)
     partial.replace(target)

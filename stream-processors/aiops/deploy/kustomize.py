@@ -14,15 +14,15 @@ from pathlib import Path
 
 import yaml
 
-from aiops.deploy._go import (
-    DeployToolError,
+from aiops.settings import Settings
+from aiops.stack.go import (
+    GoBuildError,
     Progress,
     file_lock,
     go_binary,
     go_env,
     run_logged,
 )
-from aiops.settings import Settings
 
 __all__ = [
     "KUSTOMIZE_MODULE",
@@ -50,7 +50,7 @@ def ensure_kustomize(settings: Settings, progress: Progress = print) -> Path:
     with file_lock(gobin / ".kustomize.lock"):
         if binary.is_file():
             return binary
-        go = go_binary()
+        go = go_binary("kustomize")
         staging = gobin / f".kustomize-{KUSTOMIZE_VERSION}.tmp"
         staging.mkdir(parents=True, exist_ok=True)
         progress(
@@ -65,7 +65,7 @@ def ensure_kustomize(settings: Settings, progress: Progress = print) -> Path:
         )
         built = staging / "kustomize"
         if not built.is_file():
-            raise DeployToolError(f"go install finished but {built} is missing")
+            raise GoBuildError(f"go install finished but {built} is missing")
         built.replace(binary)
         staging.rmdir()
         progress(f"installed {binary} in {time.monotonic() - started:.0f}s")

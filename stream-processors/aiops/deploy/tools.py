@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aiops.deploy._go import Progress
 from aiops.deploy.compose import compose_spec_schema, ensure_compose_loader
 from aiops.deploy.kustomize import ensure_kustomize
 from aiops.settings import Settings
+from aiops.stack.go import Progress
 
 __all__ = ["ensure_deploy_tools"]
 
@@ -15,7 +15,7 @@ def ensure_deploy_tools(settings: Settings, progress: Progress = print) -> None:
 
     Everything lands in ``<cache_dir>`` (``go-bin/``, ``compose-spec/``) and comes
     from the Go module proxy; with a warm cache this takes milliseconds. Raises
-    ``DeployToolError`` with the tail of the failing step's output.
+    ``GoBuildError`` with the tail of the failing step's output.
     """
     ensure_kustomize(settings, progress)
     ensure_compose_loader(settings, progress)

@@ -16,25 +16,21 @@ From a shell::
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from aiops.settings import Settings, env_var
+from aiops.stack.go import GoBuildError, Progress, file_lock, go_binary, go_env, run_logged
 from aiops.stack.process import Component, http_ok
 
 __all__ = [
-    "CollectorBuildError",
     "CollectorConfigError",
     "build_dir",
     "collector_component",
@@ -47,7 +43,6 @@ __all__ = [
 
 _BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder"
 _CORE_SERVICE_MODULE = "go.opentelemetry.io/collector/service"
-_FALLBACK_GO = Path("/usr/local/go/bin/go")
 _PORT_FIELDS = (
     "collector_otlp_grpc_port",
     "collector_otlp_http_port",
@@ -64,11 +59,6 @@ _CONFIG_FIELDS = (
     *_PORT_FIELDS,
 )
 
-Progress = Callable[[str], None]
-
-
-class CollectorBuildError(RuntimeError):
-    """ocb or ``go install`` failed; the message ends with the tail of their output."""
 
 
 class CollectorConfigError(RuntimeError):
@@ -98,7 +88,7 @@ def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
     ``<cache_dir>/go-bin`` and runs it. Go's own module and build caches
     (``~/go/pkg/mod``, ``~/.cache/go-build``) stay at their defaults, so a
     rebuild on the same machine is quicker. Concurrent callers wait for one
-    build. Raises ``CollectorBuildError`` with the tail of the output when a
+    build. Raises ``GoBuildError`` with the tail of the output when a
     step fails; the full log stays in ``<build dir>/build.log``.
     """
     manifest = yaml.safe_load(manifest_path(settings).read_text())
@@ -106,10 +96,10 @@ def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
     binary = out_dir / manifest["dist"]["name"]
     if binary.is_file():
         return binary
-    with _build_lock(settings.cache_dir / "collector" / ".build.lock"):
+    with file_lock(settings.cache_dir / "collector" / ".build.lock"):
         if binary.is_file():
             return binary
-        go = _go_binary()
+        go = go_binary("the collector")
         builder = _ensure_builder(settings, go, _core_version(manifest), progress)
         out_dir.mkdir(parents=True, exist_ok=True)
         manifest["dist"] = {**manifest["dist"], "output_path": str(out_dir), "go": str(go)}
@@ -117,11 +107,11 @@ def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
         resolved.write_text(yaml.safe_dump(manifest, sort_keys=False))
         progress(f"building {binary.name} into {out_dir} (the first build takes minutes)")
         started = time.monotonic()
-        _run(
-            [str(builder), f"--config={resolved}"], out_dir / "build.log", go, progress, cwd=out_dir
+        run_logged(
+            [str(builder), f"--config={resolved}"], out_dir / "build.log", go_env(go), progress, cwd=out_dir
         )
         if not binary.is_file():
-            raise CollectorBuildError(
+            raise GoBuildError(
                 f"ocb finished but {binary} is missing; see {out_dir / 'build.log'}"
             )
         progress(f"built {binary} in {time.monotonic() - started:.0f}s")
@@ -184,22 +174,10 @@ def _core_version(manifest: Mapping) -> str:
     """
     module, version = manifest["telemetry"]["gomod"].split()
     if module != _CORE_SERVICE_MODULE:
-        raise CollectorBuildError(
+        raise GoBuildError(
             f"telemetry.gomod must be '{_CORE_SERVICE_MODULE} <version>', got {module}"
         )
     return version
-
-
-def _go_binary() -> Path:
-    found = shutil.which("go")
-    if found:
-        return Path(found)
-    if _FALLBACK_GO.is_file():
-        return _FALLBACK_GO
-    raise CollectorBuildError(
-        "the go toolchain is needed to build the collector: install it (https://go.dev/dl) "
-        f"or put it on PATH; looked on PATH and at {_FALLBACK_GO}"
-    )
 
 
 def _ensure_builder(settings: Settings, go: Path, version: str, progress: Progress) -> Path:
@@ -210,62 +188,14 @@ def _ensure_builder(settings: Settings, go: Path, version: str, progress: Progre
         return versioned
     gobin.mkdir(parents=True, exist_ok=True)
     progress(f"installing ocb {_BUILDER_MODULE}@{version} into {gobin}")
-    _run(
+    run_logged(
         [str(go), "install", f"{_BUILDER_MODULE}@{version}"],
         gobin / f"install-builder-{version}.log",
-        go,
+        go_env(go, {"GOBIN": str(gobin)}),
         progress,
-        extra_env={"GOBIN": str(gobin)},
     )
     (gobin / "builder").replace(versioned)
     return versioned
-
-
-@contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _run(
-    command: list[str],
-    log_path: Path,
-    go: Path,
-    progress: Progress,
-    cwd: Path | None = None,
-    extra_env: Mapping[str, str] | None = None,
-) -> None:
-    """Run a build step, echo its lines through ``progress``, keep them in ``log_path``."""
-    path = f"{go.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "PATH": path, **(extra_env or {})}
-    tail: deque[str] = deque(maxlen=30)
-    with (
-        log_path.open("w") as log,
-        subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        ) as process,
-    ):
-        assert process.stdout is not None
-        for line in process.stdout:
-            log.write(line)
-            tail.append(line.rstrip())
-            progress(f"  {line.rstrip()}")
-    if process.returncode != 0:
-        raise CollectorBuildError(
-            f"{' '.join(command)} failed with code {process.returncode}; full log in {log_path}:\n"
-            + "\n".join(tail)
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,8 @@
-"""Running the Go toolchain for the deploy tools: find ``go``, run a step, keep its log."""
+"""Running the Go toolchain for the tools the project builds (collector, kustomize, compose loader).
+
+Find ``go``, run a step with its output echoed and logged, and lock so that
+concurrent callers build a tool once.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,22 @@ Progress = Callable[[str], None]
 _FALLBACK_GO = Path("/usr/local/go/bin/go")
 
 
-class DeployToolError(RuntimeError):
-    """A deploy tool could not be installed or built; the message ends with the tail of its output."""
+__all__ = ["GoBuildError", "Progress", "file_lock", "go_binary", "go_env", "run_logged"]
 
 
-def go_binary() -> Path:
-    """The ``go`` command: on PATH, else /usr/local/go/bin/go."""
+class GoBuildError(RuntimeError):
+    """A tool could not be installed or built; the message ends with the tail of its output."""
+
+
+def go_binary(purpose: str) -> Path:
+    """The ``go`` command: on PATH, else /usr/local/go/bin/go; ``purpose`` says what needs it."""
     found = shutil.which("go")
     if found:
         return Path(found)
     if _FALLBACK_GO.is_file():
         return _FALLBACK_GO
-    raise DeployToolError(
-        "the go toolchain is needed to build kustomize and the compose loader: install it "
+    raise GoBuildError(
+        f"the go toolchain is needed to build {purpose}: install it "
         f"(https://go.dev/dl) or put it on PATH; looked on PATH and at {_FALLBACK_GO}"
     )
 
@@ -67,7 +74,7 @@ def run_logged(
             tail.append(line.rstrip())
             progress(f"  {line.rstrip()}")
     if process.returncode != 0:
-        raise DeployToolError(
+        raise GoBuildError(
             f"{' '.join(command)} failed with code {process.returncode}; full log in {log_path}:\n"
             + "\n".join(tail)
         )
