@@ -1,11 +1,13 @@
 """The whole local stack for the e2e tier, on ports of its own and in a temporary folder.
 
-Every port is the default plus 10000, so a dev stack started with ``aiops stack up``
-keeps running undisturbed; the jar cache and collector build are the shared ones.
+Every port is the default plus 10000 (or ``AIOPS_E2E_PORT_OFFSET``), so a dev stack
+started with ``aiops stack up`` keeps running undisturbed, and two e2e runs on one machine
+can use different offsets; the jar cache and collector build are the shared ones.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from aiops.settings import PORT_FIELDS, Settings
 from aiops.stack.local import down, up
 
-PORT_OFFSET = 10000
+PORT_OFFSET = int(os.environ.get("AIOPS_E2E_PORT_OFFSET", "10000"))
 
 
 def e2e_settings(stack_dir) -> Settings:
