@@ -1,0 +1,177 @@
+"""The detect engine on hand-made points: groups, service-level totals, attribution, replay, cap and expiry."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from aiops.core.detect import DetectEngine, PointOutcome, gauge, resource_key, signals
+
+T0 = 1_800_000_000
+STEP = 10
+ROUTES = ("/api/checkout", "/api/items", "/api/users")
+
+
+def histogram(route: str, status: int, count: int, mean_s: float, t: float) -> dict:
+    """A histogram delta of the demo's request duration for one route and status over one step."""
+    attributes = {"http.route": route, "http.response.status_code": status}
+    resource = {"service.name": "demo", "telemetry.sdk.version": "1.0"}
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(attributes.items()))
+    return {
+        "schema": "aiops.points/v1", "series": f"http.server.request.duration{{{labels}}}@{resource_key({'resource': resource})}",
+        "metric": "http.server.request.duration", "kind": "histogram", "unit": "s", "resource": resource,
+        "attributes": attributes, "interval_start_unix_nano": int((t - STEP) * 1e9), "time_unix_nano": int(t * 1e9),
+        "monotonic": False, "reset": False, "value": 0.0, "count": count, "sum": count * mean_s,
+        "bounds": [0.1, 1.0], "bucket_counts": [count, 0, 0],
+    }
+
+
+def export(step: int, rng: np.random.Generator, errors: int = 0, slow: float = 1.0) -> list[dict]:
+    """One export of the demo: every route's 200s, plus ``errors`` 500s on checkout; checkout ``slow``-times slower."""
+    t = T0 + STEP * step
+    points = [histogram(route, 200, int(rng.poisson(50)), 0.05 * (slow if route == ROUTES[0] else 1.0)
+                        * rng.uniform(0.9, 1.1), t) for route in ROUTES]
+    points.append(histogram(ROUTES[0], 500, errors, 0.02, t))
+    return points
+
+
+def run(engine: DetectEngine, exports: list[list[dict]]):
+    scores, alerts = [], []
+    for points in exports:
+        t = points[0]["time_unix_nano"] / 1e9
+        for point in points:
+            assert engine.add(point, now=t) is PointOutcome.ACCEPTED
+        closed = engine.close(now=t)
+        scores += closed.scores
+        alerts += closed.alerts
+    closed = engine.close(now=t, force=True)
+    return scores + closed.scores, alerts + closed.alerts
+
+
+def demo_exports(n: int = 200, fault_at: int = 150, **fault) -> list[list[dict]]:
+    rng = np.random.default_rng(7)
+    return [export(i, rng, **(fault if i >= fault_at else {})) for i in range(n)]
+
+
+def test_signals_of_an_empty_histogram_interval_have_no_mean():
+    point = histogram("/a", 200, 0, 0.1, T0)
+    assert signals(point)["rate"] == 0.0 and math.isnan(signals(point)["mean"])
+
+
+def test_every_point_is_scored_with_the_service_level_totals():
+    scores, _ = run(DetectEngine(), demo_exports(n=3))
+    per_export = {s.time_unix_nano for s in scores}
+    assert len(per_export) == 3
+    service = [s for s in scores if s.attributes == {}]
+    assert {s.signal for s in service} == {"rate", "mean"}
+    first = next(s for s in service if s.time_unix_nano == min(per_export) and s.signal == "rate")
+    points = export(0, np.random.default_rng(7))
+    assert first.value == pytest.approx(sum(p["count"] for p in points) / STEP)
+    assert len(scores) == 3 * (4 * 2 + 2)
+
+
+def test_an_error_burst_alerts_and_names_the_status_code_that_moved():
+    _, alerts = run(DetectEngine(), demo_exports(errors=60))
+    firing = [a for a in alerts if a.status == "firing"]
+    assert firing, "a burst of 500s where there were none must alert"
+    service_level = [a for a in firing if "http_route" not in a.labels and a.labels["signal"] == "rate"]
+    assert service_level, [a.labels for a in firing]
+    alert = service_level[0]
+    assert alert.labels["service"] == "demo" and alert.labels["metric"] == "http.server.request.duration"
+    assert "telemetry_sdk_version" not in alert.labels
+    assert alert.annotations["attribution"].startswith("http.response.status_code=500: ")
+    assert "expected" in alert.annotations["description"]
+
+
+def test_a_latency_spike_on_one_route_names_that_route():
+    _, alerts = run(DetectEngine(), demo_exports(slow=20.0))
+    mean_alerts = [a for a in alerts if a.status == "firing" and a.labels["signal"] == "mean"
+                   and "http_route" not in a.labels]
+    assert mean_alerts
+    assert mean_alerts[0].annotations["attribution"].startswith("http.route=/api/checkout:")
+
+
+def test_a_steady_service_does_not_alert():
+    _, alerts = run(DetectEngine(), demo_exports(fault_at=10**6))
+    assert alerts == []
+
+
+def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupted():
+    exports = demo_exports(errors=60)
+    reference, reference_alerts = run(DetectEngine(), exports)
+
+    first = DetectEngine()
+    before, alerts_before = run(first, exports[:160])
+    key = resource_key(exports[0][0])
+    checkpoint = pickle.loads(pickle.dumps(
+        (first.export_source(key), {name: first.export_track(name) for name in first.sources[key].tracks})))
+    second = DetectEngine()
+    second.restore_source(key, checkpoint[0], checkpoint[1], now=0.0)
+    replay = exports[150:]  # ten exports already scored come again, as after a restart
+    outcomes = [second.add(p, now=0.0) for p in replay[0]]
+    assert outcomes == [PointOutcome.LATE] * len(outcomes)
+    after, alerts_after = run(second, exports[160:])
+
+    key_of = {(s.track, s.time_unix_nano): s.score for s in reference}
+    resumed = before + after
+    assert len(resumed) == len(reference)
+    assert max(abs(key_of[(s.track, s.time_unix_nano)] - s.score) for s in resumed) == 0.0
+    assert [a.id for a in alerts_before + alerts_after] == [a.id for a in reference_alerts]
+
+
+def test_groups_close_on_a_newer_export_or_after_a_quiet_while():
+    engine = DetectEngine(close_after_s=5.0)
+    engine.add(gauge("q", 1.0, T0), now=100.0)
+    assert engine.close(now=101.0).scores == []
+    engine.add(gauge("q", 1.0, T0 + 10), now=102.0)
+    assert [s.time_unix_nano for s in engine.close(now=102.0).scores] == [T0 * 10**9]
+    assert [s.time_unix_nano for s in engine.close(now=107.0).scores] == [(T0 + 10) * 10**9]
+    assert engine.add(gauge("q", 1.0, T0 + 5), now=108.0) is PointOutcome.LATE
+
+
+def test_points_of_one_export_a_little_apart_form_one_group():
+    engine = DetectEngine()
+    engine.add(gauge("a", 1.0, T0), now=0.0)
+    engine.add(gauge("b", 1.0, T0 + 0.002), now=0.0)
+    engine.add(gauge("a", 1.0, T0 + 10), now=0.0)
+    assert {s.metric for s in engine.close(now=0.0).scores} == {"a", "b"}
+
+
+def test_tracks_beyond_the_cap_are_skipped_and_counted():
+    engine = DetectEngine(max_series=3)
+    for i in range(5):
+        engine.add(gauge(f"m{i}", 1.0, T0), now=0.0)
+    closed = engine.close(now=0.0, force=True)
+    assert engine.live_tracks == 3 and closed.skipped == 2 and len(closed.scores) == 3
+
+
+def test_idle_tracks_expire_and_free_their_rows():
+    engine = DetectEngine(idle_s=60.0)
+    engine.add(gauge("a", 1.0, T0), now=0.0)
+    engine.add(gauge("b", 1.0, T0, service="other"), now=0.0)
+    engine.close(now=0.0, force=True)
+    engine.add(gauge("a", 1.0, T0 + 50), now=50.0)
+    engine.close(now=50.0, force=True)
+    assert engine.expire(now=100.0) == (['b{}@{service.name="other"}|value'], [])
+    assert engine.live_tracks == 1 and list(engine.sources) == ['{service.name="demo"}']
+
+
+def test_a_firing_track_that_goes_quiet_resolves_as_no_data():
+    engine = DetectEngine(idle_s=60.0)
+    exports = demo_exports(n=160, errors=60)
+    _, alerts = run(engine, exports)
+    firing = {a.id for a in alerts if a.status == "firing"} - {a.id for a in alerts if a.status == "resolved"}
+    assert firing
+    last = exports[-1][0]["time_unix_nano"] / 1e9
+    _, resolved = engine.expire(now=last + 3600)
+    assert {a.id for a in resolved} == firing
+    assert {a.annotations["resolution"] for a in resolved} == {"no_data"} and engine.live_tracks == 0
+
+
+def test_unreadable_records_are_not_scored():
+    engine = DetectEngine()
+    assert engine.add({"no": "time"}, now=0.0) is PointOutcome.UNSCORABLE
+    assert engine.add({**gauge("a", 1.0, T0), "kind": "exemplar"}, now=0.0) is PointOutcome.UNSCORABLE
