@@ -302,7 +302,12 @@ def replay_command(
 
 def evaluate_command(
     corpus: Annotated[
-        str, typer.Option(help="'default' (48 files, about a minute) or 'tiny' (6 files)")
+        str,
+        typer.Option(
+            help="'default' (48 generated files, about a minute), 'tiny' (6 generated files), "
+            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]') "
+            "or 'all' (default and aeon)"
+        ),
     ] = "default",
     seed: Annotated[int, typer.Option(help="seed of the corpus")] = 0,
     detector: Annotated[
@@ -323,9 +328,15 @@ def evaluate_command(
 
     from aiops.core.detectors import REGISTRY
     from aiops.evaluation.corpus import default_corpus, tiny_corpus
+    from aiops.evaluation.packaged import PackageMissing, aeon_corpus
     from aiops.evaluation.run import EVALUATED, evaluate, markdown_table
 
-    builders = {"default": default_corpus, "tiny": tiny_corpus}
+    builders = {
+        "default": default_corpus,
+        "tiny": tiny_corpus,
+        "aeon": lambda seed: aeon_corpus(),
+        "all": lambda seed: default_corpus(seed) + aeon_corpus(),
+    }
     if corpus not in builders:
         typer.echo(f"error: unknown corpus {corpus!r}; choose from {', '.join(builders)}", err=True)
         raise typer.Exit(code=1)
@@ -337,7 +348,11 @@ def evaluate_command(
             err=True,
         )
         raise typer.Exit(code=1)
-    files = builders[corpus](seed)
+    try:
+        files = builders[corpus](seed)
+    except PackageMissing as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
     rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
     text = markdown_table(rows)
     if markdown is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 
 import typer
@@ -45,6 +46,18 @@ def test_evaluate_table_and_unknown_detector():
     assert "windowed_gaussian" in result.stdout and "reward_low_FN_rate" in result.stdout
     result = CliRunner().invoke(app, ["evaluate", "--detector", "nope"])
     assert result.exit_code == 1 and "unknown detector(s) nope" in result.output
+
+
+def test_unknown_corpus_and_missing_package(monkeypatch):
+    result = CliRunner().invoke(app, ["evaluate", "--corpus", "nope"])
+    assert result.exit_code == 1 and "choose from default, tiny, aeon, all" in result.output
+
+    def missing(package):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(importlib.resources, "files", missing)
+    result = CliRunner().invoke(app, ["evaluate", "--corpus", "aeon"])
+    assert result.exit_code == 1 and "pip install -e '.[eval]'" in result.output
 
 
 def test_worker_processes_give_the_same_result():

@@ -4,6 +4,8 @@
   profiles, threshold optimisation over a corpus, normalised scores
 - :mod:`aiops.evaluation.corpus`: seeded synthetic series with labelled
   spikes, dips, level shifts, variance changes, seasonality breaks and drifts
+- :mod:`aiops.evaluation.packaged`: public labelled series that a PyPI package
+  (aeon, the ``eval`` extra) ships, read from the installed package
 - :mod:`aiops.evaluation.run`: runs every detector of the registry over a
   corpus and scores it on every profile
 
@@ -19,13 +21,16 @@ from aiops.evaluation.nab import (
     optimise_threshold,
     score_corpus,
 )
+from aiops.evaluation.packaged import PackageMissing, aeon_corpus
 
 __all__ = [
     "KINDS",
     "PROFILES",
     "CorpusScore",
     "LabelledSeries",
+    "PackageMissing",
     "Profile",
+    "aeon_corpus",
     "default_corpus",
     "generate_corpus",
     "optimise_threshold",
