@@ -13,7 +13,7 @@ variable. The object is frozen and passed down, never re-read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # Topics
     topic_otlp_metrics: str = _field("otlp_metrics", "OTLP metrics from the collector's kafka exporter (otlp_proto)")
     topic_otlp_spans: str = _field("otlp_spans", "OTLP spans from the collector's kafka exporter (otlp_proto)")
-    topic_points: str = _field("aiops.points", "one decoded data point per record, keyed by series")
+    topic_points: str = _field("aiops.points", "one decoded data point per record, keyed by series, partitioned by resource")
     topic_sli: str = _field("aiops.sli", "rolling SLI snapshots")
     topic_scores: str = _field("aiops.scores", "anomaly scores per series")
     topic_alerts: str = _field("aiops.alerts", "firing and resolved alert events")
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     faust_store: str = _field("memory://", "Faust table store URL")
     faust_session_timeout_s: float = _field(10.0, "consumer group session timeout; lower makes rebalances faster", gt=0)
     detect_season: int = _field(0, "season length in points of the default detector's Holt-Winters (0: none, else >= 2)", ge=0)
+    detect_max_series: int = _field(10_000, "cap on live detector tracks per worker; tracks beyond it are skipped "
+                                            "and counted (aiops_detect_points_total{outcome=\"skipped\"})", ge=1)
+    detect_idle_s: float = _field(3600.0, "a track unseen this long (wall clock) is forgotten; if it was firing, "
+                                          "its alert resolves as no_data", gt=0)
+    detect_close_after_s: float = _field(5.0, "an export group of a resource is scored this long after its first "
+                                                "point when no newer export has arrived", gt=0)
+    detect_alert_policy: dict[str, Any] = _field(
+        {}, 'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
+            '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning"}, '
+            '"overrides": {"<metric glob>": {...}}}; fields left out keep these defaults')
 
     # SLOs
     slo_file: Path = _field(Path(__file__).resolve().parent / "slo" / "examples" / "demo.yaml",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
 
 import numpy as np
 import pytest
@@ -106,8 +106,9 @@ def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupt
     first = DetectEngine()
     before, alerts_before = run(first, exports[:160])
     key = resource_key(exports[0][0])
-    checkpoint = pickle.loads(pickle.dumps(
-        (first.export_source(key), {name: first.export_track(name) for name in first.sources[key].tracks})))
+    checkpoint = json.loads(json.dumps(
+        (first.export_source(key), {name: first.export_track(name) for name in first.sources[key].tracks}),
+        allow_nan=False))
     second = DetectEngine()
     second.restore_source(key, checkpoint[0], checkpoint[1], now=0.0)
     replay = exports[150:]  # ten exports already scored come again, as after a restart

@@ -198,6 +198,29 @@ class AnomalyAlerter:
         self._last_resolved: tuple[int, float] | None = None
         self._peak: tuple[float, float, float | None, float | None, float | None] | None = None
 
+    def to_state(self) -> dict[str, Any]:
+        """The machine's state as strict JSON data (no NaN); the policy is not part of it: it comes from the settings.
+
+        >>> alerter = AnomalyAlerter()
+        >>> _ = alerter.update(0.0, 0.9, 5.0, (1.0, 0.5))
+        >>> restored = AnomalyAlerter.from_state(alerter.to_state())
+        >>> restored.firing, restored.update(1.0, 0.1).kind
+        (True, 'resolved')
+        """
+        return {"firing": self.firing, "n": self._n, "run": self._run,
+                "since": None if math.isnan(self._since) else self._since,
+                "last_resolved": self._last_resolved, "peak": self._peak}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], policy: AlertPolicy | None = None) -> AnomalyAlerter:
+        """The machine :meth:`to_state` saved, under ``policy``."""
+        alerter = cls(policy)
+        alerter.firing, alerter._n, alerter._run = bool(state["firing"]), int(state["n"]), int(state["run"])
+        alerter._since = math.nan if state["since"] is None else float(state["since"])
+        alerter._last_resolved = tuple(state["last_resolved"]) if state["last_resolved"] else None
+        alerter._peak = tuple(state["peak"]) if state["peak"] else None
+        return alerter
+
     def _quiet(self, t: float) -> bool:
         if self._last_resolved is None:
             return False

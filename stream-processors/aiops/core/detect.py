@@ -53,6 +53,7 @@ State and limits
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 from collections.abc import Mapping
@@ -510,30 +511,39 @@ class DetectEngine:
     # -- checkpoints ----------------------------------------------------------------
 
     def export_source(self, key: str) -> dict[str, Any]:
-        """A resource's open groups, clocks and baselines (picklable)."""
+        """A resource's open groups, clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
         source = self.sources[key]
-        return {"pending": [(g.t, g.points) for g in source.pending], "newest": source.newest,
-                "closed_upto": source.closed_upto, "shares": source.shares, "tracks": sorted(source.tracks)}
+        return {"pending": [[g.t, g.points] for g in source.pending], "newest": _finite(source.newest),
+                "closed_upto": _finite(source.closed_upto), "shares": source.shares, "tracks": sorted(source.tracks)}
 
     def export_track(self, name: str) -> dict[str, Any]:
-        """A track's detector row and alert state (picklable)."""
+        """A track's identity, alert state and detector row (JSON-able; the row as base64 ``.npz``)."""
         track = self.tracks[name]
-        state = self.bank.export_state(name) if name in self.bank else None
-        return {"track": track, "detector": state}
+        detector = self.bank.export_state(name) if name in self.bank else None
+        return {
+            "series": track.series, "signal": track.signal, "metric": track.metric,
+            "attributes": track.attributes, "resource": track.resource, "source": track.source,
+            "last_t": _finite(track.last_t), "seen": _finite(track.seen), "episode": track.episode,
+            "alerter": track.alerter.to_state(),
+            "detector": base64.b64encode(detector).decode() if detector is not None else None,
+        }
 
     def restore_source(self, key: str, state: Mapping[str, Any], tracks: Mapping[str, Mapping[str, Any]],
                        now: float) -> None:
         """Load a resource and its tracks from a checkpoint; open groups wait ``close_after_s`` from ``now``."""
         self.forget_source(key)
-        source = _Source([_Group(t, now, dict(points)) for t, points in state["pending"]], state["newest"],
-                         state["closed_upto"], {k: dict(v) for k, v in state["shares"].items()})
+        source = _Source([_Group(t, now, dict(points)) for t, points in state["pending"]],
+                         _or_never(state["newest"]), _or_never(state["closed_upto"]),
+                         {k: dict(v) for k, v in state["shares"].items()})
         self.sources[key] = source
         for name, saved in tracks.items():
-            track = saved["track"]
-            self.tracks[name] = track
+            alerter = AnomalyAlerter.from_state(saved["alerter"], self.policies.for_metric(saved["metric"]))
+            self.tracks[name] = _Track(saved["series"], saved["signal"], saved["metric"], dict(saved["attributes"]),
+                                       dict(saved["resource"]), key, alerter, _or_never(saved["last_t"]),
+                                       _or_never(saved["seen"]), saved["episode"])
             source.tracks.add(name)
-            if saved.get("detector") is not None:
-                self.bank.import_state(name, saved["detector"])
+            if saved["detector"] is not None:
+                self.bank.import_state(name, base64.b64decode(saved["detector"]))
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""
@@ -547,3 +557,12 @@ class DetectEngine:
     def memory_bytes(self) -> int:
         """Detector state in the bank: every allocated row, live or free."""
         return self.bank.capacity * self.bank.bytes_per_series
+
+
+def _finite(x: float) -> float | None:
+    """``None`` for a clock that never ticked (-inf), so checkpoints are strict JSON."""
+    return x if math.isfinite(x) else None
+
+
+def _or_never(x: float | None) -> float:
+    return -math.inf if x is None else float(x)

@@ -1,4 +1,4 @@
-"""``aiops.points/v1``: one decoded OTLP data point, keyed by series."""
+"""``aiops.points/v1``: one decoded OTLP data point, keyed by series, partitioned by resource."""
 
 from __future__ import annotations
 

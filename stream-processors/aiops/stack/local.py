@@ -21,6 +21,7 @@ from aiops.stack.kafka import kafka_component, prepare_kafka
 from aiops.stack.process import Component, ManagedProcess, http_ok
 from aiops.stack.prometheus import prometheus_component
 from aiops.stream.app import DECODE_STATE_TABLE, changelog_topic
+from aiops.stream.detect_agent import DETECT_STATE_TABLE
 from aiops.stream.sli_agent import SLI_STATE_TABLE, sli_events_topic
 from aiops.topics import DAY_MS, TopicSpec, create_topics, retention
 
@@ -48,6 +49,7 @@ def state_topics(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
         TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
+        TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), compacted=True),
         TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
     ]
 

@@ -4,7 +4,9 @@
 from the metrics topic, keeps each stream's last cumulative point in a table
 (changelogged, so a restarted worker resumes without double counting), writes
 one record per data point to the points topic keyed by series, and sends
-anything it cannot read to the dead-letter topic with the reason.
+anything it cannot read to the dead-letter topic with the reason. The
+worker's ``/metrics`` page serves the ``aiops_*`` catalogue of
+``metrics.py``, kept by the agents and by ``AiopsMonitor``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from aiops.core import MalformedPayload, decode_payload
+from aiops.core.otlp import resource_partition
 from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
+from aiops.stream.detect_agent import register_detect_agent
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import AiopsMonitor
 from aiops.stream.sli_agent import register_sli_agent
@@ -61,7 +65,8 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         web_host=settings.bind_host,
         producer_max_request_size=4 * 1024 * 1024,
     )
-    app.monitor = AiopsMonitor(app, registry, metrics)
+    monitor = AiopsMonitor(app, registry, metrics)
+    app.monitor = monitor
     otlp_metrics = app.topic(settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw")
     points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
     deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
@@ -74,28 +79,31 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
                                    timestamp=message.timestamp)
         await deadletter.send(value=record)
         metrics.deadletters.labels(stage="decode", reason=kind).inc()
+        metrics.decode_errors.labels(partition=str(message.partition), kind=kind).inc()
         log.warning("dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason)
 
     @app.agent(otlp_metrics)
     async def decode(stream):
         async for event in stream.events():
             payload = event.value or b""
-            metrics.payloads.labels(partition=str(event.message.partition)).inc()
+            partition = str(event.message.partition)
+            metrics.payloads.labels(partition=partition).inc()
             try:
                 result = decode_payload(payload, decode_state)
             except MalformedPayload as error:
                 await send_to_deadletter(event, payload, kind="malformed_payload", reason=str(error))
                 continue
-            except Exception:
+            except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
                 await send_to_deadletter(event, payload, kind="decode_error", reason=traceback.format_exc(limit=3))
                 continue
             for point in result.points:
-                await points.send(key=point.series, value=point.as_record())
+                await points.send(key=point.series, value=point.as_record(),
+                                  partition=resource_partition(point.resource, settings.kafka_partitions))
             if result.points:
                 newest = max(point.time_unix_nano for point in result.points)
                 metrics.event_delay.observe(max(time.time() - newest / 1e9, 0.0))
             for outcome, count in result.outcomes.items():
-                metrics.points.labels(outcome=outcome.value).inc(count)
+                metrics.points.labels(partition=partition, outcome=outcome.value).inc(count)
             if result.problems:
                 metrics.point_problems.inc(len(result.problems))
                 reasons = "; ".join(sorted({f"{p.metric}: {p.reason}" for p in result.problems}))
@@ -106,6 +114,9 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
                 )
 
     register_sli_agent(app, settings, metrics)
+    register_detect_agent(app, settings, metrics)
+
+    monitor.watch_tables(app.tables.values())
 
     @app.page("/metrics")
     async def prometheus_metrics(web, request):

@@ -1,7 +1,10 @@
 """The catalogue of ``aiops_*`` metrics the stream processors export.
 
 Declared once, against a registry passed in, so tests use a fresh
-``CollectorRegistry()`` and read samples from it.
+``CollectorRegistry()`` and read samples from it. The agents update the
+decode and SLO metrics; ``AiopsMonitor`` (``monitor.py``) the pipeline's own:
+records in and out and lag per topic and partition, state size and
+checkpoint age per table.
 
 >>> from prometheus_client import CollectorRegistry
 >>> registry = CollectorRegistry()
@@ -27,14 +30,20 @@ class StreamMetrics:
         )
         self.points = Counter(
             "aiops_decode_points",
-            "data points by outcome: emitted, reset (emitted after a counter reset), "
-            "baseline (first point with no start time), stale (not newer than the last one)",
-            ["outcome"],
+            "data points by source partition of the metrics topic and outcome: emitted, reset (emitted after a "
+            "counter reset), baseline (first point with no start time), stale (not newer than the last one)",
+            ["partition", "outcome"],
             registry=registry,
         )
         self.point_problems = Counter(
             "aiops_decode_point_problems", "data points skipped as unreadable (see the dead-letter topic)",
             registry=registry,
+        )
+        self.decode_errors = Counter(
+            "aiops_decode_errors",
+            "OTLP payloads the decode agent set aside (dead-lettered), by source partition and kind: "
+            "malformed_payload (not OTLP), decode_error (a bug), unreadable_points (some points skipped)",
+            ["partition", "kind"], registry=registry,
         )
         self.deadletters = Counter(
             "aiops_deadletter", "records sent to the dead-letter topic", ["stage", "reason"], registry=registry
@@ -75,3 +84,68 @@ class StreamMetrics:
         )
         self.slo_alerts = Counter("aiops_slo_alerts", "SLO alert events sent, by severity and status",
                                   ["severity", "status"], registry=registry)
+        self.alert_latency = Histogram(
+            "aiops_alert_latency_seconds",
+            "from the event time an alert stands on (startsAt when firing, endsAt when resolved: the newest event "
+            "time the SLI agent had accepted) to the alert's send, by severity and status",
+            ["severity", "status"],
+            buckets=(0.5, 1, 2, 3, 5, 10, 15, 20, 30, 60, 120, 300, 600),
+            registry=registry,
+        )
+        self.records_in = Counter(
+            "aiops_records_in", "records the worker consumed, per topic and partition (on aiops.points: points)",
+            ["topic", "partition"], registry=registry,
+        )
+        self.records_out = Counter(
+            "aiops_records_out",
+            "records the worker produced and Kafka acknowledged, per topic and partition (on aiops.points: points)",
+            ["topic", "partition"], registry=registry,
+        )
+        self.state_keys = Gauge(
+            "aiops_state_keys",
+            "keys a state table holds in this worker: decode-state has one per live OTLP stream (the live series), "
+            "sli-state one per SLO and group",
+            ["table"], registry=registry,
+        )
+        self.state_bytes = Gauge(
+            "aiops_state_bytes",
+            "approximate size of a state table as its changelog holds it (JSON key and value bytes, "
+            "estimated from up to 256 evenly spread keys)",
+            ["table"], registry=registry,
+        )
+        self.checkpoint_age = Gauge(
+            "aiops_checkpoint_age_seconds",
+            "seconds since a state table's last write to its changelog topic was acknowledged, per changelog "
+            "partition: how old the state a restarted worker recovers would be",
+            ["table", "partition"], registry=registry,
+        )
+        # detect agent
+        track = ["series", "metric", "service", "signal"]
+        self.anomaly_score = Gauge(
+            "aiops_anomaly_score",
+            "calibrated anomaly score in [0, 1] of a track's latest point (0.5: a 1e-5 tail probability on the "
+            "track's own history; anomaly alerts fire at 0.5 by default); series {} is the service level",
+            track, registry=registry,
+        )
+        self.anomaly_actual = Gauge("aiops_anomaly_actual", "a track's latest value (rate per second, mean, or "
+                                    "gauge value; NaN when the interval had none)", track, registry=registry)
+        self.anomaly_expected = Gauge("aiops_anomaly_expected", "the detector's forecast for a track's latest "
+                                      "point, before it learnt it (NaN while warming up)", track, registry=registry)
+        self.anomaly_alerts = Counter("aiops_anomaly_alerts", "anomaly alert events sent, by severity and status",
+                                      ["severity", "status"], registry=registry)
+        self.detect_points = Counter(
+            "aiops_detect_points",
+            "points by what the detect agent did: accepted (queued in an export group), scored (per track), "
+            "late (older than a scored group of its resource), replayed (already scored before a restart), "
+            "skipped (beyond AIOPS_DETECT_MAX_SERIES), unscorable",
+            ["outcome"], registry=registry,
+        )
+        self.detect_tracks = Gauge("aiops_detect_tracks", "live detector tracks in this worker (capped by "
+                                   "AIOPS_DETECT_MAX_SERIES)", registry=registry)
+        self.detect_state_bytes = Gauge("aiops_detect_state_bytes", "bytes of detector state allocated in this "
+                                        "worker (rows of the numpy bank, live or free)", registry=registry)
+        self.detect_restore_errors = Counter("aiops_detect_restore_errors", "resources whose checkpoint could not "
+                                             "be read (their tracks start afresh; see the worker log)",
+                                             registry=registry)
+        self.detect_expired = Counter("aiops_detect_expired_tracks", "tracks forgotten after AIOPS_DETECT_IDLE_S "
+                                      "without a point", registry=registry)

@@ -1,34 +1,102 @@
-"""The worker's Faust monitor: Faust's own Prometheus metrics plus consumer lag per partition.
+"""The worker's Faust monitor: Faust's own Prometheus metrics plus the pipeline's ``aiops_*`` self-monitoring.
 
 Attached once in ``build_app`` (``app.monitor``), so no agent sprinkles
-metric calls for what Faust already sees: messages in per topic and
-partition, messages sent per topic, rebalances, table operations.
+metric calls for what Faust already sees. Besides Faust's ``faust_*``
+metrics it keeps, per topic and partition, the records in and out
+(``aiops_records_in_total``, ``aiops_records_out_total``) and the consumer
+lag (``aiops_consumer_lag``); and, per state table, its keys and approximate
+size (``aiops_state_keys``, ``aiops_state_bytes``, computed when scraped) and
+the age of its newest changelog write per partition
+(``aiops_checkpoint_age_seconds``).
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import TP, AppT, Message
+from faust.types import TP, AppT, CollectionT, Message, ProducerT, RecordMetadata
 from prometheus_client import CollectorRegistry
 
 from aiops.stream.metrics import StreamMetrics
 
-__all__ = ["AiopsMonitor"]
+__all__ = ["SIZE_SAMPLE", "AiopsMonitor", "approximate_json_bytes"]
+
+SIZE_SAMPLE = 256
+"""How many of a table's entries ``aiops_state_bytes`` serialises per scrape, evenly spread."""
+
+
+def approximate_json_bytes(entries: Mapping[Any, Any], sample: int = SIZE_SAMPLE) -> float:
+    """The size of ``entries`` as JSON keys and values, estimated from at most ``sample`` evenly spread entries.
+
+    Exact when there are no more entries than ``sample``; otherwise the mean
+    size of the sampled entries times their number, so a scrape costs the
+    same however large the table grows. Values JSON cannot encode count as
+    their ``str``.
+
+    >>> approximate_json_bytes({"a": 1, "bc": [1, 2]})  # '"a"' + '1' + '"bc"' + '[1, 2]'
+    14.0
+    >>> table = {f"k{i}": "x" * 10 for i in range(1000)}
+    >>> approximate_json_bytes(table, sample=1000), approximate_json_bytes(table, sample=10)  # exact, estimated
+    (17890.0, 17800.0)
+    >>> approximate_json_bytes({})
+    0.0
+    """
+    count = len(entries)
+    if count == 0:
+        return 0.0
+    step = max(count // sample, 1)
+    sizes = [_json_size(key) + _json_size(value) for key, value in islice(entries.items(), 0, None, step)]
+    return sum(sizes) / len(sizes) * count
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, default=str).encode())
 
 
 class AiopsMonitor(PrometheusMonitor):
-    """Faust's Prometheus monitor (metrics prefixed ``faust_``) that also sets ``aiops_consumer_lag``."""
+    """Faust's Prometheus monitor (metrics prefixed ``faust_``) that also keeps the ``aiops_*`` pipeline metrics."""
 
     def __init__(self, app: AppT, registry: CollectorRegistry, metrics: StreamMetrics, **kwargs: Any) -> None:
         super().__init__(metrics=FaustMetrics.create(registry, "faust"), **kwargs)
         self._app = app
-        self._lag = metrics.consumer_lag
+        self._aiops = metrics
+        self._table_of_changelog: dict[str, str] = {}
+        self._last_checkpoint: dict[tuple[str, int], float] = {}
+
+    def watch_tables(self, tables: Iterable[CollectionT]) -> None:
+        """Export each table's keys and approximate size when scraped, and the age of its changelog writes."""
+        for table in tables:
+            store = table.data
+            self._aiops.state_keys.labels(table=table.name).set_function(lambda store=store: len(store))
+            self._aiops.state_bytes.labels(table=table.name).set_function(
+                lambda store=store: approximate_json_bytes(store))
+            self._table_of_changelog[table.changelog_topic.get_topic_name()] = table.name
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
-        """Count the message as Faust does, and record how far this partition is behind its end."""
+        """Count the message per topic and partition, and record how far this partition is behind its end."""
         super().on_message_in(tp, offset, message)
+        partition = str(tp.partition)
+        self._aiops.records_in.labels(topic=tp.topic, partition=partition).inc()
         highwater = self._app.consumer.highwater(tp)
         if highwater is not None and highwater >= 0:
-            self._lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(highwater - offset - 1, 0))
+            self._aiops.consumer_lag.labels(topic=tp.topic, partition=partition).set(max(highwater - offset - 1, 0))
+
+    def on_send_completed(self, producer: ProducerT, state: Any, metadata: RecordMetadata) -> None:
+        """Count the acknowledged record per topic and partition; a changelog record is a table's checkpoint."""
+        super().on_send_completed(producer, state, metadata)
+        self._aiops.records_out.labels(topic=metadata.topic, partition=str(metadata.partition)).inc()
+        table = self._table_of_changelog.get(metadata.topic)
+        if table is not None:
+            self._checkpointed(table, metadata.partition)
+
+    def _checkpointed(self, table: str, partition: int) -> None:
+        key = (table, partition)
+        if key not in self._last_checkpoint:
+            self._aiops.checkpoint_age.labels(table=table, partition=str(partition)).set_function(
+                lambda: time.monotonic() - self._last_checkpoint[key])
+        self._last_checkpoint[key] = time.monotonic()

@@ -17,7 +17,8 @@ the Faust app (``build_app`` calls it):
 3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
    partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
    gauges, and one firing event per episode and severity on ``aiops.alerts``
-   (one resolved event when it ends), keyed by the episode id.
+   (one resolved event when it ends), keyed by the episode id; each send
+   observes ``aiops_alert_latency_seconds`` (event time to alert emitted).
 
 The evaluation clock is one per worker: the newest event time it has
 accepted, so a worker catching up on a backlog (after a restart) evaluates
@@ -58,6 +59,7 @@ from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
 from aiops.slo.rules import sloth_labels
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.tables import KeyPartitionTable
 
 __all__ = [
     "SLI_STATE_TABLE",
@@ -205,23 +207,6 @@ def _annotations(objective: Objective, result: SeverityResult, record: dict[str,
     }
 
 
-class _KeyPartitionTable(faust.Table):
-    """A table whose changelog partition is the one its key's events arrive on, known without an event.
-
-    Faust takes a key's changelog partition from the event being processed;
-    the evaluation timer writes (alert episodes) outside of any event, so
-    each key's partition is remembered from the events that created it.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.partition_of: dict[str, int] = {}
-
-    def partition_for_key(self, key: Any) -> int | None:
-        """The partition of the key's events (set by the agent before each write)."""
-        return self.partition_of[key]
-
-
 @dataclass
 class _Key:
     """One SLO and group in memory: its windows and open episodes, and the table revision they match."""
@@ -245,7 +230,7 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
     sli_topic = app.topic(settings.topic_sli, key_type=str, key_serializer="raw", value_serializer="json")
     alerts = app.topic(settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json")
     deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
-    table = app.tables.add(_KeyPartitionTable(app=app, name=SLI_STATE_TABLE, default=None,
+    table = app.tables.add(KeyPartitionTable(app=app, name=SLI_STATE_TABLE, default=None,
                                               partitions=settings.kafka_partitions, key_type=str))
     instance = uuid.uuid4().hex[:8]
     cache: dict[str, _Key] = {}
@@ -402,6 +387,7 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                                        _generator_url(settings, objective, record["group"]))
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
                 metrics.slo_alerts.labels(severity=result.severity, status="firing").inc()
+                _observe_latency(metrics, result.severity, "firing", when)
                 log.warning("%s %s firing (episode %s)", key, result.severity, alert.id)
                 state.episodes[result.severity] = alert.model_dump(mode="json", by_alias=True)
                 changed = True
@@ -410,11 +396,17 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                 resolved = alert.resolve(when, {**alert.annotations, "resolution": result.state.value})
                 await alerts.send(key=alert.id, value=resolved.model_dump(mode="json", by_alias=True))
                 metrics.slo_alerts.labels(severity=result.severity, status="resolved").inc()
+                _observe_latency(metrics, result.severity, "resolved", when)
                 log.warning("%s %s resolved (episode %s, %s)", key, result.severity, alert.id, result.state.value)
                 del state.episodes[result.severity]
                 changed = True
         if changed:
             save(key, state)
+
+
+def _observe_latency(metrics: StreamMetrics, severity: str, status: str, when: datetime) -> None:
+    """Processing latency: from the event time the alert stands on (its startsAt or endsAt) to now, its send."""
+    metrics.alert_latency.labels(severity=severity, status=status).observe(max(time.time() - when.timestamp(), 0.0))
 
 
 def _or(value: float | None, default: float) -> float:

@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import math
-import pickle
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -277,22 +277,31 @@ class FastCombined:
         return list(self._keys)
 
     def export_state(self, key: Hashable) -> bytes:
-        """One series' state as bytes (for a checkpoint topic or changelog), about ``bytes_per_series`` long."""
+        """One series' state as bytes (for a checkpoint topic or changelog), about ``bytes_per_series`` long.
+
+        An ``.npz`` archive of the rows plus the parameters as JSON: restoring it
+        runs no pickle, so a checkpoint topic cannot smuggle code into a worker.
+        """
         slot = self._keys[key]
-        rows = {name: array[slot].copy() for name, array in self._state.items()}
         buffer = io.BytesIO()
-        pickle.dump({"version": _STATE_VERSION, "params": self.params, "rows": rows}, buffer, protocol=5)
+        header = json.dumps({"version": _STATE_VERSION, "params": self.params}, sort_keys=True)
+        np.savez(buffer, _header=np.frombuffer(header.encode(), dtype=np.uint8),
+                 **{name: array[slot] for name, array in self._state.items()})
         return buffer.getvalue()
 
     def import_state(self, key: Hashable, data: bytes) -> None:
         """Restore one series from :meth:`export_state`; the parameters must match this bank's."""
-        saved = pickle.loads(data)
-        if saved.get("version") != _STATE_VERSION or saved.get("params") != self.params:
-            raise ValueError("state was exported by a detector with other parameters or another version")
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+            header = json.loads(saved["_header"].tobytes())
+            if header.get("version") != _STATE_VERSION or header.get("params") != json.loads(
+                json.dumps(self.params, sort_keys=True)
+            ):
+                raise ValueError("state was exported by a detector with other parameters or another version")
+            rows = {name: saved[name] for name in self._state}
         (slot,) = self.slots([key])
         if slot < 0:
             raise ValueError(f"cannot restore {key!r}: max_series={self.max_series} reached")
-        for name, row in saved["rows"].items():
+        for name, row in rows.items():
             self._state[name][slot] = row
 
     # -- scoring --------------------------------------------------------------------
