@@ -4,6 +4,9 @@ Nothing here is global: ``configure_otlp()`` returns a ``Telemetry`` (a meter
 and a tracer provider) that ``create_app`` instruments with, and tests build
 one with in-memory readers through ``build_telemetry``. Both paths share the
 resource and the histogram view, so the tests check what production exports.
+The OTLP path also reports the process's own CPU and memory
+(``process.cpu.time`` by user and system, ``process.memory.usage``: resident memory)
+through opentelemetry-instrumentation-system-metrics.
 
 Standard variables honoured: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default
 ``http://127.0.0.1:4317``, gRPC, insecure for ``http://``),
@@ -25,6 +28,7 @@ from opentelemetry.instrumentation._semconv import (
     _OpenTelemetryStabilitySignalType,
     _StabilityMode,
 )
+from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
@@ -46,6 +50,7 @@ __all__ = [
     "DEFAULT_SERVICE_NAME",
     "HTTP_DURATION_METRIC",
     "LATENCY_BUCKETS_S",
+    "PROCESS_METRICS",
     "Telemetry",
     "build_resource",
     "build_telemetry",
@@ -76,6 +81,12 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 )
 """Bucket bounds of the HTTP duration histogram: the semconv advisory ones, pinned by a view."""
 
+PROCESS_METRICS: dict[str, list[str] | None] = {
+    "process.cpu.time": ["user", "system"],
+    "process.memory.usage": None,
+}
+"""The process metrics the service reports, as the system-metrics instrumentation's config."""
+
 _SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 _STABLE_HTTP_MODES = (_StabilityMode.HTTP, _StabilityMode.HTTP_DUP)
 
@@ -86,11 +97,15 @@ class Telemetry:
 
     meter_provider: MeterProvider
     tracer_provider: TracerProvider
+    process_metrics: SystemMetricsInstrumentor | None = None
+    """Set when this telemetry reports the process's CPU and memory (one per process at a time)."""
 
     def shutdown(self) -> None:
         """Flush and stop both providers (pending spans and a last metric export)."""
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+        if self.process_metrics is not None:
+            self.process_metrics.uninstrument()
 
 
 def build_resource(
@@ -126,8 +141,15 @@ def build_telemetry(
     resource: Resource,
     metric_readers: Sequence[MetricReader],
     span_processors: Sequence[SpanProcessor],
+    *,
+    process_metrics: bool = False,
 ) -> Telemetry:
-    """Providers with the given readers and span processors and the latency-bucket view."""
+    """Providers with the given readers and span processors and the latency-bucket view.
+
+    ``process_metrics`` adds the process's CPU and memory (``PROCESS_METRICS``).
+    The instrumentation is a singleton: only one live ``Telemetry`` per process
+    can report them, until its ``shutdown``.
+    """
     latency_view = View(
         instrument_name=HTTP_DURATION_METRIC,
         aggregation=ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS_S),
@@ -135,12 +157,14 @@ def build_telemetry(
     tracer_provider = TracerProvider(resource=resource)
     for processor in span_processors:
         tracer_provider.add_span_processor(processor)
-    return Telemetry(
-        meter_provider=MeterProvider(
-            resource=resource, metric_readers=list(metric_readers), views=[latency_view]
-        ),
-        tracer_provider=tracer_provider,
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=list(metric_readers), views=[latency_view]
     )
+    instrumentor = None
+    if process_metrics:
+        instrumentor = SystemMetricsInstrumentor(config=PROCESS_METRICS)
+        instrumentor.instrument(meter_provider=meter_provider)
+    return Telemetry(meter_provider, tracer_provider, instrumentor)
 
 
 def export_interval_ms(value: float | None = None) -> float:
@@ -159,7 +183,7 @@ def configure_otlp(
     endpoint: str | None = None,
     interval_ms: float | None = None,
 ) -> Telemetry:
-    """Telemetry that exports metrics and spans over OTLP/gRPC to the collector.
+    """Telemetry that exports metrics (with the process's CPU and memory) and spans over OTLP/gRPC.
 
     Nothing connects until the first export, so a collector that is down only
     costs failed (logged) exports, never a failed start.
@@ -171,7 +195,9 @@ def configure_otlp(
         export_interval_millis=export_interval_ms(interval_ms),
     )
     processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=target, insecure=insecure))
-    return build_telemetry(resource or build_resource(), [reader], [processor])
+    return build_telemetry(
+        resource or build_resource(), [reader], [processor], process_metrics=True
+    )
 
 
 def use_stable_http_semconv() -> None:

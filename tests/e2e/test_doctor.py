@@ -1,4 +1,5 @@
-"""`aiops doctor` on the running local stack: all green, then a stopped worker is named with its fix."""
+"""`aiops doctor` on the running local stack: all green, then a stopped worker and a stopped collector
+are named with their fixes."""
 
 import os
 import subprocess
@@ -8,11 +9,12 @@ import time
 
 import httpx
 import pytest
-from aiops_producers.loadgen import run_load
 
 from aiops.settings import Settings, env_var
+from aiops.stack.collector import collector_component, ensure_collector
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
+from aiops_producers.loadgen import run_load
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +23,16 @@ def doctor(settings: Settings) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
     env |= {env_var(name): str(value) for name, value in settings.model_dump(mode="json").items()}
     return subprocess.run([sys.executable, "-m", "aiops", "doctor", "--window", "5"], capture_output=True,
-                          text=True, timeout=120, env={**env, "COLUMNS": "200"})
+                          text=True, timeout=120, env={**env, "COLUMNS": "200"}, check=False)
+
+
+CHECKS = ("kafka", "topics", "collector", "worker", "alertmanager", "demo", "prometheus", "scrapes", "exports",
+          "otlp", "points", "lag", "forward lag")
+"""Every check the doctor runs on a healthy stack: each component, topics, scrapes, flow and lag."""
+
+
+def _failing(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
 
 
 def wait_for_scrapes(settings: Settings, timeout_s: float = 30.0) -> bool:
@@ -43,6 +54,8 @@ def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack
     load.join()
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "all checks passed" in healthy.stdout
+    passed = [line for line in healthy.stdout.splitlines() if line.startswith("ok")]
+    assert [line[5:18].strip() for line in passed] == list(CHECKS), healthy.stdout
 
     worker = ManagedProcess(worker_component(local_stack), local_stack)
     worker.stop()
@@ -51,6 +64,23 @@ def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack
     finally:
         worker.start()
     assert broken.returncode == 1
-    failing = [line for line in broken.stdout.splitlines() if line.startswith("FAIL")]
-    assert any(" worker " in line for line in failing), broken.stdout
+    assert any(" worker " in line for line in _failing(broken)), broken.stdout
     assert "aiops stack logs worker" in broken.stdout
+
+
+def test_doctor_names_a_stopped_collector_and_the_otlp_that_stopped_with_it(local_stack):
+    load = threading.Thread(target=run_load, args=(local_stack.demo_url,),
+                            kwargs={"rate": 10, "duration_s": 15, "progress": False})
+    collector = ManagedProcess(collector_component(local_stack, ensure_collector(local_stack)), local_stack)
+    collector.stop()
+    load.start()
+    try:
+        broken = doctor(local_stack)
+    finally:
+        load.join()
+        collector.start()
+    assert broken.returncode == 1
+    failing = _failing(broken)
+    assert any(" collector " in line for line in failing), broken.stdout
+    assert any(" otlp " in line for line in failing), broken.stdout
+    assert "aiops stack logs collector" in broken.stdout

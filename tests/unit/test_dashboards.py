@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from aiops.dashboards import DASHBOARDS, dashboards_drift, render_all, validate, write_dashboards
 from aiops.dashboards.tracing import ERROR_TRACES_QUERY
+from aiops.stream.metrics import StreamMetrics
 
 COMMITTED = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 BOARDS = {name: json.loads(text) for name, text in render_all().items()}
@@ -90,12 +92,21 @@ def test_every_dashboard_of_the_issue_is_there_with_its_panels():
         "Latency p50 / p95 / p99 by route",
         "Throughput by route",
         "Errors by status code",
+        "CPU",
+        "Memory",
     } <= titles["aiops-app-performance"]
     assert {
         "Points in and out per second",
+        "Records in per topic and partition",
+        "Records out per topic and partition",
         "Dead letters by reason",
+        "Decode errors",
         "Consumer lag",
         "Event delay (event time to decoded point)",
+        "Processing latency (event time to alert)",
+        "Live series (state keys)",
+        "State size",
+        "Checkpoint age",
         "Collector accepted / refused",
         "Collector sent / failed per exporter",
         "Collector export queue",
@@ -141,3 +152,43 @@ def test_prometheus_queries_use_only_declared_variables():
                     if not word.startswith("__")
                 }
                 assert used <= declared, (board["uid"], panel["title"], used - declared)
+
+
+SELF_MONITORING_METRICS = {
+    "aiops_consumer_lag",
+    "aiops_records_in_total",
+    "aiops_records_out_total",
+    "aiops_decode_payloads_total",
+    "aiops_decode_points_total",
+    "aiops_deadletter_total",
+    "aiops_decode_errors_total",
+    "aiops_decode_point_problems_total",
+    "aiops_decode_event_delay_seconds_bucket",
+    "aiops_alert_latency_seconds_bucket",
+    "aiops_state_keys",
+    "aiops_state_bytes",
+    "aiops_checkpoint_age_seconds",
+    "otelcol_receiver_accepted_metric_points",
+    "otelcol_receiver_refused_metric_points",
+    "otelcol_exporter_sent_metric_points",
+    "otelcol_exporter_send_failed_metric_points",
+    "otelcol_exporter_queue_size",
+}
+"""The pipeline's own metrics (issue 5, section 5), each of which a pipeline-health panel must query."""
+
+
+def test_pipeline_health_queries_every_self_monitoring_metric():
+    board = BOARDS["aiops-pipeline-health.json"]
+    exprs = " ".join(t["expr"] for panel in board["panels"] for t in panel["targets"])
+    assert {m for m in SELF_MONITORING_METRICS if m not in exprs} == set()
+
+
+def test_self_monitoring_metrics_are_declared_in_the_catalogue():
+    registry = CollectorRegistry()
+    StreamMetrics(registry)
+    declared = {
+        sample_name
+        for family in registry.collect()
+        for sample_name in (family.name, f"{family.name}_total", f"{family.name}_bucket")
+    }
+    assert {m for m in SELF_MONITORING_METRICS if m.startswith("aiops_")} <= declared

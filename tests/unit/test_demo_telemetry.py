@@ -13,7 +13,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from aiops_demo import build_resource, build_telemetry, configure_otlp, create_app
-from aiops_demo.telemetry import HTTP_DURATION_METRIC, LATENCY_BUCKETS_S, export_interval_ms
+from aiops_demo.telemetry import (
+    HTTP_DURATION_METRIC,
+    LATENCY_BUCKETS_S,
+    PROCESS_METRICS,
+    export_interval_ms,
+)
 
 
 def test_export_interval_from_argument_env_or_default(monkeypatch):
@@ -122,6 +127,7 @@ def test_otlp_grpc_export_carries_the_duration_histogram(receiver):
     assert point_routes == {("/api/users", 200), ("/api/checkout", 200)}
     assert duration.histogram.aggregation_temporality == 2  # cumulative
     assert metrics["demo.checkout.orders"].sum.data_points[0].as_int == 1
+    assert {"process.cpu.time", "process.memory.usage"} <= set(metrics), "the service's CPU and memory"
     span_names = {
         s.name
         for req in receiver.spans
@@ -130,3 +136,37 @@ def test_otlp_grpc_export_carries_the_duration_histogram(receiver):
         for s in ss.spans
     }
     assert {"GET /api/users", "POST /api/checkout", "checkout.charge_payment"} <= span_names
+
+
+def _process_metrics(reader: InMemoryMetricReader) -> dict:
+    return {
+        m.name: m
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name.startswith("process.")
+    }
+
+
+def test_process_cpu_and_memory_are_reported_and_released_on_shutdown():
+    first_reader = InMemoryMetricReader()
+    first = build_telemetry(build_resource(), [first_reader], [], process_metrics=True)
+    try:
+        metrics = _process_metrics(first_reader)
+    finally:
+        first.shutdown()
+    assert set(metrics) == set(PROCESS_METRICS)
+    cpu = {p.attributes["type"]: p.value for p in metrics["process.cpu.time"].data.data_points}
+    assert set(cpu) == {"user", "system"} and cpu["user"] > 0
+    assert metrics["process.cpu.time"].data.is_monotonic
+    [memory] = metrics["process.memory.usage"].data.data_points
+    assert memory.value > 1_000_000 and metrics["process.memory.usage"].unit == "By"
+
+    second_reader = InMemoryMetricReader()
+    second = build_telemetry(build_resource(), [second_reader], [], process_metrics=True)
+    try:
+        assert set(_process_metrics(second_reader)) == set(PROCESS_METRICS), (
+            "after shutdown, the next telemetry reports the process metrics"
+        )
+    finally:
+        second.shutdown()

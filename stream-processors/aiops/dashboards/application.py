@@ -1,10 +1,12 @@
-"""Application performance: latency distribution, latency by route, throughput, errors by status code.
+"""Application performance: latency distribution, latency by route, throughput, errors by status code, CPU and memory.
 
-All panels read the demo service's OTel HTTP server histogram
+The request panels read the demo service's OTel HTTP server histogram
 (``http_server_request_duration_seconds_{bucket,count,sum}``, labels
 ``service_name``, ``http_route``, ``http_response_status_code``,
-``http_request_method``). The demo service exports no process CPU or memory
-metrics, so the seed's CPU and memory panels are left out until it does.
+``http_request_method``). The CPU and memory panels read the process metrics
+of opentelemetry-instrumentation-system-metrics
+(``process_cpu_time_seconds_total{type}``, ``process_memory_usage_bytes``),
+per instance (``service.instance.id``).
 
 >>> [p.title for p in panels()][:2]
 ['Request rate', 'Error ratio (5xx)']
@@ -183,6 +185,31 @@ def errors_by_status_code():
     )
 
 
+def cpu_usage():
+    return timeseries(
+        "CPU",
+        "CPU time the service's process uses per second of wall time, per instance and mode (user, system): "
+        "100% is one full core. A rise without more traffic means each request costs more (a hot loop, GC).",
+        "percentunit",
+    ).with_target(
+        prom(
+            f'sum by (instance, type) (rate(process_cpu_time_seconds_total{{service_name="$service"}}[{RATE}]))',
+            "{{instance}} {{type}}",
+        )
+    )
+
+
+def memory_usage():
+    return timeseries(
+        "Memory",
+        "Resident memory of the service's process, per instance. A steady climb that never levels off is a leak; "
+        "compare with the container's memory limit.",
+        "bytes",
+    ).with_target(
+        prom('sum by (instance) (process_memory_usage_bytes{service_name="$service"})', "{{instance}}")
+    )
+
+
 def _builders():
     return [
         request_rate(),
@@ -193,6 +220,8 @@ def _builders():
         latency_by_route(),
         throughput_by_route(),
         errors_by_status_code(),
+        cpu_usage(),
+        memory_usage(),
     ]
 
 
@@ -207,7 +236,7 @@ def build() -> dashboard_builder.Dashboard:
         dashboard(
             UID,
             "aiops / Application performance",
-            "Latency distribution and percentiles, throughput and errors of the instrumented service.",
+            "Latency distribution and percentiles, throughput, errors, CPU and memory of the instrumented service.",
             ["app"],
         )
         .with_variable(service_variable())

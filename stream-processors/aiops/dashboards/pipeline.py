@@ -1,9 +1,11 @@
-"""Pipeline health: points in and out, dead letters, consumer lag, event delay, and the collector's own metrics.
+"""Pipeline health: the stream processors and the collector watching themselves.
 
-Reads the worker's ``aiops_*`` and ``faust_*`` metrics (job
-``aiops-stream-processors``, see ``aiops/stream/metrics.py``) and the
-collector's ``otelcol_*`` metrics (job ``otel-collector-self``; collector
-0.165 names its counters without a ``_total`` suffix).
+Reads the worker's ``aiops_*`` metrics (job ``aiops-stream-processors``, the
+catalogue in ``aiops/stream/metrics.py``): points and records in and out per
+topic and partition, consumer lag, dead letters, decode errors, event delay,
+processing latency to alerts, live series, state size and checkpoint age;
+and the collector's ``otelcol_*`` metrics (job ``otel-collector-self``;
+collector 0.165 names its counters without a ``_total`` suffix).
 
 >>> [p.title for p in panels()][:2]
 ['Points in and out per second', 'Consumer lag']
@@ -26,23 +28,53 @@ def points_in_out():
     return (
         timeseries(
             "Points in and out per second",
-            "In: OTLP payloads per second the decode agent reads from Kafka (faust, per topic). Out: decoded points per second "
-            "by outcome (emitted, reset, baseline, stale). Out falling to 0 while in goes on means decode is failing.",
+            "The decode agent per partition of the OTLP topic. In: OTLP payloads read per second. Out: data points "
+            "per second by outcome (emitted and reset go to aiops.points; baseline and stale are held back). "
+            "Out falling to 0 while in goes on means decode is failing: see Decode errors.",
             "ops",
         )
         .with_target(
             prom(
-                f'sum by (topic) (rate(faust_messages_received_per_topic_total{{topic=~"otlp_metrics|aiops.points"}}[{RATE}]))',
-                "in {{topic}}",
+                f"sum by (partition) (rate(aiops_decode_payloads_total[{RATE}]))",
+                "payloads in [{{partition}}]",
                 "A",
             )
         )
         .with_target(
             prom(
-                f"sum by (outcome) (rate(aiops_decode_points_total[{RATE}]))",
-                "out {{outcome}}",
+                f"sum by (partition, outcome) (rate(aiops_decode_points_total[{RATE}]))",
+                "points {{outcome}} [{{partition}}]",
                 "B",
             )
+        )
+    )
+
+
+def records_in():
+    return timeseries(
+        "Records in per topic and partition",
+        "Records per second the worker consumes from each topic partition (aiops_records_in_total): OTLP payloads, "
+        "points (one record each), SLO events. A partition at 0 while others flow is unassigned or its producer stopped.",
+        "ops",
+    ).with_target(
+        prom(
+            f"sum by (topic, partition) (rate(aiops_records_in_total[{RATE}]))",
+            "{{topic}}[{{partition}}]",
+        )
+    )
+
+
+def records_out():
+    return timeseries(
+        "Records out per topic and partition",
+        "Records per second the worker produced and Kafka acknowledged, per topic partition (aiops_records_out_total): "
+        "points, SLO events, snapshots, alerts, dead letters and the tables' changelogs. Out of aiops.points should "
+        "follow the decode agent's emitted points.",
+        "ops",
+    ).with_target(
+        prom(
+            f"sum by (topic, partition) (rate(aiops_records_out_total[{RATE}]))",
+            "{{topic}}[{{partition}}]",
         )
     )
 
@@ -63,17 +95,33 @@ def consumer_lag():
 
 
 def dead_letters():
+    return timeseries(
+        "Dead letters by reason",
+        "Records per second sent to aiops.deadletter, by stage and reason (malformed_payload, unreadable_points, "
+        "not_a_bucket_bound...). Any non-zero value is bad input that was kept, not dropped: read it with the "
+        "dead-letter topic's original bytes.",
+        "ops",
+    ).with_target(
+        prom(
+            f"sum by (stage, reason) (rate(aiops_deadletter_total[{RATE}]))",
+            "{{stage}} {{reason}}",
+        )
+    )
+
+
+def decode_errors():
     return (
         timeseries(
-            "Dead letters by reason",
-            "Records per second sent to aiops.deadletter, by stage and reason (malformed_payload, unreadable_points...). "
-            "Any non-zero value is bad input that was kept, not dropped: read it with the dead-letter topic's original bytes.",
+            "Decode errors",
+            "OTLP payloads per second the decode agent set aside, per source partition and kind (malformed_payload: "
+            "not OTLP; decode_error: a bug, see the worker log; unreadable_points: some points skipped), and the "
+            "unreadable data points themselves. One partition alone points at one producer.",
             "ops",
         )
         .with_target(
             prom(
-                f"sum by (stage, reason) (rate(aiops_deadletter_total[{RATE}]))",
-                "{{stage}} {{reason}}",
+                f"sum by (partition, kind) (rate(aiops_decode_errors_total[{RATE}]))",
+                "{{kind}} [{{partition}}]",
                 "A",
             )
         )
@@ -105,14 +153,67 @@ def event_delay():
     )
 
 
-def messages_sent():
+_ALERT_LATENCY_WINDOW = "15m"
+"""Alerts are rare: their latency percentiles are taken over the alerts of the last 15 minutes."""
+
+
+def _alert_latency(q: float, ref_id: str):
+    return prom(
+        f"histogram_quantile({q}, sum by (le) "
+        f'(increase(aiops_alert_latency_seconds_bucket{{status="firing"}}[{_ALERT_LATENCY_WINDOW}])))',
+        f"p{round(q * 100)}",
+        ref_id,
+    )
+
+
+def processing_latency():
+    return (
+        timeseries(
+            "Processing latency (event time to alert)",
+            "Seconds from the event time a firing SLO alert stands on (its startsAt: the newest event the SLI agent "
+            "had accepted) to the alert's send on aiops.alerts, over the alerts of the last 15 minutes (empty when "
+            "none fired). It adds the SLI agent's evaluation interval to the event delay; tens of seconds mean the "
+            "SLI agent is behind.",
+            "s",
+        )
+        .with_target(_alert_latency(0.5, "A"))
+        .with_target(_alert_latency(0.95, "B"))
+        .with_target(_alert_latency(0.99, "C"))
+    )
+
+
+def live_series():
     return timeseries(
-        "Messages sent per topic",
-        "Records per second the worker produces, per topic (faust_topic_messages_sent_total): points, changelogs, "
-        "dead letters, SLI snapshots.",
-        "ops",
-    ).with_target(
-        prom(f"sum by (topic) (rate(faust_topic_messages_sent_total[{RATE}]))", "{{topic}}")
+        "Live series (state keys)",
+        "Keys each state table holds (aiops_state_keys): decode-state has one per live OTLP stream (series the "
+        "pipeline tracks), sli-state one per SLO and group. A steady climb is a cardinality leak upstream (an id "
+        "in a label).",
+        "short",
+    ).with_target(prom("sum by (table) (aiops_state_keys)", "{{table}}"))
+
+
+def state_size():
+    return timeseries(
+        "State size",
+        "Approximate bytes of each state table as its changelog holds it (aiops_state_bytes; JSON keys and values, "
+        "estimated from a sample). It grows with the keys; a worker restart replays this much from the changelog.",
+        "bytes",
+    ).with_target(prom("sum by (table) (aiops_state_bytes)", "{{table}}"))
+
+
+def checkpoint_age():
+    return (
+        timeseries(
+            "Checkpoint age",
+            "Seconds since each table last wrote its state to its changelog topic, per partition "
+            "(aiops_checkpoint_age_seconds). It stays near the input interval while data flows; a climb with data "
+            "flowing means state is no longer saved: a restarted worker would recover state that old.",
+            "s",
+        )
+        .thresholds(thresholds((None, "green"), (60, "yellow"), (300, "red")))
+        .with_target(
+            prom("max by (table, partition) (aiops_checkpoint_age_seconds)", "{{table}}[{{partition}}]")
+        )
     )
 
 
@@ -238,9 +339,15 @@ def _builders():
     return [
         points_in_out(),
         consumer_lag(),
+        records_in(),
+        records_out(),
         dead_letters(),
+        decode_errors(),
         event_delay(),
-        messages_sent(),
+        processing_latency(),
+        live_series(),
+        state_size(),
+        checkpoint_age(),
         collector_accepted_refused(),
         collector_sent_failed(),
         collector_queue(),
@@ -258,7 +365,7 @@ def build() -> dashboard_builder.Dashboard:
     board = dashboard(
         UID,
         "aiops / Pipeline health",
-        "The stream processors and the collector watching themselves: throughput, lag, delay, losses.",
+        "The stream processors and the collector watching themselves: throughput, lag, delay, losses, state.",
         ["pipeline"],
     )
     for panel in _builders():
