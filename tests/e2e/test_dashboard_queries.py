@@ -4,9 +4,9 @@ Load with an error fault on ``/api/checkout`` and a few malformed payloads on th
 OTLP topic (so the dead-letter panels have something to show) go in first; then
 each Prometheus query of every generated panel is evaluated with its template
 variables resolved to their defaults and Grafana's interval macros to fixed
-windows. Panels that wait for a metric not exported yet, or for a datasource
-the local stack does not run, are listed below with the reason, never skipped
-silently: the test fails if the list and the dashboards disagree.
+windows. Panels of a datasource the local stack does not run are listed
+below with the reason, never skipped silently: the test fails if the list and
+the dashboards disagree.
 """
 
 from __future__ import annotations
@@ -27,20 +27,6 @@ from aiops_producers.loadgen import run_load
 pytestmark = pytest.mark.e2e
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
-
-REQUIRES_FUTURE_METRIC: dict[tuple[str, str], str] = {
-    (
-        "aiops-anomalies",
-        "Anomaly score per series",
-    ): "aiops_anomaly_score: the detect agent does not export it yet",
-    (
-        "aiops-anomalies",
-        "Most anomalous series (last 15m)",
-    ): "aiops_anomaly_score: the detect agent does not export it yet",
-}
-"""Panels whose metric is not exported yet: their queries must still be valid PromQL."""
-
-FUTURE_METRICS = ("aiops_anomaly_score",)
 
 NOT_PROMETHEUS: dict[tuple[str, str], str] = {
     (
@@ -93,16 +79,9 @@ def _has_data(data: dict) -> bool:
     return bool(data["result"]) if data["resultType"] in ("vector", "matrix") else True
 
 
-def test_future_and_non_prometheus_lists_match_the_dashboards():
-    future, other = set(), set()
-    for board, panel in _panels():
-        key = (board["uid"], panel["title"])
-        exprs = [t.get("expr", "") for t in panel["targets"]]
-        if panel["datasource"]["type"] != "prometheus":
-            other.add(key)
-        elif any(metric in expr for expr in exprs for metric in FUTURE_METRICS):
-            future.add(key)
-    assert future == set(REQUIRES_FUTURE_METRIC)
+def test_the_non_prometheus_list_matches_the_dashboards():
+    other = {(board["uid"], panel["title"]) for board, panel in _panels()
+             if panel["datasource"]["type"] != "prometheus"}
     assert other == set(NOT_PROMETHEUS)
 
 
@@ -147,15 +126,12 @@ def test_every_panel_returns_data(local_stack):
     while True:
         empty = []
         for key, exprs in panels.items():
-            # Every query runs, future ones too: a PromQL error fails here. A panel has data when one of its queries has.
+            # Every query runs: a PromQL error fails here. A panel has data when one of its queries has.
             has_data = [_has_data(_query(settings.prometheus_port, expr)) for expr in exprs]
-            if key not in REQUIRES_FUTURE_METRIC and not any(has_data):
+            if not any(has_data):
                 empty.append(f"{key[0]} / {key[1]}: {exprs}")
         if not empty or time.monotonic() > deadline:
             break
         time.sleep(3)
     assert not empty, "panels without data:\n" + "\n".join(empty)
-    print(
-        f"{len(panels) - len(REQUIRES_FUTURE_METRIC)} panels with data after {time.monotonic() - started:.0f}s; waiting for a future metric: "
-        + ", ".join(f"{b}/{t} ({why})" for (b, t), why in REQUIRES_FUTURE_METRIC.items())
-    )
+    print(f"{len(panels)} panels with data after {time.monotonic() - started:.0f}s")
