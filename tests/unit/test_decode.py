@@ -139,6 +139,6 @@ def test_garbage_bytes_are_a_malformed_payload(garbage):
 
 
 def test_core_imports_no_kafka_faust_or_fastapi():
-    code = "import sys, aiops.core; print([m for m in ('faust', 'confluent_kafka', 'fastapi', 'aiokafka') if m in sys.modules])"
+    code = "import sys, aiops.core, aiops.core.detect; print([m for m in ('faust', 'confluent_kafka', 'fastapi', 'aiokafka') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -122,6 +122,9 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         for alert in closed.alerts:
             sent.append(await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True)))
             metrics.anomaly_alerts.labels(severity=alert.labels["severity"], status=alert.status).inc()
+            stands_on = alert.endsAt if alert.status == "resolved" else alert.startsAt
+            metrics.alert_latency.labels(severity=alert.labels["severity"], status=alert.status).observe(
+                max(time.time() - stands_on.timestamp(), 0.0))
             log.warning("anomaly %s %s: %s", alert.status, alert.id, alert.annotations.get("description", ""))
         await asyncio.gather(*sent)
         checkpoint(closed, added)

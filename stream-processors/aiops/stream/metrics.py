@@ -86,8 +86,9 @@ class StreamMetrics:
                                   ["severity", "status"], registry=registry)
         self.alert_latency = Histogram(
             "aiops_alert_latency_seconds",
-            "from the event time an alert stands on (startsAt when firing, endsAt when resolved: the newest event "
-            "time the SLI agent had accepted) to the alert's send, by severity and status",
+            "from the event time an alert stands on (startsAt when firing, endsAt when resolved: for SLO alerts "
+            "the newest event time the SLI agent had accepted, for anomaly alerts the point that crossed the "
+            "threshold) to the alert's send, by severity and status",
             ["severity", "status"],
             buckets=(0.5, 1, 2, 3, 5, 10, 15, 20, 30, 60, 120, 300, 600),
             registry=registry,
