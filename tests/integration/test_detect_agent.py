@@ -17,6 +17,7 @@ be on ``aiops.scores``, and the one episode fires and resolves under one id
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -97,6 +98,11 @@ def records(settings: Settings, topic: str, enough, idle_timeout_s: float = 30.0
     return out
 
 
+def scored_keys(out: list) -> set[tuple[str, int]]:
+    """The (track, time) pairs among score records."""
+    return {(r.value["track"], r.value["time_unix_nano"]) for r in out}
+
+
 def reference(points_by_partition: dict[int, list[dict]]) -> tuple[dict, list[AlertV1]]:
     """Scores and alerts of one uninterrupted engine over the points, partition by partition in offset order."""
     engine = DetectEngine()
@@ -112,6 +118,30 @@ def reference(points_by_partition: dict[int, list[dict]]) -> tuple[dict, list[Al
     return scores, alerts + closed.alerts
 
 
+def assert_scores_match_an_uninterrupted_run(settings: Settings, scored: list) -> list[AlertV1]:
+    """Every score the worker(s) wrote equals the reference's, every reference score was written; its alerts."""
+    tracks = len(SERVICES) * len(ROUTES)
+    points: dict[int, list[dict]] = {}
+    for record in records(settings, settings.topic_points, lambda out: False, idle_timeout_s=5):
+        points.setdefault(record.partition, []).append(record.value)
+    # gauges carry no decode state, so a restarted decode agent re-emits what it had not committed
+    assert len({(p["series"], p["time_unix_nano"]) for recs in points.values() for p in recs}) == tracks * EXPORTS
+    for service in SERVICES:
+        assert len({p for p, recs in points.items() if any(f'"{service}"' in r["series"] for r in recs)}) == 1, (
+            "all of a resource's points must share one partition")
+    expected_scores, expected_alerts = reference(points)
+    got: dict[tuple[str, int], float | None] = {}
+    for record in scored:
+        score = ScoreV1.model_validate(record.value)
+        key = (score.track, score.time_unix_nano)
+        assert got.get(key, score.score) == score.score, f"{key} scored twice, differently"
+        got[key] = score.score
+    assert set(got) == set(expected_scores)
+    expected = {key: None if math.isnan(value) else value for key, value in expected_scores.items()}
+    assert got == expected, "scores must equal the uninterrupted run's exactly"
+    return expected_alerts
+
+
 def test_a_worker_killed_mid_stream_resumes_with_the_same_scores_and_no_second_page(settings):
     tracks = len(SERVICES) * len(ROUTES)
     worker = ManagedProcess(worker_component(settings), settings)
@@ -124,31 +154,12 @@ def test_a_worker_killed_mid_stream_resumes_with_the_same_scores_and_no_second_p
             time.sleep(0.1)
         worker.start()
         # every export but each resource's last is closed by the next; the last by the quiet timer
-        scored = records(settings, settings.topic_scores, lambda out: len({(r.value["track"], r.value[
-            "time_unix_nano"]) for r in out}) >= tracks * EXPORTS, idle_timeout_s=60)
+        scored = records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * EXPORTS,
+                         idle_timeout_s=60)
     finally:
         worker.stop()
 
-    points: dict[int, list[dict]] = {}
-    for record in records(settings, settings.topic_points, lambda out: False, idle_timeout_s=5):
-        points.setdefault(record.partition, []).append(record.value)
-    # gauges carry no decode state, so the restarted decode agent re-emits what it had not committed
-    assert len({(p["series"], p["time_unix_nano"]) for recs in points.values() for p in recs}) == tracks * EXPORTS
-    for service in SERVICES:
-        assert len({p for p, recs in points.items() if any(f'"{service}"' in r["series"] for r in recs)}) == 1, (
-            "all of a resource's points must share one partition")
-    expected_scores, expected_alerts = reference(points)
-
-    got: dict[tuple[str, int], float | None] = {}
-    for record in scored:
-        score = ScoreV1.model_validate(record.value)
-        key = (score.track, score.time_unix_nano)
-        assert got.get(key, score.score) == score.score, f"{key} scored twice, differently"
-        got[key] = score.score
-    assert set(got) == set(expected_scores)
-    differences = [abs((got[k] or 0.0) - (v if v == v else 0.0)) for k, v in expected_scores.items()]
-    assert max(differences) == 0.0
-
+    expected_alerts = assert_scores_match_an_uninterrupted_run(settings, scored)
     alerts = [AlertV1.model_validate(r.value) for r in
               records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)]
     anomaly = [a for a in alerts if a.labels["alertname"] == "AnomalyDetected"]
@@ -157,3 +168,37 @@ def test_a_worker_killed_mid_stream_resumes_with_the_same_scores_and_no_second_p
     (alert,) = firing.values()
     assert alert.labels["route"] == "/b" and alert.labels["service"] == "catalog"
     assert {a.id for a in anomaly if a.status == "resolved"} == set(firing)
+
+
+def test_a_second_worker_takes_over_half_the_resources_and_their_state(settings, tmp_path, free_port):
+    """Rebalances both ways: a second worker joins mid-stream, then the first leaves; scores stay exact."""
+    tracks = len(SERVICES) * len(ROUTES)
+    first = ManagedProcess(worker_component(settings), settings)
+    second_settings = settings.model_copy(update={"stack_dir": tmp_path / "second", "faust_web_port": free_port()})
+    second = ManagedProcess(worker_component(second_settings), second_settings)
+    thirds = [range(80), range(80, 160), range(160, EXPORTS)]
+
+    first.start()
+    try:
+        produce(settings, thirds[0])
+        records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * (len(thirds[0]) - 1))
+        second.start()
+        produce(settings, thirds[1])
+        records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * (160 - 1))
+        first.stop()
+        produce(settings, thirds[2])
+        scored = records(settings, settings.topic_scores,
+                         lambda out: len(scored_keys(out)) >= tracks * EXPORTS, idle_timeout_s=60)
+    finally:
+        second.stop()
+        first.stop()
+
+    expected_alerts = assert_scores_match_an_uninterrupted_run(settings, scored)
+    alerts = [AlertV1.model_validate(r.value) for r in
+              records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)]
+    firing = {a.id for a in alerts if a.labels["alertname"] == "AnomalyDetected" and a.status == "firing"}
+    assert firing == {a.id for a in expected_alerts if a.status == "firing"}
+    restored = [line for line in second.log_path.read_text().splitlines() if "restored {" in line]
+    for service in SERVICES:
+        assert any(f'service.name="{service}"' in line for line in restored), (
+            f"the second worker must take {service} over from the checkpoint")
