@@ -18,16 +18,22 @@ from aiops.stack.local import down, up
 PORT_OFFSET = int(os.environ.get("AIOPS_E2E_PORT_OFFSET", "10000"))
 
 
-def e2e_settings(stack_dir) -> Settings:
-    """The default settings with every port shifted and a stack dir of the test session's own."""
+def e2e_settings(stack_dir, port_offset: int = PORT_OFFSET, **overrides) -> Settings:
+    """The default settings with every port shifted and a stack dir of the test session's own.
+
+    A module that needs a stack of its own (another SLO file, say) passes a
+    ``port_offset`` of its own, so it can run beside the session's stack, and
+    any other setting as ``overrides``.
+    """
     defaults = Settings()
-    ports = {name: getattr(defaults, name) + PORT_OFFSET for name in PORT_FIELDS}
+    ports = {name: getattr(defaults, name) + port_offset for name in PORT_FIELDS}
     return Settings(
         **ports,
         stack_dir=stack_dir,
         kafka_bootstrap_servers=f"127.0.0.1:{ports['kafka_port']}",
         kafka_security_protocol="PLAINTEXT",
-        tempo_otlp_endpoint=f"127.0.0.1:{4417 + PORT_OFFSET}",
+        tempo_otlp_endpoint=f"127.0.0.1:{4417 + port_offset}",
+        **overrides,
     )
 
 

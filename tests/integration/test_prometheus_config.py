@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from aiops.settings import Settings
+from aiops.slo.artifacts import RULES_FILE, artifacts
+from aiops.slo.spec import SpecError
 from aiops.stack.process import ManagedProcess
 from aiops.stack.prometheus import (
     PrometheusConfigError,
@@ -22,6 +24,7 @@ from aiops.stack.prometheus import (
 )
 
 STORAGE = Settings().repo_root / "storage" / "prometheus"
+SLO_DATA = Settings().repo_root / "tests" / "data" / "slo"
 
 
 @pytest.fixture
@@ -40,6 +43,39 @@ def test_config_checks_with_the_compose_target_files(tmp_path: Path):
     (home / "rules").symlink_to(STORAGE / "rules")
     shutil.copytree(STORAGE / "targets" / "compose", home / "targets")
     check_config(home / "prometheus.yml")
+
+
+def test_the_default_layout_loads_the_committed_rules(settings: Settings):
+    rules = write_layout(settings).parent / "rules"
+    assert [p.name for p in rules.iterdir()] == [RULES_FILE.name]
+    assert (rules / RULES_FILE.name).read_text() == (settings.repo_root / RULES_FILE).read_text()
+
+
+def test_the_layout_loads_the_rules_of_the_settings_slo_file(tmp_path: Path, free_port):
+    spec = SLO_DATA / "good" / "scaled-windows.yaml"
+    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port(), slo_file=spec)
+    config = write_layout(settings)
+    text = (config.parent / "rules" / RULES_FILE.name).read_text()
+    assert text == artifacts(spec, settings.repo_root)[RULES_FILE]
+    assert "slo:sli_error:ratio_rate30s" in text
+    check_config(config)
+
+
+def test_a_layout_with_the_old_rules_symlink_gets_a_rules_folder(settings: Settings):
+    home = settings.stack_dir / "prometheus"
+    home.mkdir(parents=True)
+    (home / "rules").symlink_to(STORAGE / "rules")
+    write_layout(settings)
+    assert not (home / "rules").is_symlink() and (home / "rules" / RULES_FILE.name).is_file()
+    assert (STORAGE / "rules" / RULES_FILE.name).is_file(), "the committed rules must stay untouched"
+
+
+def test_a_bad_slo_file_stops_the_layout_before_it_is_written(tmp_path: Path, free_port):
+    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port(),
+                        slo_file=SLO_DATA / "bad" / "target-is-one.yaml")
+    with pytest.raises(SpecError, match="target"):
+        write_layout(settings)
+    assert not (settings.stack_dir / "prometheus").exists()
 
 
 def test_check_fails_on_a_broken_target_file(settings: Settings):

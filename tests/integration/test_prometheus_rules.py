@@ -2,7 +2,8 @@
 
 ``promtool check rules`` on the committed and golden rule files, the
 hand-computed ``promtool test rules`` file in tests/data/slo, and a real
-Prometheus of the local-stack layout that loads and evaluates every group.
+Prometheus of the local-stack layout that loads and evaluates every group of
+the spec the settings name (the default one and a scaled one).
 No Kafka is needed.
 """
 
@@ -47,8 +48,11 @@ def test_promtool_unit_tests_of_the_generated_rules_pass():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_prometheus_loads_and_evaluates_every_generated_group(tmp_path: Path, free_port):
-    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port())
+@pytest.mark.parametrize("slo_file", [Settings().slo_file, DATA / "good" / "scaled-windows.yaml"],
+                         ids=["default-spec", "scaled-windows"])
+def test_prometheus_loads_and_evaluates_every_generated_group(tmp_path: Path, free_port, slo_file: Path):
+    """The local stack's Prometheus evaluates the rules of whichever spec the settings name."""
+    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port(), slo_file=slo_file)
     expected = {g["name"] for o in load_objectives(settings.slo_file) for g in rule_groups(o)}
     process = ManagedProcess(prometheus_component(settings), settings)
     process.start()
