@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from aiops.core.detect import DetectEngine, PointOutcome, gauge, resource_key, signals
+from aiops.schemas import alert_id
 
 T0 = 1_800_000_000
 STEP = 10
@@ -82,6 +83,7 @@ def test_an_error_burst_alerts_and_names_the_status_code_that_moved():
     alert = service_level[0]
     assert alert.labels["service"] == "demo" and alert.labels["metric"] == "http.server.request.duration"
     assert "telemetry_sdk_version" not in alert.labels
+    assert alert.id == alert_id(alert.labels, alert.startsAt), "the id is the labels' and start's hash"
     assert alert.annotations["attribution"].startswith("http.response.status_code=500: ")
     assert "expected" in alert.annotations["description"]
 

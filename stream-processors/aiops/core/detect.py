@@ -62,7 +62,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
 
-from aiops.core.anomaly_alerts import AlertPolicies, AnomalyAlerter, Transition, anomaly_alert
+from aiops.core.anomaly_alerts import (
+    AlertPolicies,
+    AnomalyAlerter,
+    Transition,
+    anomaly_annotations,
+    anomaly_labels,
+)
 from aiops.core.detectors.fast import FastCombined
 
 __all__ = [
@@ -449,28 +455,27 @@ class DetectEngine:
         return name
 
     def _alert(self, track: _Track, transition: Transition, attribution: str | None):
-        identity = {k: v for k, v in track.resource.items() if k.startswith(IDENTITY_RESOURCE)}
-        attributes = {**identity, **track.attributes, "signal": track.signal}
-        policy = track.alerter.policy
-        name = f"{track.metric} ({track.signal})"
-        if transition.kind == "firing":
-            alert = anomaly_alert(transition, name, attributes, self.generator_url(track), policy,
-                                  attribution=attribution)
-            alert = alert.model_copy(update={"labels": {**alert.labels, "metric": track.metric}})
-            track.episode = alert.model_dump(mode="json", by_alias=True)
-            return alert
+        """The firing or resolved ``AlertV1`` of a transition: labels name the metric, the text its signal too."""
         from aiops.schemas.alerts import AlertV1
 
-        firing = AlertV1.model_validate(track.episode) if track.episode else None
-        if firing is None:  # an episode from before a lost checkpoint: resolve what we can name
-            firing = anomaly_alert(Transition("firing", transition.since, transition.since,
-                                              transition.peak_score, transition.peak_at, transition.actual,
-                                              transition.expected, transition.sigma, transition.threshold,
-                                              transition.points),
-                                   name, attributes, self.generator_url(track), policy)
-            firing = firing.model_copy(update={"labels": {**firing.labels, "metric": track.metric}})
+        identity = {k: v for k, v in track.resource.items() if k.startswith(IDENTITY_RESOURCE)}
+        attributes = {**identity, **track.attributes, "signal": track.signal}
+        service = str(track.resource.get("service.name", "")) or None
+        annotations = anomaly_annotations(transition, f"{track.metric} ({track.signal})", service, attribution)
+        if transition.kind == "firing":
+            labels = anomaly_labels(track.metric, attributes, track.alerter.policy.severity)
+            alert = AlertV1.firing(labels, annotations, datetime.fromtimestamp(transition.since, UTC),
+                                   self.generator_url(track))
+            track.episode = alert.model_dump(mode="json", by_alias=True)
+            return alert
+        if track.episode is not None:
+            firing = AlertV1.model_validate(track.episode)
+        else:  # an episode from before a lost checkpoint: resolve what we can name
+            labels = anomaly_labels(track.metric, attributes, track.alerter.policy.severity)
+            firing = AlertV1.firing(labels, annotations, datetime.fromtimestamp(transition.since, UTC),
+                                    self.generator_url(track))
         track.episode = None
-        return anomaly_alert(transition, name, attributes, policy=policy, firing=firing, attribution=attribution)
+        return firing.resolve(datetime.fromtimestamp(transition.at, UTC), annotations)
 
     # -- limits ---------------------------------------------------------------------
 
