@@ -165,8 +165,8 @@ def _end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
 
 
 def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
-    """New OTLP payloads on the metrics topic (collector → Kafka), then new points (the worker's decode)."""
-    topics = (settings.topic_otlp_metrics, settings.topic_points)
+    """New OTLP payloads on the metrics topic (collector → Kafka), then new points (decode), then scores (detect)."""
+    topics = (settings.topic_otlp_metrics, settings.topic_points, settings.topic_scores)
     consumer = Consumer({**client_config(settings), "group.id": f"aiops-doctor-{uuid.uuid4().hex[:8]}",
                          "log_level": 0})
     try:
@@ -175,7 +175,7 @@ def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
         added = {topic: sum(_end_offsets(consumer, topic).values()) - before[topic] for topic in topics}
     finally:
         consumer.close()
-    otlp, points = (added[topic] for topic in topics)
+    otlp, points, scores = (added[topic] for topic in topics)
     if otlp > 0:
         yield Check("otlp", True, f"{otlp / window_s:.1f} payloads/s on {settings.topic_otlp_metrics}")
     else:
@@ -188,6 +188,13 @@ def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
         yield Check("points", False, f"no new point on {settings.topic_points} in {window_s:.0f}s",
                     "is the worker up and decoding (aiops stack logs worker)?" if otlp > 0 else
                     "nothing to decode: fix the otlp check first")
+    if scores > 0:
+        yield Check("scores", True, f"{scores / window_s:.1f} scores/s on {settings.topic_scores}")
+    else:
+        yield Check("scores", False, f"no new score on {settings.topic_scores} in {window_s:.0f}s",
+                    "aiops stack logs worker: is the detect agent running, or at AIOPS_DETECT_MAX_SERIES "
+                    "(aiops_detect_points_total{outcome=\"skipped\"})?" if points > 0 else
+                    "nothing to score: fix the points check first")
 
 
 def _group_lag(settings: Settings, name: str, group: str, topics: list[str], fix: str) -> Check:

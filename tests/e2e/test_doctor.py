@@ -27,7 +27,7 @@ def doctor(settings: Settings) -> subprocess.CompletedProcess:
 
 
 CHECKS = ("kafka", "topics", "collector", "worker", "alertmanager", "demo", "prometheus", "scrapes", "exports",
-          "otlp", "points", "lag", "forward lag")
+          "otlp", "points", "scores", "lag", "forward lag")
 """Every check the doctor runs on a healthy stack: each component, topics, scrapes, flow and lag."""
 
 
