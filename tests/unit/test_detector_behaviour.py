@@ -17,6 +17,7 @@ from aiops.core.detectors import (
     FastCombined,
     HalfSpaceTreesDetector,
     HoltWintersDetector,
+    RecentVarianceTest,
     default_detector,
     detect_season,
     score_many,
@@ -41,6 +42,30 @@ def test_one_threshold_means_the_same_on_a_quiet_and_a_noisy_series():
     assert quiet_alarms < 2e-3 and noisy_alarms < 2e-3, (quiet_alarms, noisy_alarms)
     assert abs(np.mean(normal[:series]) - np.mean(normal[series:])) < 0.01, "the same score distribution"
     assert (both[:, spike_at] > 0.5).all(), "a 10-sigma spike crosses 0.5 on both"
+
+
+def test_the_recent_variance_test_is_calibrated_on_gaussian_residuals():
+    rng = random.Random(7)
+    test = RecentVarianceTest()
+    tails = []
+    for _ in range(100_000):
+        z = abs(rng.gauss(0, 1))
+        tails.append(test.tail(z))
+        test.update(z)
+    rate = np.mean(np.array(tails) < 1e-2)
+    assert 0.007 < rate < 0.014, rate
+
+
+def test_a_run_of_moderate_residuals_is_flagged_though_no_single_point_is():
+    rng = random.Random(6)
+    values = [rng.gauss(100, 1) for _ in range(400)]
+    values += [100 + 3.3 * (-1) ** i for i in range(8)]  # eight 3-sigma swings: a burst of variance
+    values += [rng.gauss(100, 1) for _ in range(40)]
+    burst = slice(400, 408)
+    assert max(score_many(HoltWintersDetector(), values)[burst]) < 0.5, "no point alone is extreme"
+    scores = score_many(default_detector(), values)
+    assert max(scores[burst]) > 0.5
+    assert max(scores[:400]) < 0.5 and max(scores[425:]) < 0.5, "quiet before, and soon after"
 
 
 def test_a_huge_value_does_not_blind_the_default_detector():

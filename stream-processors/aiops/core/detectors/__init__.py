@@ -6,7 +6,8 @@ without learning it. ``None``/NaN are missing points (score 0.0), infinite and
 huge values are clipped, nothing raises on any value. Everything is causal.
 
 - :class:`CombinedDetector` (:func:`default_detector`): the default, a
-  calibrated score in [0, 1] where 0.5 means tail probability 1e-5 on every series
+  calibrated score in [0, 1] where 0.5 means tail probability 1e-5 on every
+  series (a Bonferroni bound over its three views)
 - :class:`HoltWintersDetector`: river's Holt-Winters, the residual as a score
 - :class:`HalfSpaceTreesDetector`: river's HalfSpaceTrees on causally scaled features
 - :class:`WindowedGaussian`: NAB's windowed-Gaussian baseline
@@ -18,7 +19,12 @@ river is imported when a detector is built, not when this package is imported.
 """
 
 from aiops.core.detectors.base import Detector, score_many
-from aiops.core.detectors.calibration import AnomalyLikelihood, gaussian_tail, tail_score
+from aiops.core.detectors.calibration import (
+    AnomalyLikelihood,
+    RecentVarianceTest,
+    gaussian_tail,
+    tail_score,
+)
 from aiops.core.detectors.combined import CombinedDetector, default_detector
 from aiops.core.detectors.fast import FastCombined, FastDetector, StepResult
 from aiops.core.detectors.half_space_trees import HalfSpaceTreesDetector
@@ -40,6 +46,7 @@ __all__ = [
     "FastDetector",
     "HalfSpaceTreesDetector",
     "HoltWintersDetector",
+    "RecentVarianceTest",
     "StepResult",
     "WindowedGaussian",
     "clean",

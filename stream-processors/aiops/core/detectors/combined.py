@@ -1,34 +1,52 @@
-"""The default detector: Holt-Winters residual and HalfSpaceTrees, each calibrated, combined.
+"""The default detector: three views of each point, each a tail probability, combined with a Bonferroni bound.
 
-Two views of each point, each turned into a tail probability by its own
-:class:`~aiops.core.detectors.calibration.AnomalyLikelihood`:
+- **point**: the Holt-Winters one-step residual, standardised by the series'
+  own residual scale (``|z|``, capped at 10), as a two-sided Gaussian tail
+  ``erfc(|z| / sqrt 2)``: catches spikes, dips, level shifts and seasonality
+  breaks against the forecast (alone it reaches 0.5 at ``|z| ≈ 4.65``);
+- **recent**: the same residuals over the last few points, as a chi-square
+  tail of their mean square
+  (:class:`~aiops.core.detectors.calibration.RecentVarianceTest`, each ``|z|``
+  clipped at ``recent_clip_sigmas``): catches runs of moderately large
+  residuals no single point shows (a change of variance, a broken season);
+  the clip keeps one spike from echoing in it;
+- **trees**: the HalfSpaceTrees score on the scaled value and change,
+  calibrated by an :class:`~aiops.core.detectors.calibration.AnomalyLikelihood`:
+  catches values and jumps rare in the previous window, whatever the forecast
+  says.
 
-- the Holt-Winters one-step residual, standardised (``|z|``, capped at 10):
-  catches spikes, dips, level shifts and seasonality breaks against the
-  forecast; its short-term average also catches a change of variance;
-- the HalfSpaceTrees score on the scaled value and change: catches values and
-  jumps rare in the previous window, whatever the forecast says.
-
-The combined tail probability is the smaller of the two, reported as
+The combined tail probability is ``min(1, k * min(p_point, p_recent,
+p_trees))`` with ``k`` the number of views (3, or 2 with ``hst=False``): a
+Bonferroni bound on the chance that *any* view is that extreme, so the
+false-alarm rate at a threshold stays bounded however the views overlap. It is
+reported as
 :func:`~aiops.core.detectors.calibration.tail_score`: a score in [0, 1] where
-0.5 means "this short-term behaviour has probability 1e-5 under this series'
-own history". Because each series is compared with itself, one threshold
-means the same on a quiet series and a noisy one. Everything is causal:
-``score_one(x)`` uses only the values learnt before ``x``.
+0.5 means "probability at most 1e-5 that one of the views is this extreme",
+judged on this series' own residual scale (point, recent) and own history of
+tree scores (trees). So one threshold means the same on a quiet series and a
+noisy one. Everything is causal: ``score_one(x)`` uses only the values learnt
+before ``x``.
+
+Why these views, with these weights: on ``aiops evaluate``'s generated corpus
+(seed 0, where the defaults were chosen) they beat Holt-Winters alone on every
+profile (71.4 / 62.5 / 76.8 against 67.8 / 61.5 / 73.0); on seeds 1–3 the two
+are level. The trees change the result by 0.1–0.2 points there (unequal
+weights change it by as little) and are kept for what a forecast misses on
+other data.
 
 Warm-up: no score above 0 until the forecaster has ``max(2, season) +
-warmup`` points and its calibrator ``calibration_warmup`` more; the trees
-join after their first window (``window_size`` points) and
-``calibration_warmup`` more.
+warmup`` points; the trees join after their first window (``window_size``
+points) and ``calibration_warmup`` more.
 
 :class:`~aiops.core.detectors.fast.FastCombined` is the same detector for many
 series at once, in numpy; it reproduces this class within 1e-9.
 
-Where it fails: see the two components; the short-term average makes a
-spike's score echo for a few points after it (about 5 at the defaults for a
-spike of 10 sigmas or more); a lasting anomaly is learnt as the new
-normal within about ``1 / long_rate`` points (the calibrator) and sooner by
-the forecaster (its level follows with rate ``alpha``).
+Where it fails: see the components; residuals are treated as independent
+Gaussians, so heavy-tailed or strongly autocorrelated residuals alarm more
+than the nominal rate; a step of 4–5 residual sigmas that the forecaster
+absorbs within a few points can stay under 0.5; a lasting anomaly is learnt as the new normal as the
+forecaster's level (rate ``alpha``) and residual scale (rate
+``residual_rate``) follow it.
 """
 
 from __future__ import annotations
@@ -36,7 +54,12 @@ from __future__ import annotations
 import math
 
 from aiops.core.detectors.base import Detector
-from aiops.core.detectors.calibration import AnomalyLikelihood, tail_score
+from aiops.core.detectors.calibration import (
+    SQRT2,
+    AnomalyLikelihood,
+    RecentVarianceTest,
+    tail_score,
+)
 from aiops.core.detectors.half_space_trees import HalfSpaceTreesDetector
 from aiops.core.detectors.holt_winters import HoltWintersDetector
 from aiops.core.detectors.values import clean
@@ -45,9 +68,9 @@ __all__ = ["CombinedDetector", "default_detector"]
 
 
 class CombinedDetector(Detector):
-    """Holt-Winters residual and HalfSpaceTrees, calibrated per series; a score in [0, 1].
+    """Holt-Winters residual (point and recent) and HalfSpaceTrees, Bonferroni-combined; a score in [0, 1].
 
-    ``hst=False`` leaves the trees out (the Holt-Winters view alone, calibrated).
+    ``hst=False`` leaves the trees out (the two Holt-Winters views alone).
 
     >>> import random
     >>> rng = random.Random(3)
@@ -80,6 +103,7 @@ class CombinedDetector(Detector):
         short_rate: float = 0.2,
         long_rate: float = 0.002,
         calibration_warmup: int = 30,
+        recent_clip_sigmas: float = 3.0,
     ) -> None:
         self.season = season
         self.alpha = alpha
@@ -98,6 +122,7 @@ class CombinedDetector(Detector):
         self.short_rate = short_rate
         self.long_rate = long_rate
         self.calibration_warmup = calibration_warmup
+        self.recent_clip_sigmas = recent_clip_sigmas
         self._hw = HoltWintersDetector(
             alpha=alpha,
             beta=beta,
@@ -107,6 +132,7 @@ class CombinedDetector(Detector):
             warmup=warmup,
             clip_sigmas=clip_sigmas,
         )
+        self._recent = RecentVarianceTest(rate=short_rate, clip=recent_clip_sigmas)
         self._trees = (
             HalfSpaceTreesDetector(
                 n_trees=n_trees,
@@ -119,12 +145,10 @@ class CombinedDetector(Detector):
             if hst
             else None
         )
-        self._hw_likelihood = AnomalyLikelihood(
-            short_rate=short_rate, long_rate=long_rate, warmup=calibration_warmup, min_std=HW_MIN_STD
-        )
         self._hst_likelihood = AnomalyLikelihood(
             short_rate=short_rate, long_rate=long_rate, warmup=calibration_warmup, min_std=HST_MIN_STD
         )
+        self._views = 3 if hst else 2
         self._pending: tuple[float, float | None, float | None] | None = None
 
     @classmethod
@@ -132,7 +156,7 @@ class CombinedDetector(Detector):
         small = {"n_trees": 3, "height": 4, "window_size": 20, "calibration_warmup": 10, "warmup": 5}
         yield small
         yield {**small, "season": 12}
-        yield {"hst": False, "calibration_warmup": 10}
+        yield {"hst": False, "warmup": 5}
 
     def _raws(self, y: float) -> tuple[float | None, float | None]:
         pending = self._pending
@@ -151,17 +175,17 @@ class CombinedDetector(Detector):
         hw_raw, hst_raw = self._raws(y)
         p = 1.0
         if hw_raw is not None:
-            p = min(p, self._hw_likelihood.tail(hw_raw))
+            p = min(math.erfc(hw_raw / SQRT2), self._recent.tail(hw_raw))
         if hst_raw is not None:
             p = min(p, self._hst_likelihood.tail(hst_raw))
-        return tail_score(p)
+        return tail_score(min(1.0, self._views * p))
 
     def learn_one(self, x: float | None) -> None:
         y = clean(x)
         if not math.isnan(y):
             hw_raw, hst_raw = self._raws(y)
             if hw_raw is not None:
-                self._hw_likelihood.update(hw_raw)
+                self._recent.update(hw_raw)
             if hst_raw is not None:
                 self._hst_likelihood.update(hst_raw)
         self._pending = None
@@ -180,8 +204,6 @@ class CombinedDetector(Detector):
         return forecast, self._hw.sigma(forecast)
 
 
-HW_MIN_STD = 0.05
-"""Floor of the calibrator's standard deviation for Holt-Winters ``|z|`` averages."""
 HST_MIN_STD = 0.01
 """Floor of the calibrator's standard deviation for HalfSpaceTrees score averages."""
 

@@ -3,9 +3,9 @@
 Design
 ------
 :class:`FastCombined` is :class:`~aiops.core.detectors.combined.CombinedDetector`
-(Holt-Winters residual + HalfSpaceTrees, each calibrated by an anomaly
-likelihood) with the state of every series held in numpy arrays, one row per
-series (a *slot*). A micro-batch is a list of ``(series, value)`` points;
+(the Holt-Winters residual, point-wise and over recent points, and
+HalfSpaceTrees, Bonferroni-combined) with the state of every series held in
+numpy arrays, one row per series (a *slot*). A micro-batch is a list of ``(series, value)`` points;
 points of different series are processed together, vectorised over rows;
 the k-th point of a series in a batch is processed in the k-th *round*, so
 each series still sees its points in order. Per round, every operation is the
@@ -25,20 +25,22 @@ one the reference performs, in the same order, on float64:
   learning writes one leaf per tree, and the window's masses are rebuilt from
   the leaves when it pivots (river reads ``l_mass`` at no other time), which
   gives river's masses exactly.
-- Scalers and calibrators: a handful of float64 columns each.
+- The recent mean square of residuals, scalers and the trees' calibrator:
+  a handful of float64 columns each.
 
 So the fast path is not an approximation: its state evolves bit for bit as
 river's models do (same IEEE operations, no fused multiply-add), and scores
 differ only by the last bits of ``erfc`` and ``log10`` (scipy versus the
-``math`` module). The equivalence test (``tests/unit/test_fast_path_equivalence.py``)
-holds it to ``TOLERANCE = 1e-9`` absolute on every score and forecast, on
-spikes, gaps, huge values, constant and seasonal series, batches with several
-points per series.
+``math`` module; both take the chi-square tail from scipy's ``gammaincc``).
+The equivalence test (``tests/unit/test_fast_path_equivalence.py``) holds it
+to ``TOLERANCE = 1e-9`` absolute on every score and forecast, on spikes, gaps,
+huge values, constant and seasonal series, batches with several points per
+series.
 
 Memory per live series (:attr:`FastCombined.bytes_per_series`):
 ``n_trees * (2**(height + 1) - 1)`` mass bytes (5,110 at the defaults), plus
 ``window_size * n_trees`` leaf bytes (2,500), plus ``8 * season`` bytes,
-plus 169 bytes of scalars: 7,779 B (7.6 KiB) without a season, 19,307 B with
+plus 145 bytes of scalars: 7,755 B (7.6 KiB) without a season, 19,283 B with
 a season of 1,440 points, plus the key in the series index. river's
 HalfSpaceTrees alone takes about 1 MiB per series at the same defaults.
 
@@ -60,7 +62,7 @@ import numpy as np
 
 from aiops.core.detectors.base import Detector
 from aiops.core.detectors.calibration import P_FLOOR, SQRT2, AnomalyLikelihood
-from aiops.core.detectors.combined import HST_MIN_STD, HW_MIN_STD, CombinedDetector
+from aiops.core.detectors.combined import HST_MIN_STD, CombinedDetector
 from aiops.core.detectors.holt_winters import HoltWintersDetector
 from aiops.core.detectors.scaling import CausalScaler
 from aiops.core.detectors.values import MAX_ABS, clean
@@ -70,7 +72,7 @@ __all__ = ["TOLERANCE", "FastCombined", "FastDetector", "StepResult"]
 TOLERANCE = 1e-9
 """Largest absolute difference of a score or forecast from :class:`CombinedDetector` on the same input."""
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -97,6 +99,12 @@ def _erfc(x: np.ndarray) -> np.ndarray:
     from scipy.special import erfc
 
     return erfc(x)
+
+
+def _gammaincc(a: float, x: np.ndarray) -> np.ndarray:
+    from scipy.special import gammaincc
+
+    return gammaincc(a, x)
 
 
 def _flatten_trees(n_trees: int, height: int, window_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +149,7 @@ class FastCombined:
     >>> result.scores.round(2).tolist()  # "b" jumped by 8 sigmas; "a"'s second point is missing
     [0.0..., 1.0, 0.0]
     >>> len(bank), FastCombined().bytes_per_series, FastCombined(season=1440).bytes_per_series
-    (2, 7779, 19307)
+    (2, 7755, 19283)
     """
 
     def __init__(self, *, capacity: int = 1024, max_series: int | None = None, **params: Any) -> None:
@@ -161,6 +169,7 @@ class FastCombined:
         scaler = CausalScaler()
         self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = scaler.warmup, scaler.min_sigma, scaler.min_rel_sigma
         self._cal_clip = AnomalyLikelihood().clip_sigmas
+        self._views = 3 if p["hst"] else 2  # the Bonferroni factor, as CombinedDetector's
         self._m = int(p["season"])
         self._k = max(2, self._m)
         self._nodes = 2 ** (p["height"] + 1) - 1
@@ -189,7 +198,7 @@ class FastCombined:
             "trend": (f8, (), 0.0),
             "res_n": (i8, (), 0),
             "res_var": (f8, (), 0.0),
-            "cal_hw": (f8, (4,), 0.0),  # n, short, mean, var
+            "hw_recent": (f8, (), 1.0),  # mean square of recent clipped residuals
         }
         if self._m:
             fields["phase"] = (i8, (), 0)
@@ -395,7 +404,6 @@ class FastCombined:
         """One point for each of ``rows`` (distinct)."""
         p, st, m, k = self.params, self._state, self._m, self._k
         valid = ~np.isnan(y)
-        p_total = np.ones(len(rows))
 
         # Holt-Winters forecast and residual
         count = st["hw_count"][rows]
@@ -411,9 +419,12 @@ class FastCombined:
         sigma = np.maximum(np.sqrt(res_var), self._min_sigma + self._min_rel_sigma * np.abs(yhat))
         hw_ready = inited & (res_n >= p["warmup"]) & valid
         z = np.minimum(np.abs(y - yhat) / sigma, self._max_z)
-        cal_hw = st["cal_hw"][rows]
-        tail, s_hw = self._tail(cal_hw, z, HW_MIN_STD)
-        p_total = np.where(hw_ready, np.minimum(p_total, tail), p_total)
+        recent = st["hw_recent"][rows]
+        clipped = np.minimum(z, p["recent_clip_sigmas"])
+        recent_next = recent + p["short_rate"] * (clipped * clipped - recent)
+        nu = (2.0 - p["short_rate"]) / p["short_rate"]
+        p_hw = np.minimum(_erfc(z / SQRT2), _gammaincc(nu / 2.0, nu * recent_next / 2.0))
+        p_total = np.where(hw_ready, p_hw, 1.0)
 
         if p["hst"]:
             sc = st["sc"][rows]
@@ -427,6 +438,7 @@ class FastCombined:
             tail, s_hst = self._tail(cal_hst, raw, HST_MIN_STD)
             p_total = np.where(hst_ready, np.minimum(p_total, tail), p_total)
 
+        p_total = np.minimum(1.0, self._views * p_total)
         scores = np.where(p_total >= 1.0, 0.0, np.where(p_total > P_FLOOR, -np.log10(p_total) / 10.0, 1.0))
         scores = np.where(valid, scores, 0.0)
         forecasts = np.where(inited, yhat, np.nan)
@@ -434,8 +446,8 @@ class FastCombined:
         if not learn:
             return scores, forecasts, sigmas
 
-        # learn: calibrators (on the raw scores of ready components)
-        st["cal_hw"][rows] = np.where(hw_ready[:, None], self._calibrate(cal_hw, s_hw, HW_MIN_STD), cal_hw)
+        # learn: the recent mean square (on the residuals of a ready forecaster)
+        st["hw_recent"][rows] = np.where(hw_ready, recent_next, recent)
 
         # Holt-Winters initialisation
         filling = ~inited & valid
