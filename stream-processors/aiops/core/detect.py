@@ -439,7 +439,8 @@ class DetectEngine:
                 before, after = baseline.get(label, 0.0), now.get(label, 0.0)
                 if abs(after - before) >= 0.01:
                     moved.append((label, before, after))
-        moved.sort(key=lambda m: (-abs(m[2] - m[1]), m[0]))
+        # biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)
+        moved.sort(key=lambda m: (-round(abs(m[2] - m[1]), 9), m[2] < m[1], m[0]))
         alpha = self.baseline_alpha if baseline else 1.0
         for label in set(now) | set(baseline):
             baseline[label] = (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
