@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -97,6 +99,16 @@ def test_the_status_that_rose_is_named_before_the_one_that_fell_as_much(errors):
     attributions = [a.annotations["attribution"] for a in alerts
                     if a.status == "firing" and a.annotations.get("attribution")]
     assert attributions and all(text.startswith("http.response.status_code=500: ") for text in attributions)
+
+
+def test_a_long_incident_is_still_explained_against_the_time_before_it():
+    """The baseline stops learning once the service level is anomalous (only the first point leaks in)."""
+    _, alerts = run(DetectEngine(), demo_exports(n=200, fault_at=150, errors=90))
+    resolved = [a for a in alerts if a.status == "resolved" and a.labels["signal"] == "rate"
+                and "http_route" not in a.labels]
+    assert resolved and resolved[0].endsAt > resolved[0].startsAt + timedelta(seconds=5 * STEP)
+    before = re.match(r"http.response.status_code=500: (\d+)% ->", resolved[0].annotations["attribution"])
+    assert before and int(before.group(1)) <= 2, resolved[0].annotations["attribution"]
 
 
 def test_a_latency_spike_on_one_route_names_that_route():

@@ -198,6 +198,11 @@ class AnomalyAlerter:
         self._last_resolved: tuple[int, float] | None = None
         self._peak: tuple[float, float, float | None, float | None, float | None] | None = None
 
+    @property
+    def elevated(self) -> bool:
+        """Firing, or counting points above threshold towards firing: the series is not at its baseline."""
+        return self.firing or self._run > 0
+
     def to_state(self) -> dict[str, Any]:
         """The machine's state as strict JSON data (no NaN); the policy is not part of it: it comes from the settings.
 

@@ -418,12 +418,17 @@ class DetectEngine:
                 track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
                 items.append(_Item(track, group_ns, value, key, group_ns))
                 moves[(key, metric, signal, group_ns)] = self._attribution(
-                    source, f"{metric}|{signal}", signal, total.weights.get(signal, {}))
+                    source, f"{metric}|{signal}", signal, total.weights.get(signal, {}),
+                    learn=not self.tracks[track].alerter.elevated)
         return items
 
     def _attribution(self, source: _Source, name: str, signal: str,
-                     weights_by_attribute: dict[str, dict[str, float]]) -> str:
-        """Compare this group's shares with the baseline, then fold them into it; the moves as text."""
+                     weights_by_attribute: dict[str, dict[str, float]], learn: bool = True) -> str:
+        """Compare this group's shares with the baseline, then fold them into it unless ``learn`` is off.
+
+        The baseline does not learn while its service-level track is above threshold or firing,
+        so a long incident is still explained against the time before it.
+        """
         now: dict[str, float] = {}
         for weights in weights_by_attribute.values():
             total = sum(weights.values())
@@ -441,6 +446,8 @@ class DetectEngine:
                     moved.append((label, before, after))
         # biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)
         moved.sort(key=lambda m: (-round(abs(m[2] - m[1]), 9), m[2] < m[1], m[0]))
+        if baseline and not learn:
+            return attribution_text(moved[: self.top_moves], signal)
         alpha = self.baseline_alpha if baseline else 1.0
         for label in set(now) | set(baseline):
             baseline[label] = (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
