@@ -50,6 +50,8 @@ def state_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
         TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
         TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), compacted=True),
+        # Faust's leader-election topic; missing, every worker start logs an ERROR for it
+        TopicSpec(f"{settings.faust_app_id}-__assignor-__leader", partitions=1),
         TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
     ]
 
