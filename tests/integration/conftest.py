@@ -9,6 +9,7 @@ running dev stack is never touched.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from aiops.settings import Settings
 from aiops.stack.kafka import local_bootstrap, local_kafka
+from aiops.stack.local import state_topics
 from aiops.topics import create_topics
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
@@ -29,6 +31,32 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, free_port) -> Iter
     with _any_kafka(lambda: tmp_path_factory.mktemp("stack"), free_port) as bootstrap:
         create_topics(Settings(kafka_bootstrap_servers=bootstrap))
         yield bootstrap
+
+
+WORKER_TOPICS = ("otlp_metrics", "points", "sli", "scores", "alerts", "deadletter")
+
+
+@pytest.fixture
+def worker_settings(kafka_bootstrap, tmp_path: Path, free_port) -> Callable[..., Settings]:
+    """``make(**overrides)``: settings for a worker of the test's own (app id, topics, web port), topics created.
+
+    Each call gets a fresh run id, so topics and consumer groups never meet another test's.
+    """
+
+    def make(**overrides) -> Settings:
+        run = uuid.uuid4().hex[:8]
+        settings = Settings(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            stack_dir=tmp_path,
+            faust_app_id=f"aiops-test-{run}",
+            faust_web_port=free_port(),
+            **{f"topic_{name}": f"{name}.{run}" for name in WORKER_TOPICS},
+            **overrides,
+        )
+        create_topics(settings, extra=state_topics(settings))
+        return settings
+
+    return make
 
 
 @pytest.fixture

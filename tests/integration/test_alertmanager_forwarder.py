@@ -1,10 +1,9 @@
 """The forwarder against a real Alertmanager and a real broker: delivered, resolved, nothing lost while down."""
 
-import os
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from aiops.topics import create_topics
 
 pytestmark = pytest.mark.integration
 
-START = datetime.now(timezone.utc).replace(microsecond=0)
+START = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -87,13 +86,13 @@ def test_alerts_reach_alertmanager_resolve_and_survive_outages(settings):
         assert labels == first.labels
 
         alertmanager.stop()
-        publish(settings, second, first.resolve(datetime.now(timezone.utc)))
+        publish(settings, second, first.resolve(datetime.now(UTC)))
         assert wait_for(lambda: "retrying" in worker.log_path.read_text()), "the forwarder should retry while down"
         alertmanager.start()
         assert wait_for(lambda: active_alertnames(settings) == {"Second"}), "an alert sent while down was lost"
 
         worker.stop()
-        publish(settings, third, second.resolve(datetime.now(timezone.utc)))
+        publish(settings, third, second.resolve(datetime.now(UTC)))
         worker.start()
         assert wait_for(lambda: active_alertnames(settings) == {"Third"}), "the restarted forwarder did not resume"
     finally:

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -17,7 +17,7 @@ from aiops.topics import create_topics
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 11, 27, 21, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
 
 
 def test_tail_filters_by_severity_and_service_and_skips_foreign_records(kafka_bootstrap):

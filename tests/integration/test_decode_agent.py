@@ -1,7 +1,6 @@
 """The decode agent on a real Kafka broker: points out, dead letters with reasons, state across restarts."""
 
 import base64
-import uuid
 
 import httpx
 import pytest
@@ -14,10 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from aiops.kafka_config import client_config
 from aiops.schemas import DeadLetterV1, PointV1
 from aiops.settings import Settings
-from aiops.stack.local import state_topics, worker_component
+from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
 from aiops.tail import follow
-from aiops.topics import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -37,19 +35,8 @@ def counter_payload(value: int, t: int) -> bytes:
 
 
 @pytest.fixture
-def settings(kafka_bootstrap, tmp_path, free_port):
-    run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        stack_dir=tmp_path,
-        faust_app_id=f"aiops-test-{run}",
-        faust_web_port=free_port(),
-        topic_otlp_metrics=f"otlp_metrics.{run}",
-        topic_points=f"aiops.points.{run}",
-        topic_deadletter=f"aiops.deadletter.{run}",
-    )
-    create_topics(settings, extra=state_topics(settings))
-    return settings
+def settings(worker_settings):
+    return worker_settings()
 
 
 def send(settings: Settings, *payloads: bytes) -> None:

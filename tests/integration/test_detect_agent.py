@@ -21,7 +21,6 @@ import math
 import os
 import signal
 import time
-import uuid
 
 import pytest
 from confluent_kafka import Producer
@@ -33,10 +32,9 @@ from aiops.core.detect import DetectEngine
 from aiops.kafka_config import client_config
 from aiops.schemas import AlertV1, ScoreV1
 from aiops.settings import Settings
-from aiops.stack.local import state_topics, worker_component
+from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
 from aiops.tail import follow
-from aiops.topics import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -67,18 +65,8 @@ def payload(service: str, step: int) -> bytes:
 
 
 @pytest.fixture
-def settings(kafka_bootstrap, tmp_path, free_port):
-    run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        stack_dir=tmp_path,
-        faust_app_id=f"aiops-detect-{run}",
-        faust_web_port=free_port(),
-        **{f"topic_{name}": f"{name}.{run}" for name in
-           ("otlp_metrics", "points", "sli", "scores", "alerts", "deadletter")},
-    )
-    create_topics(settings, extra=state_topics(settings))
-    return settings
+def settings(worker_settings):
+    return worker_settings()
 
 
 def produce(settings: Settings, steps: range) -> None:

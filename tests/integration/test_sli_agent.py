@@ -7,7 +7,6 @@ Points are produced straight to the points topic as the decode agent writes them
 
 import threading
 import time
-import uuid
 
 import pytest
 from confluent_kafka import Producer
@@ -19,7 +18,7 @@ from aiops.settings import Settings
 from aiops.stack.local import state_topics, worker_component
 from aiops.stack.process import ManagedProcess
 from aiops.tail import follow
-from aiops.topics import TopicSpec, create_topics
+from aiops.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
 
@@ -132,27 +131,11 @@ class Traffic(threading.Thread):
 
 
 @pytest.fixture
-def settings(kafka_bootstrap, tmp_path, free_port):
-    run = uuid.uuid4().hex[:8]
+def settings(worker_settings, tmp_path):
     spec = tmp_path / "slos.yaml"
     spec.write_text(SPEC)
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        stack_dir=tmp_path,
-        faust_app_id=f"aiops-test-{run}",
-        faust_web_port=free_port(),
-        topic_otlp_metrics=f"otlp_metrics.{run}",
-        topic_points=f"aiops.points.{run}",
-        topic_sli=f"aiops.sli.{run}",
-        topic_alerts=f"aiops.alerts.{run}",
-        topic_deadletter=f"aiops.deadletter.{run}",
-        slo_file=spec,
-        sli_evaluate_interval_s=0.5,
-        sli_max_lateness_s=5.0,
-        sli_buckets_per_window=30,
-    )
-    create_topics(settings, extra=state_topics(settings))
-    return settings
+    return worker_settings(slo_file=spec, sli_evaluate_interval_s=0.5, sli_max_lateness_s=5.0,
+                           sli_buckets_per_window=30)
 
 
 def alerts(settings: Settings, until, timeout_s: float) -> list[AlertV1]:
