@@ -348,10 +348,6 @@ class DetectEngine:
         group.points[point["series"]] = dict(point)
         return PointOutcome.ACCEPTED
 
-    def pending_points(self) -> int:
-        """Points queued in open groups."""
-        return sum(len(g.points) for s in self.sources.values() for g in s.pending)
-
     # -- scoring --------------------------------------------------------------------
 
     def close(self, now: float, force: bool = False) -> Closed:
