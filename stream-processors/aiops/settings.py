@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
@@ -125,6 +126,15 @@ class Settings(BaseSettings):
     def alertmanager_base_url(self) -> str:
         """Where the forwarder posts: ``alertmanager_url``, or the local stack's Alertmanager."""
         return self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}"
+
+    def prometheus_graph_url(self, expr: str) -> str:
+        """A link to Prometheus's graph of ``expr``, for an alert's ``generatorURL``.
+
+        >>> Settings(prometheus_port=9090, bind_host="0.0.0.0").prometheus_graph_url("up")
+        'http://127.0.0.1:9090/graph?g0.expr=up&g0.tab=0'
+        """
+        host = "127.0.0.1" if self.bind_host in ("0.0.0.0", "::") else self.bind_host
+        return f"http://{host}:{self.prometheus_port}/graph?g0.expr={quote(expr)}&g0.tab=0"
 
     @property
     def demo_url(self) -> str:

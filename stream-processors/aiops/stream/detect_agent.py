@@ -35,7 +35,6 @@ import logging
 import time
 import traceback
 from typing import Any
-from urllib.parse import quote
 
 import faust
 
@@ -189,6 +188,4 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
 
 def _generator_url(settings: Settings, series: str, signal: str) -> str:
     """A Prometheus graph of the track's score."""
-    host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "::") else settings.bind_host
-    selector = f'aiops_anomaly_score{{series="{series}",signal="{signal}"}}'
-    return f"http://{host}:{settings.prometheus_port}/graph?g0.expr={quote(selector)}&g0.tab=0"
+    return settings.prometheus_graph_url(f'aiops_anomaly_score{{series="{series}",signal="{signal}"}}')

@@ -44,7 +44,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import faust
 
@@ -185,9 +184,7 @@ def _percentiles(objective: Objective, latency: WindowSet) -> dict[str, dict[str
 def _generator_url(settings: Settings, objective: Objective, labels: dict[str, str]) -> str:
     """A Prometheus graph of the objective's current burn rate (``slo:current_burn_rate:ratio``)."""
     selector = ", ".join(f'{k}="{v}"' for k, v in {**sloth_labels(objective), **labels}.items())
-    host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "::") else settings.bind_host
-    return (f"http://{host}:{settings.prometheus_port}/graph?g0.expr="
-            f"{quote('slo:current_burn_rate:ratio{' + selector + '}')}&g0.tab=0")
+    return settings.prometheus_graph_url("slo:current_burn_rate:ratio{" + selector + "}")
 
 
 def _annotations(objective: Objective, result: SeverityResult, record: dict[str, Any]) -> dict[str, str]:
