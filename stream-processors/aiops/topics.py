@@ -2,7 +2,10 @@
 
 Names come from the settings; every topic has ``settings.kafka_partitions``
 partitions because Faust tables must be co-partitioned with the stream that
-feeds them. Faust's own changelog topics, or any other, join through ``extra``.
+feeds them. ``project_topics`` are the streams the project owns;
+``state_topics`` are the Faust tables' changelogs, the SLI agent's
+repartition topic and Faust's leader topic, named here so they can be created
+up front with matching partitions. Any other topic joins through ``extra``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from aiops.kafka_config import client_config
 from aiops.settings import Settings, env_var
 
 __all__ = [
+    "DECODE_STATE_TABLE",
+    "DETECT_STATE_TABLE",
     "OTLP_BATCH_MAX_BYTES",
+    "SLI_STATE_TABLE",
     "TopicMismatchError",
     "TopicSpec",
+    "changelog_topic",
     "create_topics",
     "project_topics",
     "retention",
+    "sli_events_topic",
+    "state_topics",
 ]
 
 HOUR_MS = 3_600_000
@@ -34,6 +43,13 @@ OTLP_BATCH_MAX_BYTES = 4 * 1024 * 1024
 
 _DEADLETTER_MAX_BYTES = 2 * OTLP_BATCH_MAX_BYTES
 """Room for the largest OTLP batch, base64-encoded, plus the reason it failed."""
+
+DECODE_STATE_TABLE = "decode-state"
+"""The decode agent's table: each stream's last cumulative point."""
+SLI_STATE_TABLE = "sli-state"
+"""The SLI agent's table: event-time windows per SLO and group."""
+DETECT_STATE_TABLE = "detect-state"
+"""The detect agent's table: detector checkpoints, alert states and export groups."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,41 @@ def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
         TopicSpec(settings.topic_alerts, config=retention(30 * DAY_MS)),
         TopicSpec(settings.topic_deadletter, config=deadletter),
     )
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """The name Faust gives a table's changelog topic, so it can be created up front.
+
+    >>> changelog_topic(Settings(), DECODE_STATE_TABLE)
+    'aiops-decode-state-changelog'
+    """
+    return f"{settings.faust_app_id}-{table}-changelog"
+
+
+def sli_events_topic(settings: Settings) -> str:
+    """The intermediate topic that repartitions SLO events by ``<slo id>|<group>``.
+
+    >>> sli_events_topic(Settings())
+    'aiops-sli-events-repartition'
+    """
+    return f"{settings.faust_app_id}-sli-events-repartition"
+
+
+def state_topics(settings: Settings) -> list[TopicSpec]:
+    """The Faust changelog and repartition topics, created up front so their partitions match their sources.
+
+    >>> [t.name for t in state_topics(Settings())]  # doctest: +NORMALIZE_WHITESPACE
+    ['aiops-decode-state-changelog', 'aiops-sli-state-changelog', 'aiops-detect-state-changelog',
+     'aiops-__assignor-__leader', 'aiops-sli-events-repartition']
+    """
+    return [
+        TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
+        TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
+        TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), compacted=True),
+        # Faust's leader-election topic; missing, every worker start logs an ERROR for it
+        TopicSpec(f"{settings.faust_app_id}-__assignor-__leader", partitions=1),
+        TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
+    ]
 
 
 def create_topics(

@@ -63,7 +63,7 @@ import yaml
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests.e2e.conftest import PORT_OFFSET, e2e_settings
 
-from aiops.core.otlp import Observation, decode_metrics, flatten
+from aiops.decode.otlp import Observation, decode_metrics, flatten
 from aiops.kafka_config import client_config
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
@@ -71,8 +71,8 @@ from aiops.slo.durations import format_duration, parse_duration
 from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
 from aiops.slo.rules import selector_promql
 from aiops.stack.local import down, up
-from aiops.stream.app import changelog_topic
-from aiops.stream.sli_agent import SLI_STATE_TABLE, sli_events_topic, sli_key
+from aiops.stream.sli_agent import sli_key
+from aiops.topics import SLI_STATE_TABLE, changelog_topic, sli_events_topic
 from aiops_producers.loadgen import run_load
 from aiops_producers.routes import RouteMix, RouteSpec, order
 

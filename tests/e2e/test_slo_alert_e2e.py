@@ -12,8 +12,8 @@ import time
 import httpx
 import pytest
 
+from aiops.cli.tail import follow
 from aiops.schemas.alerts import AlertV1
-from aiops.tail import follow
 from aiops_producers.loadgen import run_load
 
 pytestmark = pytest.mark.e2e

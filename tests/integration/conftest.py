@@ -18,8 +18,7 @@ import pytest
 
 from aiops.settings import Settings
 from aiops.stack.kafka import local_bootstrap, local_kafka
-from aiops.stack.local import state_topics
-from aiops.topics import create_topics
+from aiops.topics import create_topics, state_topics
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 """The image testcontainers' KafkaContainer runs in KRaft mode (Confluent images only)."""

@@ -29,17 +29,17 @@ import jsonschema
 import pytest
 import yaml
 
-from aiops.deploy.compose import (
+from aiops.settings import Settings
+from aiops.stack.collector import ensure_collector, validate_config
+from support.compose import (
     ComposeError,
     compose_spec_schema,
     ensure_compose_loader,
     load_compose,
 )
-from aiops.deploy.dockerfile import dockerfile_args, parse_dockerfile
-from aiops.deploy.dotenv import read_env_file
-from aiops.settings import Settings
-from aiops.stack.collector import ensure_collector, validate_config
-from aiops.stack.prometheus import check_config
+from support.dockerfile import dockerfile_args, parse_dockerfile
+from support.dotenv import read_env_file
+from support.promtool import check_config
 
 pytestmark = pytest.mark.timeout(
     900

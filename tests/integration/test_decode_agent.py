@@ -10,12 +10,12 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
 from aiops.schemas import DeadLetterV1, PointV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
-from aiops.tail import follow
 
 pytestmark = pytest.mark.integration
 

@@ -28,13 +28,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from aiops.core.detect import DetectEngine
+from aiops.anomaly.engine import DetectEngine
+from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
 from aiops.schemas import AlertV1, ScoreV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
-from aiops.tail import follow
 
 pytestmark = pytest.mark.integration
 

@@ -25,11 +25,11 @@ from pathlib import Path, PurePosixPath
 import kubernetes_validate
 import pytest
 
-from aiops.deploy.dotenv import read_env_file
-from aiops.deploy.kustomize import KustomizeError, ensure_kustomize, kustomize_build
 from aiops.settings import Settings
 from aiops.stack.collector import ensure_collector, validate_config
-from aiops.stack.prometheus import check_config
+from support.dotenv import read_env_file
+from support.kustomize import KustomizeError, ensure_kustomize, kustomize_build
+from support.promtool import check_config
 
 pytestmark = pytest.mark.timeout(900)  # the first run installs kustomize (about a minute)
 

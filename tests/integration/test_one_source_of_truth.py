@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiops.deploy.compose import ensure_compose_loader, load_compose
-from aiops.deploy.dotenv import read_env_file
 from aiops.deploy.k8s_config import (
     GENERATED_DIRS,
     k8s_config_drift,
     kafka_broker_env,
     write_k8s_config,
 )
-from aiops.deploy.kustomize import ensure_kustomize, kustomize_build
 from aiops.settings import Settings, env_var
 from aiops.stack.collector import collector_env, config_path
 from aiops.stack.kafka import HEAP_OPTS
 from aiops.stack.prometheus import scrape_targets
+from support.compose import ensure_compose_loader, load_compose
+from support.dotenv import read_env_file
+from support.kustomize import ensure_kustomize, kustomize_build
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -15,13 +15,8 @@ from aiops.settings import Settings
 from aiops.slo.artifacts import RULES_FILE, artifacts
 from aiops.slo.spec import SpecError
 from aiops.stack.process import ManagedProcess
-from aiops.stack.prometheus import (
-    PrometheusConfigError,
-    check_config,
-    prometheus_component,
-    scrape_targets,
-    write_layout,
-)
+from aiops.stack.prometheus import prometheus_component, scrape_targets, write_layout
+from support.promtool import PrometheusConfigError, check_config
 
 STORAGE = Settings().repo_root / "storage" / "prometheus"
 SLO_DATA = Settings().repo_root / "tests" / "data" / "slo"

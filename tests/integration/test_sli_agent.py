@@ -11,14 +11,14 @@ import time
 import pytest
 from confluent_kafka import Producer
 
+from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
 from aiops.schemas import SliV1
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
-from aiops.stack.local import state_topics, worker_component
+from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
-from aiops.tail import follow
-from aiops.topics import TopicSpec
+from aiops.topics import TopicSpec, state_topics
 
 pytestmark = pytest.mark.integration
 

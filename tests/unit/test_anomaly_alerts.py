@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from aiops.core.anomaly_alerts import (
+from aiops.anomaly.alert_policy import (
     AlertPolicies,
     AlertPolicy,
     AnomalyAlerter,
@@ -246,7 +246,7 @@ def test_alert_events_are_valid_alertv1_with_one_id_per_episode():
 
 def test_the_alert_core_imports_no_kafka_or_faust():
     code = (
-        "import sys, aiops.core.anomaly_alerts; "
+        "import sys, aiops.anomaly.alert_policy; "
         "bad = [m for m in ('faust', 'confluent_kafka', 'fastapi', 'aiokafka') if m in sys.modules]; "
         "assert not bad, bad"
     )

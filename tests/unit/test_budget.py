@@ -4,13 +4,13 @@ import math
 
 import pytest
 
-from aiops.core.budget import (
+from aiops.slo.budget import (
     allowed_bad_events,
     budget_consumed,
     budget_remaining,
     time_to_exhaustion_s,
 )
-from aiops.core.burn_rate import burn_rate
+from aiops.slo.burn_rate import burn_rate
 
 DAY = 86400
 MONTH = 30 * DAY

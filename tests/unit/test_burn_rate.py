@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from aiops.core.burn_rate import (
+from aiops.slo.burn_rate import (
     State,
     WindowPair,
     burn_rate,
@@ -14,7 +14,7 @@ from aiops.core.burn_rate import (
     evaluate,
     evaluate_pair,
 )
-from aiops.core.sli import EventCounts
+from aiops.slo.sli_windows import EventCounts
 
 HOUR, DAY = 3600, 86400
 PAGE = [WindowPair("page", "quick", 300, HOUR, 14.4), WindowPair("page", "slow", 1800, 6 * HOUR, 6)]

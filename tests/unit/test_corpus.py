@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.evaluation.corpus import KINDS, FileSpec, default_corpus, generate_file, tiny_corpus
-from aiops.evaluation.nab import probationary_period, windows
+from aiops.anomaly.evaluation.corpus import (
+    KINDS,
+    FileSpec,
+    default_corpus,
+    generate_file,
+    tiny_corpus,
+)
+from aiops.anomaly.evaluation.nab import probationary_period, windows
 
 
 def test_the_same_seed_gives_the_same_corpus_and_another_seed_another():

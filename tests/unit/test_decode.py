@@ -1,14 +1,12 @@
 """The decode core on payloads built with the OpenTelemetry proto classes."""
 
-import subprocess
-import sys
 
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from aiops.core import MalformedPayload, Outcome, decode_payload
+from aiops.decode import MalformedPayload, Outcome, decode_payload
 
 CUMULATIVE = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = pb.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -136,9 +134,3 @@ def test_unreadable_points_are_reported_with_a_reason(metric, reason):
 def test_garbage_bytes_are_a_malformed_payload(garbage):
     with pytest.raises(MalformedPayload, match="not an OTLP metrics payload"):
         decode_payload(garbage, {})
-
-
-def test_core_imports_no_kafka_faust_or_fastapi():
-    code = "import sys, aiops.core, aiops.core.detect; print([m for m in ('faust', 'confluent_kafka', 'fastapi', 'aiokafka') if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

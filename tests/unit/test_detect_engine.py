@@ -10,7 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from aiops.core.detect import DetectEngine, PointOutcome, gauge, resource_key, signals
+from aiops.anomaly.engine import DetectEngine, PointOutcome, gauge, resource_key, signals
 from aiops.schemas import alert_id
 
 T0 = 1_800_000_000

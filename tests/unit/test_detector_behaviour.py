@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from aiops.core.detectors import (
+from aiops.anomaly.detectors import (
     CombinedDetector,
     FastCombined,
     HalfSpaceTreesDetector,

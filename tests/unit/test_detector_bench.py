@@ -7,8 +7,8 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from aiops.core.detectors.fast import TOLERANCE
-from aiops.detect_cli import bench_cli, run_bench
+from aiops.anomaly.detectors.fast import TOLERANCE
+from aiops.cli.anomaly import bench_cli, run_bench
 
 
 def test_run_bench_measures_both_paths_on_the_same_data():

@@ -1,7 +1,7 @@
 """One conformance suite over every detector in the registry (river's ``test_estimators.py`` pattern).
 
 Each check runs for every ``(detector, params)`` pair that
-``aiops.core.detectors.REGISTRY`` lists; a new detector gets all of them by
+``aiops.anomaly.detectors.REGISTRY`` lists; a new detector gets all of them by
 being registered. Series are short (the test parameters shrink the warm-ups).
 """
 
@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from aiops.core.detectors import REGISTRY, Detector, score_many
+from aiops.anomaly.detectors import REGISTRY, Detector, score_many
 
 CASES = [
     pytest.param(name, params, id=f"{name}-{i}")

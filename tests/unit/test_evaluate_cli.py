@@ -8,10 +8,10 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from aiops.anomaly_cli import evaluate_command
-from aiops.evaluation.corpus import generate_corpus
-from aiops.evaluation.nab import PROFILES
-from aiops.evaluation.run import EVALUATED, evaluate
+from aiops.anomaly.evaluation.corpus import generate_corpus
+from aiops.anomaly.evaluation.nab import PROFILES
+from aiops.anomaly.evaluation.run import EVALUATED, evaluate
+from aiops.cli.anomaly import evaluate_command
 
 app = typer.Typer()
 app.command("evaluate")(evaluate_command)  # mounted as aiops/cli.py mounts it

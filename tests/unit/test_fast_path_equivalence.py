@@ -15,8 +15,8 @@ import pickle
 import numpy as np
 import pytest
 
-from aiops.core.detectors import CombinedDetector, FastCombined, score_many
-from aiops.core.detectors.fast import TOLERANCE
+from aiops.anomaly.detectors import CombinedDetector, FastCombined, score_many
+from aiops.anomaly.detectors.fast import TOLERANCE
 
 SMALL = {"n_trees": 3, "height": 4, "window_size": 20, "calibration_warmup": 10, "warmup": 5}
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from aiops.evaluation.nab import (
+from aiops.anomaly.evaluation.nab import (
     PROFILES,
     LabelledSeries,
     optimise_threshold,

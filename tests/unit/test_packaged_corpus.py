@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from aiops.evaluation.nab import probationary_period, windows
-from aiops.evaluation.packaged import aeon_corpus, read_timeeval_csv
+from aiops.anomaly.evaluation.nab import probationary_period, windows
+from aiops.anomaly.evaluation.packaged import aeon_corpus, read_timeeval_csv
 
 
 def _timeeval_lines(n: int, ranges: list[tuple[int, int]], column: str = "value") -> list[str]:

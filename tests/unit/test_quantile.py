@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from aiops.core.quantile import (
+from aiops.slo.quantile import (
     NotABucketBound,
     bucket_quantile,
     count_at_or_below,

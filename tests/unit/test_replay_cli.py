@@ -6,11 +6,10 @@ import json
 import math
 import random
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
-from aiops.anomaly_cli import read_timestamped, replay, replay_command
+from aiops.cli.anomaly import read_timestamped, replay, replay_command
 from aiops.schemas.alerts import AlertV1
 
 app = typer.Typer()

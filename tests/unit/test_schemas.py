@@ -1,15 +1,15 @@
 """Topic schemas: committed JSON Schemas match the models, and what the code writes validates."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from aiops.core import decode_payload
+from aiops.decode import decode_payload
 from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, SliV1, json_schemas
 from aiops.stream.deadletter import deadletter_record
 
-START = datetime(2026, 11, 27, 21, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
 
 
 def test_committed_json_schemas_match_the_models():
@@ -69,8 +69,8 @@ def test_a_new_episode_gets_a_new_id():
 
 
 def test_sli_snapshots_validate_with_and_without_events():
-    from aiops.core import SliWindows
     from aiops.slo.objective import to_objective
+    from aiops.slo.sli_windows import SliWindows
     from aiops.slo.spec import EXAMPLE, parse_slos
     from aiops.stream.sli_agent import snapshot_record
 

@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from aiops.core.detectors import default_detector
-from aiops.detect_cli import bench_cli, score_command
+from aiops.anomaly.detectors import default_detector
+from aiops.cli.anomaly import bench_cli, score_command
 
 app = typer.Typer()
 app.command("score")(score_command)  # mounted as aiops/cli.py mounts it
@@ -101,7 +101,7 @@ def test_season_defaults_to_the_setting(monkeypatch):
 
 
 def test_runs_as_a_process_on_real_pipes():
-    code = "import typer; from aiops.detect_cli import score_command; typer.run(score_command)"
+    code = "import typer; from aiops.cli.anomaly import score_command; typer.run(score_command)"
     done = subprocess.run(
         [sys.executable, "-c", code], input=_csv(_values(40)), capture_output=True, text=True, timeout=60, check=False
     )

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from aiops.core.sli import (
+from aiops.slo.sli_windows import (
     DEFAULT_WINDOWS_S,
     Arrival,
     EventCounts,

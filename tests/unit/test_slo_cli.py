@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from aiops.cli.slo import slo_cli
 from aiops.settings import Settings
 from aiops.slo.artifacts import RULES_FILE, SCHEMA_FILE
-from aiops.slo.cli import slo_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
 runner = CliRunner()

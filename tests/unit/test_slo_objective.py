@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from aiops.core.burn_rate import State
-from aiops.core.quantile import NotABucketBound
-from aiops.core.sli import SliWindows
 from aiops.settings import Settings
+from aiops.slo.burn_rate import State
 from aiops.slo.durations import format_duration, parse_duration
 from aiops.slo.matchers import Matcher
 from aiops.slo.names import prometheus_label_name, prometheus_metric_name
 from aiops.slo.objective import LatencyIndicator, Objective, RatioIndicator, load_objectives
+from aiops.slo.quantile import NotABucketBound
+from aiops.slo.sli_windows import SliWindows
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "slo" / "good"
 HOUR, DAY = 3600, 86400

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeadLetterV1", "DeadLetterSource"]
+__all__ = ["DeadLetterSource", "DeadLetterV1"]
 
 
 class DeadLetterSource(BaseModel):

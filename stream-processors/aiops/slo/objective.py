@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aiops.core.burn_rate import SeverityResult, WindowPair, burn_rate_factor, evaluate
-from aiops.core.quantile import count_at_or_below
-from aiops.core.sli import EventCounts
+from aiops.slo.burn_rate import SeverityResult, WindowPair, burn_rate_factor, evaluate
 from aiops.slo.durations import format_duration, parse_duration
 from aiops.slo.matchers import Matcher, attribute_text
 from aiops.slo.names import prometheus_label_name, prometheus_metric_name
+from aiops.slo.quantile import count_at_or_below
+from aiops.slo.sli_windows import EventCounts
 from aiops.slo.spec import DEFAULT_WINDOWS, MetricSourceSpec, SloSpec, load_slos
 
 __all__ = [

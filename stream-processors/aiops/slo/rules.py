@@ -57,7 +57,7 @@ from typing import Any
 
 import yaml
 
-from aiops.core.burn_rate import WindowPair
+from aiops.slo.burn_rate import WindowPair
 from aiops.slo.durations import format_duration
 from aiops.slo.names import prometheus_label_name
 from aiops.slo.objective import SEVERITIES, LatencyIndicator, Objective, RatioIndicator, Selector

@@ -79,10 +79,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from aiops.core.quantile import NotABucketBound
 from aiops.slo._yaml import LocatedDocument, YamlSyntaxError, load_documents
 from aiops.slo.durations import parse_duration
 from aiops.slo.matchers import Matcher
+from aiops.slo.quantile import NotABucketBound
 
 __all__ = [
     "API_VERSION",

@@ -20,12 +20,9 @@ from aiops.stack.collector import build_dir, collector_component, ensure_collect
 from aiops.stack.kafka import kafka_component, prepare_kafka
 from aiops.stack.process import Component, ManagedProcess, http_ok
 from aiops.stack.prometheus import prometheus_component
-from aiops.stream.app import DECODE_STATE_TABLE, changelog_topic
-from aiops.stream.detect_agent import DETECT_STATE_TABLE
-from aiops.stream.sli_agent import SLI_STATE_TABLE, sli_events_topic
-from aiops.topics import DAY_MS, TopicSpec, create_topics, retention
+from aiops.topics import create_topics, state_topics
 
-__all__ = ["COMPONENTS", "ComponentStatus", "down", "state_topics", "status", "up"]
+__all__ = ["COMPONENTS", "ComponentStatus", "down", "status", "up"]
 
 Progress = Callable[[str], None]
 
@@ -42,18 +39,6 @@ class ComponentStatus:
     name: str
     pid: int | None
     healthy: bool
-
-
-def state_topics(settings: Settings) -> list[TopicSpec]:
-    """The Faust changelog and repartition topics, created up front so their partitions match their sources."""
-    return [
-        TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
-        TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
-        TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), compacted=True),
-        # Faust's leader-election topic; missing, every worker start logs an ERROR for it
-        TopicSpec(f"{settings.faust_app_id}-__assignor-__leader", partitions=1),
-        TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
-    ]
 
 
 def worker_component(settings: Settings) -> Component:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from aiops.settings import Settings
@@ -31,9 +30,8 @@ from aiops.stack.process import Component, http_ok
 
 __all__ = [
     "APT_INSTALL",
-    "PrometheusConfigError",
     "PrometheusMissingError",
-    "check_config",
+    "prometheus_binary",
     "prometheus_component",
     "rules_text",
     "scrape_targets",
@@ -48,10 +46,6 @@ _RETENTION = "3d"
 
 class PrometheusMissingError(RuntimeError):
     """``prometheus`` or ``promtool`` is not installed; the message says how to install it."""
-
-
-class PrometheusConfigError(RuntimeError):
-    """``promtool check config`` failed or warned; the message holds its output."""
 
 
 def scrape_targets(settings: Settings) -> dict[str, list[dict]]:
@@ -96,24 +90,6 @@ def write_layout(settings: Settings) -> Path:
     return home / "prometheus.yml"
 
 
-def check_config(config: Path) -> None:
-    """``promtool check config`` on ``config``, which also checks its rule and target files.
-
-    Raises ``PrometheusConfigError`` on an error and also on a warning (to
-    promtool, a missing target file is only a warning).
-    """
-    result = subprocess.run(
-        [_binary("promtool"), "check", "config", str(config)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0 or "WARNING" in output:
-        raise PrometheusConfigError(f"promtool check config {config}:\n{output}")
-
-
 def prometheus_component(settings: Settings) -> Component:
     """Prometheus as a local-stack process on ``bind_host:prometheus_port``; healthy when ``/-/ready`` is 200.
 
@@ -121,7 +97,7 @@ def prometheus_component(settings: Settings) -> Component:
     pick up rules that a later ``write_layout`` (``aiops stack up``) rewrote
     from a changed spec, without a restart.
     """
-    binary = _binary("prometheus")
+    binary = prometheus_binary("prometheus")
     config = write_layout(settings)
     ready_url = f"http://127.0.0.1:{settings.prometheus_port}/-/ready"
     return Component(
@@ -140,7 +116,8 @@ def prometheus_component(settings: Settings) -> Component:
     )
 
 
-def _binary(name: str) -> str:
+def prometheus_binary(name: str) -> str:
+    """The path of Debian's ``prometheus`` or ``promtool``; ``PrometheusMissingError`` says how to install it."""
     found = shutil.which(name) or (
         f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").is_file() else None
     )

@@ -1,6 +1,6 @@
 """The Faust app of the stream processors, and its decode agent.
 
-``build_app(settings)`` wires ``aiops.core`` to Kafka: it reads OTLP payloads
+``build_app(settings)`` wires the pure core (``aiops.decode``, ``aiops.slo``, ``aiops.anomaly``) to Kafka: it reads OTLP payloads
 from the metrics topic, keeps each stream's last cumulative point in a table
 (changelogged, so a restarted worker resumes without double counting), writes
 one record per data point to the points topic keyed by series, and sends
@@ -19,30 +19,19 @@ import traceback
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from aiops.core import MalformedPayload, decode_payload
-from aiops.core.otlp import resource_partition
+from aiops.decode import MalformedPayload, decode_payload
+from aiops.decode.otlp import resource_partition
 from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.detect_agent import register_detect_agent
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import AiopsMonitor
 from aiops.stream.sli_agent import register_sli_agent
+from aiops.topics import DECODE_STATE_TABLE
 
-__all__ = ["DECODE_STATE_TABLE", "build_app"]
+__all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
-
-DECODE_STATE_TABLE = "decode-state"
-
-
-def changelog_topic(settings: Settings, table: str) -> str:
-    """The name Faust gives a table's changelog topic, so it can be created up front.
-
-    >>> changelog_topic(Settings(), DECODE_STATE_TABLE)
-    'aiops-decode-state-changelog'
-    """
-    return f"{settings.faust_app_id}-{table}-changelog"
-
 
 def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     """A Faust app with the decode agent and a ``/metrics`` page on its web server."""

@@ -3,11 +3,11 @@
 ``register_detect_agent(app, settings, metrics)`` adds to the Faust app:
 
 1. ``detect`` reads ``aiops.points`` in micro-batches (``stream.take_events``)
-   and feeds :class:`~aiops.core.detect.DetectEngine`. The decode agent puts
+   and feeds :class:`~aiops.anomaly.engine.DetectEngine`. The decode agent puts
    every point of a resource on one partition, in export order, so one
    worker owns all of a service instance's series and sees each export whole.
    After each batch the engine scores the export groups that are complete,
-   all series at once (numpy, :class:`~aiops.core.detectors.fast.FastCombined`).
+   all series at once (numpy, :class:`~aiops.anomaly.detectors.fast.FastCombined`).
 2. A timer every second scores groups that waited ``detect_close_after_s``
    (the last export before a pause) and expires tracks idle for
    ``detect_idle_s``.
@@ -38,17 +38,17 @@ from typing import Any
 
 import faust
 
-from aiops.core.anomaly_alerts import AlertPolicies
-from aiops.core.detect import Closed, DetectEngine, PointOutcome, resource_key
+from aiops.anomaly.alert_policy import AlertPolicies
+from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key
 from aiops.settings import Settings
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
+from aiops.topics import DETECT_STATE_TABLE
 
-__all__ = ["DETECT_STATE_TABLE", "register_detect_agent"]
+__all__ = ["register_detect_agent"]
 
 log = logging.getLogger(__name__)
 
-DETECT_STATE_TABLE = "detect-state"
 _BATCH = 5000
 _BATCH_WITHIN_S = 0.5
 _SOURCE = "source:"

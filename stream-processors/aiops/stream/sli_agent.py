@@ -47,31 +47,29 @@ from typing import Any
 
 import faust
 
-from aiops.core.budget import budget_remaining, time_to_exhaustion_s
-from aiops.core.burn_rate import SeverityResult, State, burn_rate
-from aiops.core.quantile import NotABucketBound, histogram_quantile
-from aiops.core.sli import Arrival, SliWindows, WindowSet
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
+from aiops.slo.budget import budget_remaining, time_to_exhaustion_s
+from aiops.slo.burn_rate import SeverityResult, State, burn_rate
 from aiops.slo.durations import format_duration
 from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
+from aiops.slo.quantile import NotABucketBound, histogram_quantile
 from aiops.slo.rules import sloth_labels
+from aiops.slo.sli_windows import Arrival, SliWindows, WindowSet
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
+from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 
 __all__ = [
-    "SLI_STATE_TABLE",
     "SNAPSHOT_SCHEMA",
     "register_sli_agent",
-    "sli_events_topic",
     "sli_key",
     "snapshot_record",
 ]
 
 log = logging.getLogger(__name__)
 
-SLI_STATE_TABLE = "sli-state"
 SNAPSHOT_SCHEMA = "aiops.sli/v1"
 _BATCH = 1000
 _BATCH_WITHIN_S = 1.0
@@ -95,15 +93,6 @@ def latency_windows_s(objective: Objective) -> tuple[int, ...]:
 
 def _same_bounds(a: Sequence[float], b: Sequence[float]) -> bool:
     return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
-
-
-def sli_events_topic(settings: Settings) -> str:
-    """The intermediate topic that repartitions SLO events by ``<slo id>|<group>``.
-
-    >>> sli_events_topic(Settings())
-    'aiops-sli-events-repartition'
-    """
-    return f"{settings.faust_app_id}-sli-events-repartition"
 
 
 def sli_key(objective_id: str, group: Sequence[str]) -> str:

@@ -1,0 +1,658 @@
+"""Anomaly detection on the command line: ``aiops score``, ``aiops replay``, ``aiops evaluate``, ``aiops bench detect``.
+
+- ``score``: a ``timestamp,value`` CSV in, one score per row out;
+- ``replay``: the detector and the alert logic offline on a CSV, as the stream runs them;
+- ``evaluate``: detectors of the registry on a labelled corpus, with NAB's rules;
+- ``bench detect``: the detector bank's speed and memory, river against the numpy fast path.
+
+Heavy imports (river, numpy, the detectors, matplotlib) happen inside the
+commands, so mounting this module costs the ``aiops`` command nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from aiops.anomaly.alert_policy import AlertPolicy
+
+__all__ = [
+    "BenchResult",
+    "CsvError",
+    "Replay",
+    "bench_cli",
+    "evaluate_command",
+    "plot_replay",
+    "read_series",
+    "read_timestamped",
+    "replay",
+    "replay_command",
+    "run_bench",
+    "score_command",
+]
+
+_POLICY = AlertPolicy()  # the defaults of the replay options
+
+bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks of the hot paths.")
+
+
+class CsvError(ValueError):
+    """Bad input for ``aiops score``: the message starts with the line number."""
+
+
+def _timestamp(text: str) -> float:
+    """Seconds since the epoch from a number or an ISO 8601 date-time (naive means UTC)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def read_series(lines: Iterable[str]) -> Iterator[float]:
+    """The values of a ``timestamp,value`` CSV, checked row by row; raises :class:`CsvError`.
+
+    The header must name ``timestamp`` and ``value`` columns (other columns are
+    ignored). Timestamps are numbers (epoch seconds) or ISO 8601 and must not
+    go backwards. A value is a number; an empty value, ``nan`` or ``NaN`` is a
+    missing point (score 0). Blank lines are skipped.
+
+    >>> list(read_series(["timestamp,value", "1,2.5", "2,", "2,3"]))
+    [2.5, nan, 3.0]
+    >>> list(read_series(["timestamp,value", "5,1", "4,1"]))
+    Traceback (most recent call last):
+    ...
+    aiops.cli.anomaly.CsvError: line 3: timestamp 4 is before the previous row's 5 (rows must be in time order)
+    """
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    names = [name.strip().lower() for name in header or []]
+    if "timestamp" not in names or "value" not in names:
+        shown = ",".join(header) if header else "nothing"
+        raise CsvError(f"line 1: expected a header naming 'timestamp' and 'value' columns, got {shown!r}")
+    t_col, v_col = names.index("timestamp"), names.index("value")
+    previous: float | None = None
+    previous_text = ""
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) < len(names):
+            raise CsvError(f"line {line}: expected {len(names)} columns, got {len(row)}")
+        t_text, v_text = row[t_col].strip(), row[v_col].strip()
+        try:
+            t = _timestamp(t_text)
+        except ValueError:
+            raise CsvError(f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time") from None
+        if previous is not None and t < previous:
+            raise CsvError(
+                f"line {line}: timestamp {t_text} is before the previous row's {previous_text} (rows must be in time order)"
+            )
+        previous, previous_text = t, t_text
+        if v_text == "":
+            yield math.nan
+            continue
+        try:
+            yield float(v_text)
+        except ValueError:
+            raise CsvError(f"line {line}: value {v_text!r} is not a number") from None
+
+
+def score_command(
+    season: int = typer.Option(
+        None, help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
+    ),
+) -> None:
+    """Score a series: CSV 'timestamp,value' on stdin, one score in [0, 1] per row on stdout.
+
+    Uses the stream's default detector; each row is scored from the rows before
+    it. 0.5 means a tail probability of 1e-5 on this series' own history. Empty
+    or 'nan' values are missing points (score 0). Bad input stops with the line
+    number and exit code 1, before anything is written.
+    """
+    from aiops.anomaly.detectors import default_detector
+    from aiops.settings import Settings
+
+    if season is None:
+        season = Settings().detect_season
+    try:
+        values = list(read_series(sys.stdin))
+    except CsvError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    try:
+        detector = default_detector(season=season)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    out: TextIO = sys.stdout
+    lines = []
+    for value in values:
+        lines.append(f"{detector.score_one(value):.6f}\n")
+        detector.learn_one(value)
+    out.write("".join(lines))
+    out.flush()
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What ``aiops bench detect`` measured."""
+
+    fast_series: int
+    fast_points: int
+    fast_points_per_s: float
+    fast_points_per_wall_s: float
+    river_series: int
+    river_points: int
+    river_points_per_s: float
+    river_points_per_wall_s: float
+    ratio: float
+    fast_bytes_per_series: int
+    river_bytes_per_series: int
+    river_pickle_bytes_per_series: int
+    max_abs_score_difference: float
+
+
+def _bench_data(series: int, points: int, seed: int):
+    """Realistic-ish series: per-series level and noise, a daily-like cycle, a few spikes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    level = rng.lognormal(3.0, 2.0, series)[:, None]
+    noise = level * rng.uniform(0.01, 0.2, series)[:, None]
+    t = np.arange(points)[None, :]
+    data = level + 0.3 * level * np.sin(2 * np.pi * t / 720 + rng.uniform(0, 6.3, series)[:, None])
+    data = data + noise * rng.standard_normal((series, points))
+    spikes = rng.random((series, points)) < 0.001
+    data[spikes] += 10 * noise.repeat(points, axis=1)[spikes]
+    return data
+
+
+def _river_memory(params: dict, data, count: int) -> tuple[int, int]:
+    """Bytes per warmed-up river-path detector: traced allocations and pickled size."""
+    import pickle
+    import tracemalloc
+
+    from aiops.anomaly.detectors import CombinedDetector
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    detectors = [CombinedDetector(**params) for _ in range(count)]
+    for i, detector in enumerate(detectors):
+        for value in data[i]:
+            detector.learn_one(float(value))
+    traced = (tracemalloc.get_traced_memory()[0] - before) // count
+    tracemalloc.stop()
+    return traced, len(pickle.dumps(detectors[0]))
+
+
+def run_bench(
+    series: int = 10_000,
+    river_series: int = 200,
+    warmup: int = 260,
+    points: int = 50,
+    season: int = 0,
+    seed: int = 0,
+    progress=lambda message: None,
+) -> BenchResult:
+    """Time the river per-event path and the fast path on the same data, after the same warm-up.
+
+    Rates are points per second of this process's CPU time (one core: numpy's
+    element-wise operations and gathers are single-threaded), so a busy
+    machine does not skew them; wall-clock rates are reported next to them.
+
+    Both paths get ``warmup`` points per series untimed (past the trees' first
+    window), then ``points`` more per series, timed. The fast path scores one
+    micro-batch per step with a point of every one of ``series`` series, by
+    key; the river path scores ``river_series`` series (the first ones of the
+    same data), one ``score_one`` + ``learn_one`` per event, the detector
+    looked up by key as a stream would.
+    """
+    from aiops.anomaly.detectors import CombinedDetector, FastCombined
+
+    params = {"season": season, "seed": seed}
+    data = _bench_data(series, warmup + points, seed)
+    keys = [f"series-{i}" for i in range(series)]
+
+    progress(f"fast path: warming up {series:,} series with {warmup} points each")
+    bank = FastCombined(capacity=series, **params)
+    for step in range(warmup):
+        bank.score_learn(keys, data[:, step])
+    progress(f"fast path: timing {points} micro-batches of {series:,} points")
+    fast_scores = []
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for step in range(warmup, warmup + points):
+        fast_scores.append(bank.score_learn(keys, data[:, step]).scores[:river_series])
+    fast_wall, fast_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+
+    progress(f"river path: warming up {river_series:,} series with {warmup} points each")
+    detectors = {key: CombinedDetector(**params) for key in keys[:river_series]}
+    river_data = data[:river_series].tolist()
+    for key, values in zip(keys, river_data):
+        detector = detectors[key]
+        for value in values[:warmup]:
+            detector.learn_one(value)
+    progress(f"river path: timing {points} points for each of {river_series:,} series, one event at a time")
+    events = [(key, values[step]) for step in range(warmup, warmup + points) for key, values in zip(keys, river_data)]
+    river_scores = []
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for key, value in events:
+        detector = detectors[key]
+        river_scores.append(detector.score_one(value))
+        detector.learn_one(value)
+    river_wall, river_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+
+    import numpy as np
+
+    difference = float(np.max(np.abs(np.asarray(river_scores) - np.concatenate(fast_scores)))) if river_scores else 0.0
+    progress("measuring memory per river-path detector")
+    traced, pickled = _river_memory(params, data[:, :warmup], min(5, river_series))
+    fast_rate = series * points / max(fast_cpu, 1e-9)
+    river_rate = len(events) / max(river_cpu, 1e-9)
+    return BenchResult(
+        fast_series=series,
+        fast_points=series * points,
+        fast_points_per_s=fast_rate,
+        fast_points_per_wall_s=series * points / fast_wall,
+        river_series=river_series,
+        river_points=len(events),
+        river_points_per_s=river_rate,
+        river_points_per_wall_s=len(events) / river_wall,
+        ratio=fast_rate / river_rate,
+        fast_bytes_per_series=bank.bytes_per_series,
+        river_bytes_per_series=traced,
+        river_pickle_bytes_per_series=pickled,
+        max_abs_score_difference=difference,
+    )
+
+
+@bench_cli.command("detect")
+def bench_detect(
+    series: int = typer.Option(10_000, help="live series in the fast path"),
+    river_series: int = typer.Option(
+        200, help="series in the river path (about 1 MiB each, so fewer; per-event cost does not depend on it)"
+    ),
+    warmup: int = typer.Option(260, help="untimed points per series first (past the trees' first window of 250)"),
+    points: int = typer.Option(50, help="timed points per series"),
+    season: int = typer.Option(0, help="Holt-Winters season length in points"),
+    seed: int = typer.Option(0, help="seed of the data and the trees"),
+    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Points per second of the default detector: river per-event path versus the numpy fast path, same data."""
+    import json
+
+    river_series = min(river_series, series)
+    result = run_bench(
+        series=series,
+        river_series=river_series,
+        warmup=warmup,
+        points=points,
+        season=season,
+        seed=seed,
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    if json_output:
+        typer.echo(json.dumps(asdict(result), indent=2))
+        return
+    typer.echo(
+        f"river per-event path: {result.river_points_per_s:>12,.0f} points/s of CPU time "
+        f"(wall {result.river_points_per_wall_s:,.0f}; {result.river_series:,} series, {result.river_points:,} points)\n"
+        f"numpy fast path:      {result.fast_points_per_s:>12,.0f} points/s of CPU time "
+        f"(wall {result.fast_points_per_wall_s:,.0f}; {result.fast_series:,} series, {result.fast_points:,} points, "
+        f"micro-batches of {result.fast_series:,})\n"
+        f"ratio fast / river:   {result.ratio:>12,.1f}x\n"
+        f"memory per series:    fast {result.fast_bytes_per_series:,} B; river {result.river_bytes_per_series:,} B "
+        f"in memory, {result.river_pickle_bytes_per_series:,} B pickled\n"
+        f"largest score difference between the paths on the river series: {result.max_abs_score_difference:.1e}"
+    )
+
+
+def read_timestamped(lines: Sequence[str]) -> tuple[list[float], list[float]]:
+    """Timestamps (epoch seconds) and values of a ``timestamp,value`` CSV, validated as ``aiops score`` does.
+
+    Raises :class:`CsvError` with the line number on bad input.
+
+    >>> read_timestamped(["timestamp,value", "2026-11-27T21:00:00,1.5", "", "2026-11-27T21:01:00,"])
+    ([1795813200.0, 1795813260.0], [1.5, nan])
+    """
+    values = list(read_series(lines))  # validates: header, numbers, time order
+    reader = csv.reader(lines)
+    names = [name.strip().lower() for name in next(reader)]
+    column = names.index("timestamp")
+    timestamps = [
+        _timestamp(row[column].strip())
+        for row in reader
+        if row and any(cell.strip() for cell in row)
+    ]
+    return timestamps, values
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replay computed, point by point, and the alert transitions."""
+
+    timestamps: list[float]
+    values: list[float]
+    scores: list[float]
+    expected: list[float]  # NaN before the forecaster is initialised
+    sigma: list[float]
+    transitions: list  # of aiops.anomaly.alert_policy.Transition
+    policy: object  # AlertPolicy
+
+
+def replay(
+    timestamps: Sequence[float], values: Sequence[float], season: int = 0, policy=None
+) -> Replay:
+    """Run the default detector and the alert state machine over a series, causally, as the stream does.
+
+    >>> import random
+    >>> rng = random.Random(1)
+    >>> values = [rng.gauss(100, 2) for _ in range(400)]
+    >>> values[300] = 160.0
+    >>> result = replay([60.0 * i for i in range(400)], values)
+    >>> [(e.kind, e.since) for e in result.transitions][:1]
+    [('firing', 18000.0)]
+    """
+    from aiops.anomaly.alert_policy import AnomalyAlerter
+    from aiops.anomaly.detectors import default_detector
+
+    policy = policy or AlertPolicy()
+    detector = default_detector(season=season)
+    alerter = AnomalyAlerter(policy)
+    scores, expected, sigma, transitions = [], [], [], []
+    for t, x in zip(timestamps, values):
+        forecast = detector.expected()
+        score = detector.score_one(x)
+        detector.learn_one(x)
+        scores.append(score)
+        expected.append(forecast[0] if forecast else math.nan)
+        sigma.append(forecast[1] if forecast else math.nan)
+        event = alerter.update(t, score, None if math.isnan(x) else x, forecast)
+        if event is not None:
+            transitions.append(event)
+    return Replay(list(timestamps), list(values), scores, expected, sigma, transitions, policy)
+
+
+def _spans(result: Replay) -> list[tuple[float, float | None]]:
+    """(since, resolved at or None) per episode."""
+    spans: list[tuple[float, float | None]] = []
+    for event in result.transitions:
+        if event.kind == "firing":
+            spans.append((event.since, None))
+        elif spans:
+            spans[-1] = (spans[-1][0], event.at)
+    return spans
+
+
+def plot_replay(result: Replay, path: Path, k: float = 3.0, title: str = "") -> None:
+    """A PNG: the series with the expected band (forecast ± k·sigma) and alert spans above, the score below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import UTC, datetime
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    times = [datetime.fromtimestamp(t, UTC) for t in result.timestamps]
+    forecast, sigma = np.asarray(result.expected), np.asarray(result.sigma)
+    end = times[-1] if times else None
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=(3, 1))
+    top.plot(times, result.values, lw=0.8, color="black", label="value")
+    top.plot(times, forecast, lw=0.8, color="tab:blue", label="expected")
+    top.fill_between(
+        times,
+        forecast - k * sigma,
+        forecast + k * sigma,
+        color="tab:blue",
+        alpha=0.2,
+        label=f"expected ± {k:g}σ",
+    )
+    bottom.plot(times, result.scores, lw=0.8, color="tab:purple", label="score")
+    policy = result.policy
+    bottom.axhline(policy.threshold, color="tab:red", lw=0.8, ls="--", label="threshold")
+    bottom.axhline(policy.clear_threshold, color="tab:orange", lw=0.8, ls=":", label="clear")
+    for i, (since, until) in enumerate(_spans(result)):
+        stop = datetime.fromtimestamp(until, UTC) if until is not None else end
+        start = datetime.fromtimestamp(since, UTC)
+        for axis in (top, bottom):
+            axis.axvspan(
+                start,
+                stop,
+                color="tab:red",
+                alpha=0.25,
+                label="alert" if i == 0 and axis is top else None,
+            )
+    bottom.set_ylim(0, 1.05)
+    top.set_title(title)
+    top.legend(loc="upper left", fontsize="small")
+    bottom.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    plt.close(figure)
+
+
+def _episodes(result: Replay) -> Iterable[dict]:
+    firing = None
+    for event in result.transitions:
+        if event.kind == "firing":
+            if firing is not None:
+                yield {"firing": firing, "resolved": None}
+            firing = event
+        else:
+            yield {"firing": firing, "resolved": event}
+            firing = None
+    if firing is not None:
+        yield {"firing": firing, "resolved": None}
+
+
+def replay_command(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="CSV with a 'timestamp,value' header"),
+    ],
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="also write a PNG: series, expected band, score, alert spans"),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print the AlertV1 events as JSON lines")
+    ] = False,
+    season: Annotated[
+        int | None,
+        typer.Option(
+            help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="metric name in the alerts [default: the file's stem]")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="score at or above which a point is anomalous")
+    ] = _POLICY.threshold,
+    clear_threshold: Annotated[
+        float, typer.Option(help="score below which a firing alert resolves (hysteresis)")
+    ] = _POLICY.clear_threshold,
+    min_points: Annotated[
+        int, typer.Option(help="consecutive anomalous points before firing")
+    ] = _POLICY.min_points,
+    min_seconds: Annotated[
+        float, typer.Option(help="seconds since the first anomalous point before firing")
+    ] = _POLICY.min_seconds,
+    quiet_points: Annotated[
+        int, typer.Option(help="points after a resolve during which nothing fires")
+    ] = _POLICY.quiet_points,
+    quiet_seconds: Annotated[
+        float, typer.Option(help="seconds after a resolve during which nothing fires")
+    ] = _POLICY.quiet_seconds,
+    band: Annotated[
+        float, typer.Option(help="k of the plotted expected band, forecast ± k·sigma")
+    ] = 3.0,
+) -> None:
+    """Run the default detector and the alert logic offline on a CSV; print the alerts (and plot them)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aiops.anomaly.alert_policy import anomaly_alert
+    from aiops.settings import Settings
+
+    if season is None:
+        season = Settings().detect_season
+    try:
+        policy = AlertPolicy(
+            threshold, clear_threshold, min_points, min_seconds, quiet_points, quiet_seconds
+        )
+        timestamps, values = read_timestamped(file.read_text().splitlines())
+        result = replay(timestamps, values, season=season, policy=policy)
+    except (CsvError, ValueError) as error:
+        typer.echo(f"error: {file}: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    metric = metric or file.stem
+    url = file.resolve().as_uri()
+    if plot is not None:
+        plot_replay(
+            result,
+            plot,
+            k=band,
+            title=f"{metric}: {sum(e.kind == 'firing' for e in result.transitions)} alert(s)",
+        )
+    if json_output:
+        for episode in _episodes(result):
+            fired = anomaly_alert(episode["firing"], metric, generator_url=url, policy=policy)
+            typer.echo(fired.model_dump_json(by_alias=True))
+            if episode["resolved"] is not None:
+                resolved = anomaly_alert(
+                    episode["resolved"], metric, generator_url=url, policy=policy, firing=fired
+                )
+                typer.echo(resolved.model_dump_json(by_alias=True))
+        return
+    from datetime import UTC, datetime
+
+    def when(t: float | None) -> str:
+        return (
+            "still firing"
+            if t is None
+            else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
+
+    table = Table(
+        "since",
+        "fired",
+        "resolved",
+        "peak score",
+        "actual",
+        "expected ± sigma",
+        title=f"alerts on {metric}",
+    )
+    for episode in _episodes(result):
+        fired, resolved = episode["firing"], episode["resolved"]
+        peak = resolved or fired
+        expected = "n/a" if peak.expected is None else f"{peak.expected:.4g} ± {peak.sigma:.3g}"
+        actual = "n/a" if peak.actual is None else f"{peak.actual:.4g}"
+        table.add_row(
+            when(fired.since),
+            when(fired.at),
+            when(resolved.at if resolved else None),
+            f"{peak.peak_score:.3f}",
+            actual,
+            expected,
+        )
+    console = Console()
+    console.print(table)
+    count = sum(1 for event in result.transitions if event.kind == "firing")
+    console.print(
+        f"{count} alert(s) over {len(values)} points; threshold {threshold:g}, clear {clear_threshold:g}"
+    )
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def evaluate_command(
+    corpus: Annotated[
+        str,
+        typer.Option(
+            help="'default' (48 generated files, about a minute), 'tiny' (6 generated files), "
+            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]') "
+            "or 'all' (default and aeon)"
+        ),
+    ] = "default",
+    seed: Annotated[int, typer.Option(help="seed of the corpus")] = 0,
+    detector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="detector name from the registry (repeatable) [default: the four reported]"
+        ),
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="worker processes")] = min(2, os.cpu_count() or 1),
+    markdown: Annotated[
+        Path | None, typer.Option(help="also write the table as markdown to this file")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print every row as JSON")] = False,
+) -> None:
+    """Score detectors on a labelled corpus with the Numenta Anomaly Benchmark's rules, on every profile."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aiops.anomaly.detectors import REGISTRY
+    from aiops.anomaly.evaluation.corpus import default_corpus, tiny_corpus
+    from aiops.anomaly.evaluation.packaged import PackageMissing, aeon_corpus
+    from aiops.anomaly.evaluation.run import EVALUATED, evaluate, markdown_table
+
+    builders = {
+        "default": default_corpus,
+        "tiny": tiny_corpus,
+        "aeon": lambda seed: aeon_corpus(),
+        "all": lambda seed: default_corpus(seed) + aeon_corpus(),
+    }
+    if corpus not in builders:
+        typer.echo(f"error: unknown corpus {corpus!r}; choose from {', '.join(builders)}", err=True)
+        raise typer.Exit(code=1)
+    names = detector or list(EVALUATED)
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        typer.echo(
+            f"error: unknown detector(s) {', '.join(unknown)}; choose from {', '.join(sorted(REGISTRY))}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    try:
+        files = builders[corpus](seed)
+    except PackageMissing as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
+    text = markdown_table(rows)
+    if markdown is not None:
+        points = sum(len(file) for file in files)
+        windows = sum(len(file.anomalies) for file in files)
+        markdown.write_text(
+            f"NAB normalised scores (null 0, perfect 100), threshold optimised per profile; corpus '{corpus}' "
+            f"seed {seed}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
+        )
+    if json_output:
+        for row in rows:
+            typer.echo(json.dumps(asdict(row)))
+        return
+    profiles = list(dict.fromkeys(row.profile for row in rows))
+    table = Table(
+        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' (seed {seed})"
+    )
+    cells = {(row.detector, row.profile): row for row in rows}
+    for name in dict.fromkeys(row.detector for row in rows):
+        table.add_row(name, *(f"{cells[name, p].normalised:.1f}" for p in profiles))
+    Console().print(table)

@@ -1,0 +1,102 @@
+"""``aiops stack`` (the local stack as plain processes), ``aiops topics`` and ``aiops worker``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from aiops.cli.output import console, fail
+from aiops.settings import Settings
+
+__all__ = ["stack_cli", "topics_cli", "worker_command"]
+
+stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker.")
+topics_cli = typer.Typer(no_args_is_help=True, help="The Kafka topics the project owns.")
+
+
+@stack_cli.command("up")
+def stack_up(
+    load: bool = typer.Option(True, help="also run a steady load on the demo service"),
+    rate: float = typer.Option(5.0, help="requests per second of that load"),
+) -> None:
+    """Prepare what is missing, start every component and wait until each is healthy."""
+    from aiops.stack.local import up
+    from aiops.stack.process import StartupError
+
+    settings = Settings()
+    try:
+        up(settings, console.print, with_load=load, load_rate=rate)
+    except StartupError as error:
+        raise fail(str(error)) from None
+    console.print(
+        f"\n[bold green]stack is up.[/] Watch points flow: [bold]aiops points tail[/]; "
+        f"Prometheus: http://127.0.0.1:{settings.prometheus_port}; demo: {settings.demo_url}; "
+        f"logs: [bold]aiops stack logs NAME[/]; stop: [bold]aiops stack down[/]"
+    )
+
+
+@stack_cli.command("down")
+def stack_down() -> None:
+    """Stop every component, last started first."""
+    from aiops.stack.local import down
+
+    down(Settings(), console.print)
+
+
+@stack_cli.command("status")
+def stack_status() -> None:
+    """Which components run, with their pids and health."""
+    from aiops.stack.local import status
+
+    table = Table("component", "pid", "state")
+    for row in status(Settings()):
+        state = "[green]healthy[/]" if row.healthy else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        table.add_row(row.name, str(row.pid or "-"), state)
+    console.print(table)
+
+
+@stack_cli.command("logs")
+def stack_logs(
+    name: str = typer.Argument(..., help="kafka, collector, prometheus, worker, demo or load"),
+    lines: int = typer.Option(50, "--lines", "-n", help="how many lines from the end"),
+) -> None:
+    """The last lines of a component's log."""
+    from aiops.stack.local import COMPONENTS
+
+    if name not in COMPONENTS:
+        raise fail(f"unknown component {name!r}; one of {', '.join(COMPONENTS)}")
+    path = Settings().stack_dir / "logs" / f"{name}.log"
+    if not path.exists():
+        raise fail(f"no log at {path}: has the stack run here?")
+    console.print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]), markup=False, highlight=False)
+
+
+@stack_cli.command("prepare")
+def stack_prepare() -> None:
+    """Resolve Kafka's jars and build the collector now (``aiops stack up`` does it when missing)."""
+    from aiops.stack.collector import ensure_collector
+    from aiops.stack.kafka import ensure_kafka_jars
+
+    settings = Settings()
+    ensure_kafka_jars(settings, console.print)
+    ensure_collector(settings, console.print)
+
+
+@topics_cli.command("create")
+def topics_create() -> None:
+    """Create the project's topics (idempotent); an existing topic with other partitions is an error."""
+    from aiops.topics import create_topics, state_topics
+
+    settings = Settings()
+    try:
+        created = create_topics(settings, extra=state_topics(settings))
+    except RuntimeError as error:
+        raise fail(str(error)) from None
+    console.print(f"created: {', '.join(created)}" if created else "all topics present")
+
+
+def worker_command(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
+    """Run the stream processors (the Faust worker) in the foreground."""
+    from aiops.stream.worker import run_worker
+
+    run_worker(Settings(), loglevel=loglevel)

@@ -1,0 +1,253 @@
+"""OTLP metrics payloads, as the collector's kafka exporter writes them, to flat observations.
+
+``decode_metrics`` parses the ``otlp_proto`` bytes; ``flatten`` walks the
+resource/scope/metric tree and yields one ``Observation`` per data point, with
+its temporality as reported (cumulative points are turned into deltas by
+``aiops.decode.delta``). Points that cannot be read are reported as
+``PointProblem`` values, never raised, so one bad point does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, MetricsData
+
+__all__ = [
+    "MalformedPayload",
+    "Observation",
+    "PointProblem",
+    "decode_metrics",
+    "flatten",
+    "resource_partition",
+    "series_key",
+]
+
+Kind = Literal["gauge", "sum", "histogram"]
+Attributes = Mapping[str, str | bool | int | float]
+
+
+class MalformedPayload(ValueError):
+    """The bytes are not an OTLP metrics payload; the message says why."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One data point as the producer reported it, with the identity of its stream.
+
+    For ``sum`` points ``value`` is the reported value (cumulative or delta, see
+    ``cumulative``); for ``gauge`` points the current value; histograms carry
+    ``count``, ``sum``, ``bounds`` and ``bucket_counts`` instead.
+    """
+
+    metric: str
+    kind: Kind
+    unit: str
+    resource: Attributes
+    attributes: Attributes
+    scope: str
+    start_time_unix_nano: int
+    time_unix_nano: int
+    cumulative: bool = False
+    monotonic: bool = False
+    value: float = 0.0
+    count: int = 0
+    sum: float = 0.0
+    bounds: tuple[float, ...] = ()
+    bucket_counts: tuple[int, ...] = ()
+
+    @property
+    def series(self) -> str:
+        """The series this point belongs to; the Kafka key on ``aiops.points``."""
+        return series_key(self.metric, self.attributes, self.resource)
+
+    @property
+    def stream(self) -> str:
+        """The OTLP stream identity (series plus instrumentation scope), for delta state."""
+        return f"{self.series}|{self.scope}"
+
+
+@dataclass(frozen=True)
+class PointProblem:
+    """A data point that was skipped, and why."""
+
+    metric: str
+    reason: str
+    attributes: Attributes = field(default_factory=dict)
+
+
+def decode_metrics(payload: bytes) -> MetricsData:
+    """Parse an ``otlp_proto`` metrics payload, or raise ``MalformedPayload``.
+
+    >>> decode_metrics(b"")
+    <BLANKLINE>
+    >>> decode_metrics(b"\\xff\\xff")
+    Traceback (most recent call last):
+    ...
+    aiops.decode.otlp.MalformedPayload: not an OTLP metrics payload: ...
+    """
+    data = MetricsData()
+    try:
+        data.ParseFromString(payload)
+    except DecodeError as error:
+        raise MalformedPayload(f"not an OTLP metrics payload: {error}") from None
+    if payload and not data.resource_metrics:
+        raise MalformedPayload(f"not an OTLP metrics payload: {len(payload)} bytes hold no resource metrics")
+    return data
+
+
+def series_key(metric: str, attributes: Attributes, resource: Attributes) -> str:
+    """Metric name, then the point's and the resource's attributes, each sorted.
+
+    >>> series_key("http.server.request.duration", {"http.route": "/a", "b": 1}, {"service.name": "demo"})
+    'http.server.request.duration{b="1",http.route="/a"}@{service.name="demo"}'
+    """
+    return f"{metric}{_label_set(attributes)}@{_label_set(resource)}"
+
+
+def resource_partition(resource: Attributes, partitions: int) -> int:
+    """The points-topic partition of every point of one resource (crc32 of its label set).
+
+    All of a service instance's points land on one partition, in the order the
+    collector wrote its payloads (it partitions OTLP by resource too), so the
+    detect agent sees each export whole and in time order.
+
+    >>> resource_partition({"service.name": "demo"}, 3) == resource_partition({"service.name": "demo"}, 3)
+    True
+    >>> resource_partition({"service.name": "demo"}, 1)
+    0
+    """
+    return zlib.crc32(_label_set(resource).encode()) % partitions
+
+
+def _label_set(attributes: Attributes) -> str:
+    return "{" + ",".join(f'{k}="{_text(v)}"' for k, v in sorted(attributes.items())) + "}"
+
+
+def _text(value: str | bool | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def flatten(data: MetricsData) -> Iterator[Observation | PointProblem]:
+    """One ``Observation`` per data point, or a ``PointProblem`` for a point that is unreadable.
+
+    Exponential histograms and summaries are reported as problems: the
+    pipeline does not read them yet, and saying so beats dropping them quietly.
+    """
+    for resource_metrics in data.resource_metrics:
+        resource = _attributes(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            scope = scope_metrics.scope.name
+            for metric in scope_metrics.metrics:
+                yield from _metric_points(metric, resource, scope)
+
+
+def _metric_points(metric, resource: Attributes, scope: str) -> Iterator[Observation | PointProblem]:
+    data_kind = metric.WhichOneof("data")
+    common = {"metric": metric.name, "unit": metric.unit, "resource": resource, "scope": scope}
+    if not metric.name:
+        yield PointProblem(metric="", reason="metric has no name")
+    elif data_kind == "gauge":
+        for point in metric.gauge.data_points:
+            yield _number_point(point, common, kind="gauge", cumulative=False, monotonic=False)
+    elif data_kind in ("sum", "histogram"):
+        data = getattr(metric, data_kind)
+        if data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED:
+            yield PointProblem(metric.name, f"{data_kind} has no aggregation temporality")
+            return
+        cumulative = data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+        for point in data.data_points:
+            if data_kind == "sum":
+                yield _number_point(point, common, kind="sum", cumulative=cumulative, monotonic=data.is_monotonic)
+            else:
+                yield _histogram_point(point, common, cumulative=cumulative)
+    elif data_kind is None:
+        yield PointProblem(metric.name, "metric has no data")
+    else:
+        yield PointProblem(metric.name, f"{data_kind} points are not supported")
+
+
+def _number_point(point, common: dict, *, kind: Kind, cumulative: bool, monotonic: bool):
+    attributes = _attributes(point.attributes)
+    which = point.WhichOneof("value")
+    if which is None:
+        return PointProblem(common["metric"], "data point has no value", attributes)
+    value = float(getattr(point, which))
+    if not math.isfinite(value):
+        return PointProblem(common["metric"], f"data point value is {value}", attributes)
+    if problem := _time_problem(point, common["metric"], attributes):
+        return problem
+    return Observation(
+        **common,
+        kind=kind,
+        attributes=attributes,
+        start_time_unix_nano=point.start_time_unix_nano,
+        time_unix_nano=point.time_unix_nano,
+        cumulative=cumulative,
+        monotonic=monotonic,
+        value=value,
+    )
+
+
+def _histogram_point(point, common: dict, *, cumulative: bool):
+    attributes = _attributes(point.attributes)
+    bounds = tuple(point.explicit_bounds)
+    counts = tuple(point.bucket_counts)
+    if len(counts) != len(bounds) + 1:
+        return PointProblem(
+            common["metric"],
+            f"histogram has {len(counts)} bucket counts for {len(bounds)} bounds (want bounds + 1)",
+            attributes,
+        )
+    if any(b >= a for a, b in zip(bounds[1:], bounds)) or not all(map(math.isfinite, bounds)):
+        return PointProblem(common["metric"], "histogram bounds are not finite and increasing", attributes)
+    if sum(counts) != point.count:
+        return PointProblem(
+            common["metric"], f"histogram bucket counts add to {sum(counts)}, count is {point.count}", attributes
+        )
+    if problem := _time_problem(point, common["metric"], attributes):
+        return problem
+    return Observation(
+        **common,
+        kind="histogram",
+        attributes=attributes,
+        start_time_unix_nano=point.start_time_unix_nano,
+        time_unix_nano=point.time_unix_nano,
+        cumulative=cumulative,
+        monotonic=True,
+        count=point.count,
+        sum=point.sum,
+        bounds=bounds,
+        bucket_counts=counts,
+    )
+
+
+def _time_problem(point, metric: str, attributes: Attributes) -> PointProblem | None:
+    if point.time_unix_nano == 0:
+        return PointProblem(metric, "data point has no time_unix_nano", attributes)
+    return None
+
+
+def _attributes(pairs: list[KeyValue]) -> dict[str, str | bool | int | float]:
+    return {pair.key: _scalar(pair.value) for pair in pairs}
+
+
+def _scalar(value: AnyValue) -> str | bool | int | float:
+    which = value.WhichOneof("value")
+    if which in ("string_value", "bool_value", "int_value", "double_value"):
+        return getattr(value, which)
+    if which == "array_value":
+        return "[" + ",".join(str(_scalar(v)) for v in value.array_value.values) + "]"
+    if which == "kvlist_value":
+        return "{" + ",".join(f"{kv.key}={_scalar(kv.value)}" for kv in value.kvlist_value.values) + "}"
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return ""

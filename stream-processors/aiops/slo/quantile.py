@@ -1,0 +1,261 @@
+"""Histogram quantiles and threshold counts, computed the way Prometheus computes them.
+
+``bucket_quantile`` follows ``promql/quantile.go: bucketQuantile`` step by step
+for classic (``le``) buckets, so the stream's p50/p95/p99 can be compared with
+``histogram_quantile(q, sum by (le) (rate(x_bucket[w])))`` at the same instant:
+
+1. ``q`` NaN gives NaN, ``q < 0`` gives -Inf, ``q > 1`` gives +Inf.
+2. Buckets are sorted by upper bound; if the highest is not ``+Inf`` the result is NaN.
+3. Buckets with equal bounds are merged, counts that differ by a relative
+   1e-12 or less are snapped to the previous one, and monotonicity is forced
+   by carrying the running maximum forward.
+4. Fewer than two buckets, or no observations (the ``+Inf`` count), give NaN.
+5. ``rank = q * observations``; the first bucket (``+Inf`` excluded) whose
+   cumulative count reaches ``rank`` holds the quantile.
+6. If that is the ``+Inf`` bucket, the upper bound of the second-highest
+   bucket is returned; if it is the lowest bucket and its upper bound is
+   ``<= 0``, that bound is returned.
+7. Otherwise the quantile is interpolated linearly inside the bucket, whose
+   lower bound is the previous bucket's upper bound, or 0 for the lowest bucket.
+
+OpenTelemetry explicit-bucket points carry per-bucket (not cumulative) counts
+and ``len(bounds) + 1`` buckets, the last one up to ``+Inf``;
+``cumulative_buckets`` turns them into Prometheus's ``le`` form. Quantiles are
+scale-invariant, so the raw deltas of a window give the same answer as
+Prometheus's per-second rates of the same buckets.
+
+>>> histogram_quantile(0.5, bounds=[0.1, 0.5], bucket_counts=[10, 20, 10])
+0.3
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "NotABucketBound",
+    "bucket_quantile",
+    "count_at_or_below",
+    "cumulative_buckets",
+    "fraction_at_or_below",
+    "histogram_quantile",
+    "nearest_bounds",
+]
+
+_PRECISION_TOLERANCE = 1e-12
+"""Relative difference under which neighbouring cumulative counts are taken as equal (quantile.go)."""
+
+
+class NotABucketBound(ValueError):
+    """A latency threshold that is not one of the histogram's bucket bounds.
+
+    A count of requests at or below a threshold is exact only at a bucket
+    bound; between bounds it would be a guess. The message names the nearest
+    bounds so the threshold can be moved to one of them.
+
+    >>> str(NotABucketBound(0.3, [0.1, 0.25, 0.5]))
+    '0.3 is not a bucket bound; the nearest bounds are 0.25 and 0.5'
+    >>> str(NotABucketBound(20, [0.1, 10], of="http.server.request.duration"))
+    '20 is not a bucket bound of http.server.request.duration; the highest bound is 10'
+    """
+
+    def __init__(self, threshold: float, bounds: Sequence[float], of: str = ""):
+        self.threshold = threshold
+        self.nearest = nearest_bounds(threshold, bounds)
+        below, above = self.nearest
+        if below is not None and above is not None:
+            nearest = f"the nearest bounds are {_num(below)} and {_num(above)}"
+        elif below is not None:
+            nearest = f"the highest bound is {_num(below)}"
+        elif above is not None:
+            nearest = f"the lowest bound is {_num(above)}"
+        else:
+            nearest = "the histogram has no bounds"
+        histogram = f" of {of}" if of else ""
+        super().__init__(f"{_num(threshold)} is not a bucket bound{histogram}; {nearest}")
+
+
+def bucket_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:
+    """The ``q``-quantile of ``(upper_bound, cumulative_count)`` buckets, as ``histogram_quantile``.
+
+    ``buckets`` are Prometheus ``le`` buckets in any order and must include
+    ``+Inf`` (whose count is the number of observations). Where it fails,
+    it fails like Prometheus: NaN for no observations, a missing ``+Inf``
+    bucket or a single bucket; the second-highest bound when the rank falls
+    into the ``+Inf`` bucket (the real value is unknown, only bounded below).
+
+    >>> inf = float("inf")
+    >>> bucket_quantile(0.5, [(0.1, 10), (0.5, 30), (inf, 40)])   # 0.1 + 0.4 * 10/20
+    0.3
+    >>> bucket_quantile(0.95, [(0.1, 10), (0.5, 30), (inf, 40)])  # rank 38 is in +Inf
+    0.5
+    >>> bucket_quantile(0.5, [(0.1, 10), (0.5, 30)])              # no +Inf bucket
+    nan
+    """
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    ordered = sorted(((float(ub), float(c)) for ub, c in buckets), key=lambda b: b[0])
+    if not ordered or not (math.isinf(ordered[-1][0]) and ordered[-1][0] > 0):
+        return math.nan
+    merged = _coalesce(ordered)
+    _correct_precision_errors(merged, _PRECISION_TOLERANCE)
+    _ensure_monotonic(merged)
+    if len(merged) < 2:
+        return math.nan
+    observations = merged[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    # sort.Search over all but the +Inf bucket: first index whose count >= rank, else len - 1.
+    b = next((i for i in range(len(merged) - 1) if merged[i][1] >= rank), len(merged) - 1)
+    if b == len(merged) - 1:
+        return merged[-2][0]
+    if b == 0 and merged[0][0] <= 0:
+        return merged[0][0]
+    start = 0.0
+    end, count = merged[b]
+    if b > 0:
+        start = merged[b - 1][0]
+        count -= merged[b - 1][1]
+        rank -= merged[b - 1][1]
+    return start + (end - start) * _ieee_div(rank, count)
+
+
+def cumulative_buckets(bounds: Sequence[float], bucket_counts: Sequence[float]) -> list[tuple[float, float]]:
+    """OpenTelemetry per-bucket counts as Prometheus ``(le, cumulative count)`` pairs, ``+Inf`` last.
+
+    >>> cumulative_buckets([0.1, 0.5], [10, 20, 10])
+    [(0.1, 10.0), (0.5, 30.0), (inf, 40.0)]
+    """
+    if len(bucket_counts) != len(bounds) + 1:
+        raise ValueError(f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}")
+    running = 0.0
+    out = []
+    for bound, count in zip([*bounds, math.inf], bucket_counts, strict=True):
+        running += count
+        out.append((float(bound), running))
+    return out
+
+
+def histogram_quantile(q: float, bounds: Sequence[float], bucket_counts: Sequence[float]) -> float:
+    """The ``q``-quantile of an OpenTelemetry histogram (or a window's sum of its deltas).
+
+    >>> bounds = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+    >>> counts = [0, 0, 0, 50, 30, 15, 4, 1, 0, 0, 0, 0, 0, 0, 0]
+    >>> histogram_quantile(0.95, bounds, counts)   # rank 95 is the 0.1 bucket's last
+    0.1
+    >>> histogram_quantile(0.99, bounds, counts)   # 0.1 + 0.15 * 4/4
+    0.25
+    >>> histogram_quantile(0.5, bounds, [0] * 15)  # no requests in the window
+    nan
+    """
+    return bucket_quantile(q, cumulative_buckets(bounds, bucket_counts))
+
+
+def count_at_or_below(threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]) -> float:
+    """Observations ``<= threshold``: the cumulative count of the bucket whose bound is ``threshold``.
+
+    This is what ``x_bucket{le="<threshold>"}`` counts in Prometheus, and the
+    good events of a latency SLI. Raises ``NotABucketBound`` when
+    ``threshold`` is not one of ``bounds``.
+
+    >>> count_at_or_below(0.25, [0.1, 0.25, 0.5], [10, 20, 5, 1])
+    30.0
+    >>> count_at_or_below(0.3, [0.1, 0.25, 0.5], [10, 20, 5, 1])
+    Traceback (most recent call last):
+    ...
+    aiops.slo.quantile.NotABucketBound: 0.3 is not a bucket bound; the nearest bounds are 0.25 and 0.5
+    """
+    index = _bound_index(threshold, bounds)
+    if len(bucket_counts) != len(bounds) + 1:
+        raise ValueError(f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}")
+    return float(sum(bucket_counts[: index + 1]))
+
+
+def fraction_at_or_below(threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]) -> float:
+    """The fraction of observations ``<= threshold`` (a latency SLI's good ratio); NaN with none.
+
+    >>> fraction_at_or_below(0.25, [0.1, 0.25, 0.5], [10, 20, 5, 5])
+    0.75
+    >>> fraction_at_or_below(0.25, [0.1, 0.25, 0.5], [0, 0, 0, 0])
+    nan
+    """
+    good = count_at_or_below(threshold, bounds, bucket_counts)
+    return _ieee_div(good, float(sum(bucket_counts)))
+
+
+def nearest_bounds(value: float, bounds: Sequence[float]) -> tuple[float | None, float | None]:
+    """The highest bound below ``value`` and the lowest above it (None where there is none).
+
+    >>> nearest_bounds(0.3, [0.1, 0.25, 0.5])
+    (0.25, 0.5)
+    >>> nearest_bounds(20, [0.1, 10])
+    (10, None)
+    """
+    ordered = sorted(bounds)
+    i = bisect_left(ordered, value)
+    below = ordered[i - 1] if i > 0 else None
+    j = i + 1 if i < len(ordered) and ordered[i] == value else i
+    above = ordered[j] if j < len(ordered) else None
+    return below, above
+
+
+def _bound_index(threshold: float, bounds: Sequence[float]) -> int:
+    for i, bound in enumerate(bounds):
+        if bound == threshold or math.isclose(bound, threshold, rel_tol=1e-12, abs_tol=0.0):
+            return i
+    raise NotABucketBound(threshold, bounds)
+
+
+def _coalesce(buckets: list[tuple[float, float]]) -> list[list[float]]:
+    """Merge sorted buckets with the same upper bound, adding their counts."""
+    merged: list[list[float]] = []
+    for bound, count in buckets:
+        if merged and merged[-1][0] == bound:
+            merged[-1][1] += count
+        else:
+            merged.append([bound, count])
+    return merged
+
+
+def _correct_precision_errors(buckets: list[list[float]], tolerance: float) -> None:
+    """Snap a count to the previous one when they differ by at most ``tolerance`` relative."""
+    prev = buckets[0][1]
+    for bucket in buckets[1:]:
+        curr = bucket[1]
+        delta = abs(curr - prev)
+        if delta == 0:
+            continue
+        if _ieee_div(delta, curr) <= tolerance:
+            bucket[1] = prev
+        else:
+            prev = curr
+
+
+def _ensure_monotonic(buckets: list[list[float]]) -> None:
+    """Carry the running maximum forward so cumulative counts never decrease."""
+    running = buckets[0][1]
+    for bucket in buckets[1:]:
+        if bucket[1] > running:
+            running = bucket[1]
+        elif bucket[1] < running:
+            bucket[1] = running
+
+
+def _ieee_div(a: float, b: float) -> float:
+    """Division as Go's float64 does it: x/0 is ±Inf, 0/0 is NaN."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
