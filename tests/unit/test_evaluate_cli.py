@@ -8,9 +8,10 @@ import json
 import typer
 from typer.testing import CliRunner
 
+from aiops.anomaly.detectors.registry import EVALUATED
 from aiops.anomaly.evaluation.corpus import generate_corpus
 from aiops.anomaly.evaluation.nab import PROFILES
-from aiops.anomaly.evaluation.run import EVALUATED, evaluate
+from aiops.anomaly.evaluation.run import evaluate
 from aiops.cli.anomaly import evaluate_command
 
 app = typer.Typer()

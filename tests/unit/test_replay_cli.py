@@ -80,3 +80,15 @@ def test_bad_input_stops_with_the_line_number(tmp_path):
 
 def test_timestamps_and_values_stay_aligned_across_blank_lines_and_gaps():
     assert read_timestamped(["timestamp,value", "10,1", "", "20,", "30,3"])[0] == [10.0, 20.0, 30.0]
+
+
+def test_replay_with_another_detector_uses_it_and_leaves_the_band_empty(tmp_path):
+    from aiops.anomaly.detectors import score_many
+    from aiops.anomaly.detectors.registry import build_detector
+
+    values = _series()
+    result = replay([START + i * STEP for i in range(len(values))], values, detector="holt_winters")
+    assert result.scores == score_many(build_detector("holt_winters"), values)
+    assert all(math.isnan(e) for e in result.expected)
+    cli = CliRunner().invoke(app, ["replay", str(_csv(tmp_path, values)), "--detector", "nope"])
+    assert cli.exit_code == 1 and "unknown detector 'nope'" in cli.output

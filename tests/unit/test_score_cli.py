@@ -111,3 +111,25 @@ def test_runs_as_a_process_on_real_pipes():
         [sys.executable, "-c", code], input="timestamp,value\n1,x\n", capture_output=True, text=True, timeout=60, check=False
     )
     assert bad.returncode == 1 and "line 2" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["holt_winters", "windowed_gaussian", "half_space_trees"])
+def test_detector_option_scores_with_that_detector_of_the_registry(name):
+    from aiops.anomaly.detectors.registry import build_detector
+
+    values = _values(n=120)
+    result = _score(_csv(values), "--detector", name)
+    assert result.exit_code == 0, result.stderr
+    detector = build_detector(name)
+    expected = []
+    for v in values:
+        expected.append(f"{detector.score_one(v):.6f}")
+        detector.learn_one(v)
+    assert result.stdout.splitlines() == expected
+
+
+def test_an_unknown_detector_is_refused_with_the_known_names():
+    result = _score(_csv(_values(n=10)), "--detector", "prophet")
+    assert result.exit_code == 1
+    assert "unknown detector 'prophet'" in result.stderr and "holt_winters" in result.stderr
+    assert result.stdout == ""

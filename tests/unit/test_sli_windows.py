@@ -8,13 +8,13 @@ import random
 import pytest
 
 from aiops.slo.sli_windows import (
-    DEFAULT_WINDOWS_S,
     Arrival,
     EventCounts,
     RollingWindow,
     SliWindows,
     WindowSet,
 )
+from aiops.slo.windows import DEFAULT_WINDOWS_S
 
 T0 = 1_764_000_000.0  # an event time in seconds (late 2025), a multiple of 300
 

@@ -58,3 +58,22 @@ def test_generate_refuses_a_bad_spec_and_writes_nothing(tmp_path: Path):
     assert result.exit_code == 1
     assert "must be < 1" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_generate_refreshes_the_kubernetes_copy_of_the_rules(tmp_path: Path):
+    import shutil
+
+    root = Settings().repo_root
+    for folder in ("storage", "collector", "grafana", "k8s"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    for file in ("docker-compose.yml", ".env"):
+        shutil.copy(root / file, tmp_path / file)
+    k8s_rules = tmp_path / "k8s" / "base" / "config" / "prometheus-rules" / "slos.yml"
+    k8s_rules.write_text("# stale\n")
+    env = {"COLUMNS": "250", "AIOPS_REPO_ROOT": str(tmp_path)}
+
+    assert runner.invoke(slo_cli, ["generate", "--check"], env=env).exit_code == 1
+    result = runner.invoke(slo_cli, ["generate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert k8s_rules.read_text() == (tmp_path / RULES_FILE).read_text()
+    assert runner.invoke(slo_cli, ["generate", "--check"], env=env).exit_code == 0

@@ -112,19 +112,36 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
             raise CsvError(f"line {line}: value {v_text!r} is not a number") from None
 
 
+def _detector_or_exit(name: str, season: int):
+    """``build_detector(name or the default, season)``; an unknown name or a bad season exits 1 with the reason."""
+    from aiops.anomaly.detectors.registry import DEFAULT_DETECTOR, build_detector
+
+    try:
+        return build_detector(name or DEFAULT_DETECTOR, season=season)
+    except KeyError as error:
+        typer.echo(f"error: {error.args[0]}", err=True)
+        raise typer.Exit(code=1) from None
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
 def score_command(
+    detector: str = typer.Option(
+        "", "--detector", help="a detector of the registry (aiops evaluate lists them) [default: the stream's]"
+    ),
     season: int = typer.Option(
         None, help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
     ),
 ) -> None:
-    """Score a series: CSV 'timestamp,value' on stdin, one score in [0, 1] per row on stdout.
+    """Score a series: CSV 'timestamp,value' on stdin, one score per row on stdout.
 
-    Uses the stream's default detector; each row is scored from the rows before
-    it. 0.5 means a tail probability of 1e-5 on this series' own history. Empty
-    or 'nan' values are missing points (score 0). Bad input stops with the line
-    number and exit code 1, before anything is written.
+    Uses the stream's default detector unless ``--detector`` names another;
+    each row is scored from the rows before it. With the default, a score is in
+    [0, 1] and 0.5 means a tail probability of 1e-5 on this series' own
+    history. Empty or 'nan' values are missing points (score 0). Bad input
+    stops with the line number and exit code 1, before anything is written.
     """
-    from aiops.anomaly.detectors import default_detector
     from aiops.settings import Settings
 
     if season is None:
@@ -134,16 +151,12 @@ def score_command(
     except CsvError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    try:
-        detector = default_detector(season=season)
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
+    scorer = _detector_or_exit(detector, season)
     out: TextIO = sys.stdout
     lines = []
     for value in values:
-        lines.append(f"{detector.score_one(value):.6f}\n")
-        detector.learn_one(value)
+        lines.append(f"{scorer.score_one(value):.6f}\n")
+        scorer.learn_one(value)
     out.write("".join(lines))
     out.flush()
 
@@ -355,9 +368,12 @@ class Replay:
 
 
 def replay(
-    timestamps: Sequence[float], values: Sequence[float], season: int = 0, policy=None
+    timestamps: Sequence[float], values: Sequence[float], season: int = 0, policy=None, detector: str = ""
 ) -> Replay:
-    """Run the default detector and the alert state machine over a series, causally, as the stream does.
+    """Run a detector (default: the stream's) and the alert state machine over a series, causally, as the stream does.
+
+    ``detector`` names one of the registry; one without a forecast (all but the
+    default) leaves the expected band empty.
 
     >>> import random
     >>> rng = random.Random(1)
@@ -368,16 +384,17 @@ def replay(
     [('firing', 18000.0)]
     """
     from aiops.anomaly.alert_policy import AnomalyAlerter
-    from aiops.anomaly.detectors import default_detector
+    from aiops.anomaly.detectors.registry import DEFAULT_DETECTOR, build_detector
 
     policy = policy or AlertPolicy()
-    detector = default_detector(season=season)
+    scorer = build_detector(detector or DEFAULT_DETECTOR, season=season)
+    forecast_of = getattr(scorer, "expected", lambda: None)
     alerter = AnomalyAlerter(policy)
     scores, expected, sigma, transitions = [], [], [], []
     for t, x in zip(timestamps, values):
-        forecast = detector.expected()
-        score = detector.score_one(x)
-        detector.learn_one(x)
+        forecast = forecast_of()
+        score = scorer.score_one(x)
+        scorer.learn_one(x)
         scores.append(score)
         expected.append(forecast[0] if forecast else math.nan)
         sigma.append(forecast[1] if forecast else math.nan)
@@ -473,6 +490,10 @@ def replay_command(
     json_output: Annotated[
         bool, typer.Option("--json", help="print the AlertV1 events as JSON lines")
     ] = False,
+    detector: Annotated[
+        str,
+        typer.Option(help="a detector of the registry (aiops evaluate lists them) [default: the stream's]"),
+    ] = "",
     season: Annotated[
         int | None,
         typer.Option(
@@ -504,7 +525,7 @@ def replay_command(
         float, typer.Option(help="k of the plotted expected band, forecast ± k·sigma")
     ] = 3.0,
 ) -> None:
-    """Run the default detector and the alert logic offline on a CSV; print the alerts (and plot them)."""
+    """Run a detector (default: the stream's) and the alert logic offline on a CSV; print the alerts (and plot them)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -518,7 +539,10 @@ def replay_command(
             threshold, clear_threshold, min_points, min_seconds, quiet_points, quiet_seconds
         )
         timestamps, values = read_timestamped(file.read_text().splitlines())
-        result = replay(timestamps, values, season=season, policy=policy)
+        result = replay(timestamps, values, season=season, policy=policy, detector=detector)
+    except KeyError as error:
+        typer.echo(f"error: {error.args[0]}", err=True)
+        raise typer.Exit(code=1) from None
     except (CsvError, ValueError) as error:
         typer.echo(f"error: {file}: {error}", err=True)
         raise typer.Exit(code=1) from None
@@ -608,10 +632,10 @@ def evaluate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from aiops.anomaly.detectors import REGISTRY
+    from aiops.anomaly.detectors.registry import EVALUATED, REGISTRY
     from aiops.anomaly.evaluation.corpus import default_corpus, tiny_corpus
     from aiops.anomaly.evaluation.packaged import PackageMissing, aeon_corpus
-    from aiops.anomaly.evaluation.run import EVALUATED, evaluate, markdown_table
+    from aiops.anomaly.evaluation.run import evaluate, markdown_table
 
     builders = {
         "default": default_corpus,

@@ -57,18 +57,27 @@ def generate_command(
     check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if the committed files are stale")]
     = False,
 ) -> None:
-    """Write storage/prometheus/rules/slos.yml and the spec's JSON Schema (validating the spec first)."""
+    """Write storage/prometheus/rules/slos.yml, its copy for Kubernetes and the spec's JSON Schema (validating the spec first).
+
+    With ``--out-dir`` only the rules and the schema are written there; the
+    Kubernetes copy (``k8s/base/config/prometheus-rules/``) follows the
+    repository's rules only.
+    """
+    from aiops.deploy.k8s_config import k8s_config_drift, write_k8s_config
+
     settings = Settings()
     path = spec or settings.slo_file
     try:
         if check:
-            stale = drift(path, settings.repo_root)
+            stale = [*drift(path, settings.repo_root), *k8s_config_drift(settings)]
             if stale:
                 _err.print(f"stale: {', '.join(map(str, stale))}; run `aiops slo generate` and commit the result")
                 raise typer.Exit(code=1)
-            _out.print("SLO rules and schema are up to date")
+            _out.print("SLO rules, their Kubernetes copy and the schema are up to date")
             return
         written = write_artifacts(path, settings.repo_root, out_dir)
+        if out_dir is None:
+            written += write_k8s_config(settings)
     except SpecError as error:
         for problem in error.problems:
             _err.print(str(problem), markup=False, highlight=False, soft_wrap=True)

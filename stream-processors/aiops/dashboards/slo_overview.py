@@ -26,6 +26,7 @@ from aiops.dashboards.defaults import (
     thresholds,
     timeseries,
 )
+from aiops.slo.windows import window_regex
 
 __all__ = ["UID", "build", "panels"]
 
@@ -134,7 +135,7 @@ def burn_rate_by_window():
         .thresholds(_BURN_COLOURS)
         .with_target(
             prom(
-                'max by (sloth_slo, sloth_window) ({__name__=~"slo:sli_error:ratio_rate(5m|30m|1h|2h|6h|1d|3d)", '
+                f'max by (sloth_slo, sloth_window) ({{__name__=~"slo:sli_error:ratio_rate({window_regex()})", '
                 f"{_SLOTH}}})"
                 f" / on (sloth_slo) group_left () max by (sloth_slo) (slo:error_budget:ratio{{{_SLOTH}}})",
                 "{{sloth_slo}} {{sloth_window}}",

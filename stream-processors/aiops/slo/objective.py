@@ -41,7 +41,8 @@ from aiops.slo.matchers import Matcher, attribute_text
 from aiops.slo.names import prometheus_label_name, prometheus_metric_name
 from aiops.slo.quantile import count_at_or_below
 from aiops.slo.sli_windows import EventCounts
-from aiops.slo.spec import DEFAULT_WINDOWS, MetricSourceSpec, SloSpec, load_slos
+from aiops.slo.spec import MetricSourceSpec, SloSpec, load_slos
+from aiops.slo.windows import DEFAULT_WINDOWS
 
 __all__ = [
     "SEVERITIES",
@@ -230,7 +231,7 @@ class Objective:
     def windows_s(self) -> tuple[int, ...]:
         """Every window to keep and record, shortest first: all pairs' windows and the SLO window.
 
-        With the defaults: 5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window.
+        With the defaults: :data:`~aiops.slo.windows.DEFAULT_WINDOWS_S` and the SLO window.
         """
         windows = {int(w) for p in self.pairs for w in (p.short_s, p.long_s)} | {self.window_s}
         return tuple(sorted(windows))

@@ -5,8 +5,8 @@ names and labels them, so that Sloth's Grafana dashboards work unchanged:
 
 ``sloth-slo-sli-recordings-<id>``
     ``slo:sli_error:ratio_rate<w>`` for every window the objective keeps
-    (5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window with the default alert
-    windows), labelled ``sloth_id``, ``sloth_service``, ``sloth_slo``,
+    (the windows of :data:`~aiops.slo.windows.DEFAULT_WINDOWS` and the SLO
+    window, unless the spec sets its own), labelled ``sloth_id``, ``sloth_service``, ``sloth_slo``,
     ``sloth_window``, the spec's labels and, through ``sum by``, the
     ``groupBy`` labels.
 ``sloth-slo-meta-recordings-<id>``

@@ -1,7 +1,8 @@
 """Rolling SLI windows in event time: good and total counts per window, in ring buffers.
 
 One ``WindowSet`` holds the windows of one key (an SLO and one group, such as
-a route): 5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window by default. Each
+a route): by default the windows of the default burn-rate alerts
+(:data:`~aiops.slo.windows.DEFAULT_WINDOWS_S`) and the SLO window. Each
 window is a ring of ``buckets_per_window + 1`` buckets of ``window /
 buckets_per_window`` seconds, each bucket a small vector of counters
 (``width``: 2 for good and total, ``len(bounds) + 1`` for histogram buckets).
@@ -51,8 +52,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from aiops.slo.windows import DEFAULT_WINDOWS_S
+
 __all__ = [
-    "DEFAULT_WINDOWS_S",
     "Arrival",
     "EventCounts",
     "RollingWindow",
@@ -60,8 +62,6 @@ __all__ = [
     "WindowSet",
 ]
 
-DEFAULT_WINDOWS_S: tuple[int, ...] = (300, 1800, 3600, 7200, 21600, 86400, 259200)
-"""5m, 30m, 1h, 2h, 6h, 1d, 3d: the short and long windows of the default burn-rate alerts."""
 
 
 @dataclass(frozen=True)

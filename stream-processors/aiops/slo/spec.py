@@ -46,7 +46,7 @@ Two aiops extensions, outside OpenSLO v1, sit in ``spec``:
   ``longWindow`` and either ``errorBudgetPercent`` (the share of the budget
   the long window may spend; the factor follows from the SLO window, the
   way Sloth computes it) or an explicit ``burnRate``. Omitted entries take
-  the SRE Workbook's defaults as Sloth extends them (see ``DEFAULT_WINDOWS``).
+  the SRE Workbook's defaults as Sloth extends them (:data:`aiops.slo.windows.DEFAULT_WINDOWS`).
 
 >>> slos = parse_slos(EXAMPLE)
 >>> slos[0].metadata.name, slos[0].spec.objectives[0].target
@@ -86,7 +86,6 @@ from aiops.slo.quantile import NotABucketBound
 
 __all__ = [
     "API_VERSION",
-    "DEFAULT_WINDOWS",
     "EXAMPLE",
     "AlertSeveritySpec",
     "AlertWindowsSpec",
@@ -104,24 +103,6 @@ __all__ = [
 ]
 
 API_VERSION = "openslo/v1"
-
-DEFAULT_WINDOWS: dict[str, dict[str, dict[str, Any]]] = {
-    "page": {
-        "quick": {"errorBudgetPercent": 2, "shortWindow": "5m", "longWindow": "1h"},
-        "slow": {"errorBudgetPercent": 5, "shortWindow": "30m", "longWindow": "6h"},
-    },
-    "ticket": {
-        "quick": {"errorBudgetPercent": 10, "shortWindow": "2h", "longWindow": "1d"},
-        "slow": {"errorBudgetPercent": 10, "shortWindow": "6h", "longWindow": "3d"},
-    },
-}
-"""The SRE Workbook's windows as Sloth ships them (``google-30d.yaml``, ``google-28d.yaml``).
-
-The factor is ``percent / 100 * SLO window / long window``: 14.4, 6, 3 and 1
-for 30 days; 13.44, 5.6, 2.8 and 0.93 for 28 days; 3.36, 1.4, 0.7 and 0.23
-for 7 days (Sloth ships no 7-day catalogue; its example one spends 8, 12.5,
-20 and 42 percent, which a spec can set through ``alerting.windows``).
-"""
 
 _NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"

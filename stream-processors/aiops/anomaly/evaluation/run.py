@@ -7,8 +7,8 @@ probationary period (the unscored prefix, history it would have in
 production), the same rule for every such detector; the others take none.
 Each file is scored causally from the first point (``score_many``).
 
-``fast`` is left out of :data:`EVALUATED`: it is ``combined`` within 1e-9 and
-slower one series at a time.
+Which detectors run by default is the registry's
+:data:`~aiops.anomaly.detectors.registry.EVALUATED`.
 
 >>> from aiops.anomaly.evaluation.corpus import generate_corpus
 >>> rows = evaluate(generate_corpus([(400, 3600.0)]), ["windowed_gaussian"])
@@ -18,7 +18,6 @@ slower one series at a time.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,10 +30,7 @@ from aiops.anomaly.evaluation.nab import (
     score_corpus,
 )
 
-__all__ = ["EVALUATED", "Row", "evaluate", "markdown_table", "score_file_with"]
-
-EVALUATED = ("half_space_trees", "holt_winters", "windowed_gaussian", "combined")
-"""The detectors ``aiops evaluate`` reports on by default, in table order."""
+__all__ = ["Row", "evaluate", "markdown_table", "score_file_with"]
 
 
 @dataclass(frozen=True)
@@ -58,13 +54,11 @@ def score_file_with(name: str, file: LabelledSeries) -> list[float]:
     >>> len(scores), max(scores) < 0.5
     (50, True)
     """
-    from aiops.anomaly.detectors import REGISTRY, detect_season, score_many
+    from aiops.anomaly.detectors import detect_season, score_many
+    from aiops.anomaly.detectors.registry import build_detector, takes_season
 
-    cls = REGISTRY[name]
-    params = {}
-    if "season" in inspect.signature(cls.__init__).parameters:
-        params["season"] = detect_season(file.values[: probationary_period(len(file))])
-    return score_many(cls(**params), file.values)
+    season = detect_season(file.values[: probationary_period(len(file))]) if takes_season(name) else 0
+    return score_many(build_detector(name, season=season), file.values)
 
 
 def _score_task(task: tuple[str, LabelledSeries]) -> list[float]:
@@ -73,14 +67,16 @@ def _score_task(task: tuple[str, LabelledSeries]) -> list[float]:
 
 def evaluate(
     corpus: Sequence[LabelledSeries],
-    names: Sequence[str] = EVALUATED,
+    names: Sequence[str] | None = None,
     profiles: Sequence[Profile] = tuple(PROFILES.values()),
     jobs: int = 1,
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[Row]:
-    """Score every detector in ``names`` on every file, then every profile with its optimised threshold."""
+    """Score every detector in ``names`` (default: the registry's ``EVALUATED``) on every file, then every profile."""
+    from aiops.anomaly.detectors.registry import EVALUATED
+
     rows = []
-    for name in names:
+    for name in names or EVALUATED:
         progress(f"{name}: scoring {len(corpus)} files")
         tasks = [(name, file) for file in corpus]
         if jobs > 1:
