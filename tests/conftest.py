@@ -24,7 +24,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     whole_tier = any(path == tests or (path.is_dir() and path.parent == tests) for path in given)
     if whole_tier:
         session.config.args.extend(
-            str(source) for source in sources
+            str(source)
+            for source in sources
             if not any(source == path or source.is_relative_to(path) for path in given)
         )
 

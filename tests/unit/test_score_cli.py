@@ -20,7 +20,9 @@ app.add_typer(bench_cli, name="bench")
 
 
 def _csv(values, start=1_700_000_000, step=60) -> str:
-    rows = ["timestamp,value"] + [f"{start + i * step},{'' if v is None else v}" for i, v in enumerate(values)]
+    rows = ["timestamp,value"] + [
+        f"{start + i * step},{'' if v is None else v}" for i, v in enumerate(values)
+    ]
     return "\n".join(rows) + "\n"
 
 
@@ -73,8 +75,14 @@ def test_no_rows_no_output():
         ("time,val\n1,2\n", "line 1"),
         ("timestamp,value\n1,2\n2,3\n3,abc\n", "line 4: value 'abc' is not a number"),
         ("timestamp,value\n1,2\n3,3\n2,3\n", "line 4: timestamp 2 is before the previous row's 3"),
-        ("timestamp,value\n2024-05-01T00:01:00,1\n2024-05-01T00:00:00,1\n", "line 3: timestamp 2024-05-01T00:00:00 is before"),
-        ("timestamp,value\nyesterday,1\n", "line 2: timestamp 'yesterday' is neither a number nor an ISO 8601"),
+        (
+            "timestamp,value\n2024-05-01T00:01:00,1\n2024-05-01T00:00:00,1\n",
+            "line 3: timestamp 2024-05-01T00:00:00 is before",
+        ),
+        (
+            "timestamp,value\nyesterday,1\n",
+            "line 2: timestamp 'yesterday' is neither a number nor an ISO 8601",
+        ),
         ("timestamp,value\n1\n", "line 2: expected 2 columns, got 1"),
     ],
 )
@@ -103,12 +111,22 @@ def test_season_defaults_to_the_setting(monkeypatch):
 def test_runs_as_a_process_on_real_pipes():
     code = "import typer; from aiops.cli.anomaly import score_command; typer.run(score_command)"
     done = subprocess.run(
-        [sys.executable, "-c", code], input=_csv(_values(40)), capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        input=_csv(_values(40)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 40
     bad = subprocess.run(
-        [sys.executable, "-c", code], input="timestamp,value\n1,x\n", capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        input="timestamp,value\n1,x\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert bad.returncode == 1 and "line 2" in bad.stderr
 

@@ -17,8 +17,12 @@ forward_cli = typer.Typer(no_args_is_help=True, help="Deliver alert events to ot
 
 @alerts_cli.command("tail")
 def alerts_tail(
-    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest retained alert"),
-    group: str = typer.Option("", help="consumer group to join and commit in, so the next run resumes"),
+    from_beginning: bool = typer.Option(
+        False, "--from-beginning", help="start at the oldest retained alert"
+    ),
+    group: str = typer.Option(
+        "", help="consumer group to join and commit in, so the next run resumes"
+    ),
     severity: list[str] = typer.Option([], help="only these severities (repeatable), e.g. page"),
     service: list[str] = typer.Option([], help="only these services (repeatable)"),
     alertname: list[str] = typer.Option([], help="only these alert names (repeatable)"),
@@ -39,18 +43,23 @@ def alerts_tail(
     wanted = {"severity": set(severity), "service": set(service), "alertname": set(alertname)}
 
     def wanted_alert(alert: AlertV1) -> bool:
-        return all(not values or alert.labels.get(name) in values for name, values in wanted.items())
+        return all(
+            not values or alert.labels.get(name) in values for name, values in wanted.items()
+        )
 
     shown = 0
     while True:
         try:
-            for record in follow(settings, settings.topic_alerts, from_beginning=from_beginning,
-                                 group=group or None):
+            for record in follow(
+                settings, settings.topic_alerts, from_beginning=from_beginning, group=group or None
+            ):
                 try:
                     alert = AlertV1.model_validate(record.value)
                 except ValidationError as error:
-                    errors.print(f"[yellow]skipped a record at offset {record.offset} that is not an "
-                                 f"aiops.alerts/v1 event:[/] {error.errors()[0]['msg']}")
+                    errors.print(
+                        f"[yellow]skipped a record at offset {record.offset} that is not an "
+                        f"aiops.alerts/v1 event:[/] {error.errors()[0]['msg']}"
+                    )
                     continue
                 if not wanted_alert(alert):
                     continue
@@ -63,8 +72,10 @@ def alerts_tail(
                 if limit and shown >= limit:
                     return
         except KafkaException as error:
-            errors.print(f"[yellow]Kafka at {settings.kafka_bootstrap_servers} does not answer[/] ({error}); "
-                         f"retrying in {retry_s:.0f}s, Ctrl-C to stop")
+            errors.print(
+                f"[yellow]Kafka at {settings.kafka_bootstrap_servers} does not answer[/] ({error}); "
+                f"retrying in {retry_s:.0f}s, Ctrl-C to stop"
+            )
             try:
                 time.sleep(retry_s)
             except KeyboardInterrupt:
@@ -82,7 +93,9 @@ def forward_alertmanager() -> None:
 
     from aiops.forwarder import Forwarder
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -104,6 +117,10 @@ def _alert_line(alert) -> str:
     """
     colour = "bold red" if alert.status == "firing" else "green"
     at = (alert.endsAt or alert.startsAt).strftime("%Y-%m-%d %H:%M:%SZ")
-    labels = " ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity"))
-    return (f"[{colour}]{alert.status.upper():8}[/] {at} {alert.labels['severity']:7} {alert.labels['alertname']} "
-            f"{labels}  {alert.annotations.get('summary', '')}")
+    labels = " ".join(
+        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+    )
+    return (
+        f"[{colour}]{alert.status.upper():8}[/] {at} {alert.labels['severity']:7} {alert.labels['alertname']} "
+        f"{labels}  {alert.annotations.get('summary', '')}"
+    )

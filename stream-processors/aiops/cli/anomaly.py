@@ -83,7 +83,9 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
     names = [name.strip().lower() for name in header or []]
     if "timestamp" not in names or "value" not in names:
         shown = ",".join(header) if header else "nothing"
-        raise CsvError(f"line 1: expected a header naming 'timestamp' and 'value' columns, got {shown!r}")
+        raise CsvError(
+            f"line 1: expected a header naming 'timestamp' and 'value' columns, got {shown!r}"
+        )
     t_col, v_col = names.index("timestamp"), names.index("value")
     previous: float | None = None
     previous_text = ""
@@ -97,7 +99,9 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
         try:
             t = _timestamp(t_text)
         except ValueError:
-            raise CsvError(f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time") from None
+            raise CsvError(
+                f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time"
+            ) from None
         if previous is not None and t < previous:
             raise CsvError(
                 f"line {line}: timestamp {t_text} is before the previous row's {previous_text} (rows must be in time order)"
@@ -128,10 +132,13 @@ def _detector_or_exit(name: str, season: int):
 
 def score_command(
     detector: str = typer.Option(
-        "", "--detector", help="a detector of the registry (aiops evaluate lists them) [default: the stream's]"
+        "",
+        "--detector",
+        help="a detector of the registry (aiops evaluate lists them) [default: the stream's]",
     ),
     season: int = typer.Option(
-        None, help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
+        None,
+        help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]",
     ),
 ) -> None:
     """Score a series: CSV 'timestamp,value' on stdin, one score per row on stdout.
@@ -259,8 +266,14 @@ def run_bench(
         detector = detectors[key]
         for value in values[:warmup]:
             detector.learn_one(value)
-    progress(f"river path: timing {points} points for each of {river_series:,} series, one event at a time")
-    events = [(key, values[step]) for step in range(warmup, warmup + points) for key, values in zip(keys, river_data)]
+    progress(
+        f"river path: timing {points} points for each of {river_series:,} series, one event at a time"
+    )
+    events = [
+        (key, values[step])
+        for step in range(warmup, warmup + points)
+        for key, values in zip(keys, river_data)
+    ]
     river_scores = []
     start, cpu_start = time.perf_counter(), time.process_time()
     for key, value in events:
@@ -271,7 +284,11 @@ def run_bench(
 
     import numpy as np
 
-    difference = float(np.max(np.abs(np.asarray(river_scores) - np.concatenate(fast_scores)))) if river_scores else 0.0
+    difference = (
+        float(np.max(np.abs(np.asarray(river_scores) - np.concatenate(fast_scores))))
+        if river_scores
+        else 0.0
+    )
     progress("measuring memory per river-path detector")
     traced, pickled = _river_memory(params, data[:, :warmup], min(5, river_series))
     fast_rate = series * points / max(fast_cpu, 1e-9)
@@ -297,9 +314,12 @@ def run_bench(
 def bench_detect(
     series: int = typer.Option(10_000, help="live series in the fast path"),
     river_series: int = typer.Option(
-        200, help="series in the river path (about 1 MiB each, so fewer; per-event cost does not depend on it)"
+        200,
+        help="series in the river path (about 1 MiB each, so fewer; per-event cost does not depend on it)",
     ),
-    warmup: int = typer.Option(260, help="untimed points per series first (past the trees' first window of 250)"),
+    warmup: int = typer.Option(
+        260, help="untimed points per series first (past the trees' first window of 250)"
+    ),
     points: int = typer.Option(50, help="timed points per series"),
     season: int = typer.Option(0, help="Holt-Winters season length in points"),
     seed: int = typer.Option(0, help="seed of the data and the trees"),
@@ -368,7 +388,11 @@ class Replay:
 
 
 def replay(
-    timestamps: Sequence[float], values: Sequence[float], season: int = 0, policy=None, detector: str = ""
+    timestamps: Sequence[float],
+    values: Sequence[float],
+    season: int = 0,
+    policy=None,
+    detector: str = "",
 ) -> Replay:
     """Run a detector (default: the stream's) and the alert state machine over a series, causally, as the stream does.
 
@@ -492,7 +516,9 @@ def replay_command(
     ] = False,
     detector: Annotated[
         str,
-        typer.Option(help="a detector of the registry (aiops evaluate lists them) [default: the stream's]"),
+        typer.Option(
+            help="a detector of the registry (aiops evaluate lists them) [default: the stream's]"
+        ),
     ] = "",
     season: Annotated[
         int | None,

@@ -35,7 +35,11 @@ cli.command("doctor")(doctor_command)
 cli.command("score")(score_command)
 cli.command("replay")(replay_command)
 cli.command("evaluate")(evaluate_command)
-cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
+cli.add_typer(
+    producers_cli,
+    name="load",
+    help="Drive the demo service: steady or diurnal traffic, fault scenarios.",
+)
 
 
 @cli.command("settings")
@@ -56,7 +60,9 @@ def show_settings() -> None:
 
 @cli.command("generate")
 def generate(
-    check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if a committed file is stale"),
+    check: bool = typer.Option(
+        False, "--check", help="write nothing; exit 1 if a committed file is stale"
+    ),
 ) -> None:
     """Write every generated file: SLO rules, JSON Schemas (SLO spec, topics), dashboards, the config copies in k8s/."""
     from aiops.dashboards import dashboards_drift, write_dashboards
@@ -69,17 +75,27 @@ def generate(
     dashboards_dir = settings.repo_root / "grafana" / "dashboards"
     try:
         if check:
-            stale = [*drift(settings.slo_file, settings.repo_root),
-                     *(name for name, text in json_schemas().items()
-                       if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text),
-                     *dashboards_drift(dashboards_dir),
-                     *k8s_config_drift(settings)]
+            stale = [
+                *drift(settings.slo_file, settings.repo_root),
+                *(
+                    name
+                    for name, text in json_schemas().items()
+                    if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text
+                ),
+                *dashboards_drift(dashboards_dir),
+                *k8s_config_drift(settings),
+            ]
             if stale:
-                raise fail(f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result")
+                raise fail(
+                    f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result"
+                )
             console.print("every generated file is up to date")
             return
-        written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas(),
-                   *write_dashboards(dashboards_dir)]
+        written = [
+            *write_artifacts(settings.slo_file, settings.repo_root),
+            *write_json_schemas(),
+            *write_dashboards(dashboards_dir),
+        ]
         written += write_k8s_config(settings)
     except SpecError as error:
         for problem in error.problems:

@@ -17,11 +17,15 @@ points_cli = typer.Typer(no_args_is_help=True, help="Decoded data points on the 
 
 @points_cli.command("tail")
 def points_tail(
-    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest retained point"),
+    from_beginning: bool = typer.Option(
+        False, "--from-beginning", help="start at the oldest retained point"
+    ),
     limit: int = typer.Option(0, help="stop after this many points (0: follow until Ctrl-C)"),
     contains: str = typer.Option("", help="only series whose key contains this text"),
     as_json: bool = typer.Option(False, "--json", help="one JSON record per line, for piping"),
-    idle_timeout: float = typer.Option(0, help="give up after this many seconds without a point (0: never)"),
+    idle_timeout: float = typer.Option(
+        0, help="give up after this many seconds without a point (0: never)"
+    ),
 ) -> None:
     """Print decoded points as they arrive on the points topic."""
     from confluent_kafka import KafkaException
@@ -31,8 +35,13 @@ def points_tail(
     settings = Settings()
     shown = 0
     try:
-        for record in follow(settings, settings.topic_points, from_beginning=from_beginning,
-                             idle_timeout_s=idle_timeout or None, keep=lambda r: contains in (r.key or "")):
+        for record in follow(
+            settings,
+            settings.topic_points,
+            from_beginning=from_beginning,
+            idle_timeout_s=idle_timeout or None,
+            keep=lambda r: contains in (r.key or ""),
+        ):
             if as_json:
                 sys.stdout.write(json.dumps(record.value) + "\n")
                 sys.stdout.flush()
@@ -42,12 +51,16 @@ def points_tail(
             if limit and shown >= limit:
                 break
     except KafkaException as error:
-        raise fail(f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?") from None
+        raise fail(
+            f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?"
+        ) from None
     except KeyboardInterrupt:
         return
     if idle_timeout and (not limit or shown < limit):
-        raise fail(f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
-                    "check aiops stack status and aiops stack logs worker")
+        raise fail(
+            f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
+            "check aiops stack status and aiops stack logs worker"
+        )
 
 
 def _point_line(point: dict) -> str:

@@ -10,7 +10,9 @@ from aiops.settings import Settings
 
 __all__ = ["stack_cli", "topics_cli", "worker_command"]
 
-stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker.")
+stack_cli = typer.Typer(
+    no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker."
+)
 topics_cli = typer.Typer(no_args_is_help=True, help="The Kafka topics the project owns.")
 
 
@@ -50,7 +52,11 @@ def stack_status() -> None:
 
     table = Table("component", "pid", "state")
     for row in status(Settings()):
-        state = "[green]healthy[/]" if row.healthy else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        state = (
+            "[green]healthy[/]"
+            if row.healthy
+            else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        )
         table.add_row(row.name, str(row.pid or "-"), state)
     console.print(table)
 
@@ -68,7 +74,11 @@ def stack_logs(
     path = Settings().stack_dir / "logs" / f"{name}.log"
     if not path.exists():
         raise fail(f"no log at {path}: has the stack run here?")
-    console.print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]), markup=False, highlight=False)
+    console.print(
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]),
+        markup=False,
+        highlight=False,
+    )
 
 
 @stack_cli.command("prepare")

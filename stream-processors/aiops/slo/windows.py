@@ -38,10 +38,16 @@ for 7 days (Sloth ships no 7-day catalogue; its example one spends 8, 12.5,
 """
 
 
-DEFAULT_WINDOWS_S: tuple[int, ...] = tuple(sorted({
-    int(parse_duration(pair[edge]))
-    for speeds in DEFAULT_WINDOWS.values() for pair in speeds.values() for edge in ("shortWindow", "longWindow")
-}))
+DEFAULT_WINDOWS_S: tuple[int, ...] = tuple(
+    sorted(
+        {
+            int(parse_duration(pair[edge]))
+            for speeds in DEFAULT_WINDOWS.values()
+            for pair in speeds.values()
+            for edge in ("shortWindow", "longWindow")
+        }
+    )
+)
 """Every short and long window of :data:`DEFAULT_WINDOWS`, in seconds, shortest first."""
 
 

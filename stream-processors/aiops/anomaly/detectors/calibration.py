@@ -39,7 +39,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["P_FLOOR", "SQRT2", "AnomalyLikelihood", "RecentVarianceTest", "gaussian_tail", "tail_score"]
+__all__ = [
+    "P_FLOOR",
+    "SQRT2",
+    "AnomalyLikelihood",
+    "RecentVarianceTest",
+    "gaussian_tail",
+    "tail_score",
+]
 
 P_FLOOR = 1e-10
 SQRT2 = math.sqrt(2.0)
@@ -93,7 +100,17 @@ class AnomalyLikelihood:
     (True, True)
     """
 
-    __slots__ = ("clip_sigmas", "long_rate", "mean", "min_std", "n", "short", "short_rate", "var", "warmup")
+    __slots__ = (
+        "clip_sigmas",
+        "long_rate",
+        "mean",
+        "min_std",
+        "n",
+        "short",
+        "short_rate",
+        "var",
+        "warmup",
+    )
 
     def __init__(
         self,

@@ -146,14 +146,23 @@ class CombinedDetector(Detector):
             else None
         )
         self._hst_likelihood = AnomalyLikelihood(
-            short_rate=short_rate, long_rate=long_rate, warmup=calibration_warmup, min_std=HST_MIN_STD
+            short_rate=short_rate,
+            long_rate=long_rate,
+            warmup=calibration_warmup,
+            min_std=HST_MIN_STD,
         )
         self._views = 3 if hst else 2
         self._pending: tuple[float, float | None, float | None] | None = None
 
     @classmethod
     def _unit_test_params(cls):
-        small = {"n_trees": 3, "height": 4, "window_size": 20, "calibration_warmup": 10, "warmup": 5}
+        small = {
+            "n_trees": 3,
+            "height": 4,
+            "window_size": 20,
+            "calibration_warmup": 10,
+            "warmup": 5,
+        }
         yield small
         yield {**small, "season": 12}
         yield {"hst": False, "warmup": 5}

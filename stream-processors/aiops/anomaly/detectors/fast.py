@@ -107,7 +107,9 @@ def _gammaincc(a: float, x: np.ndarray) -> np.ndarray:
     return gammaincc(a, x)
 
 
-def _flatten_trees(n_trees: int, height: int, window_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _flatten_trees(
+    n_trees: int, height: int, window_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """river's trees for ``seed``, as heap-ordered ``(thresholds, features)`` of shape ``(n_trees * nodes,)``.
 
     Features: 0 is ``"d"`` (the change), 1 is ``"v"`` (the value), river's sorted order.
@@ -152,10 +154,14 @@ class FastCombined:
     (2, 7755, 19283)
     """
 
-    def __init__(self, *, capacity: int = 1024, max_series: int | None = None, **params: Any) -> None:
+    def __init__(
+        self, *, capacity: int = 1024, max_series: int | None = None, **params: Any
+    ) -> None:
         unknown = set(params) - set(PARAMS)
         if unknown:
-            raise TypeError(f"unknown parameters {sorted(unknown)}; FastCombined takes {sorted(PARAMS)}")
+            raise TypeError(
+                f"unknown parameters {sorted(unknown)}; FastCombined takes {sorted(PARAMS)}"
+            )
         p = {**PARAMS, **params}
         if p["season"] == 1 or p["season"] < 0:
             raise ValueError(f"season must be 0 (none) or at least 2, not {p['season']}")
@@ -165,19 +171,31 @@ class FastCombined:
         self.max_series = max_series
         self.skipped = 0
         hw = _defaults(HoltWintersDetector)
-        self._min_sigma, self._min_rel_sigma, self._max_z = hw["min_sigma"], hw["min_rel_sigma"], hw["max_z"]
+        self._min_sigma, self._min_rel_sigma, self._max_z = (
+            hw["min_sigma"],
+            hw["min_rel_sigma"],
+            hw["max_z"],
+        )
         scaler = CausalScaler()
-        self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = scaler.warmup, scaler.min_sigma, scaler.min_rel_sigma
+        self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = (
+            scaler.warmup,
+            scaler.min_sigma,
+            scaler.min_rel_sigma,
+        )
         self._cal_clip = AnomalyLikelihood().clip_sigmas
         self._views = 3 if p["hst"] else 2  # the Bonferroni factor, as CombinedDetector's
         self._m = int(p["season"])
         self._k = max(2, self._m)
         self._nodes = 2 ** (p["height"] + 1) - 1
         if p["hst"]:
-            self._thr, features = _flatten_trees(p["n_trees"], p["height"], p["window_size"], p["seed"])
+            self._thr, features = _flatten_trees(
+                p["n_trees"], p["height"], p["window_size"], p["seed"]
+            )
             self._on_v = features == 1
         window = p["window_size"]
-        self._mass_dtype = np.uint8 if window <= 255 else np.uint16 if window <= 65535 else np.uint32
+        self._mass_dtype = (
+            np.uint8 if window <= 255 else np.uint16 if window <= 65535 else np.uint32
+        )
         height = p["height"]
         self._leaf_dtype = np.uint8 if height <= 8 else np.uint16 if height <= 16 else np.uint32
         self._keys: dict[Hashable, int] = {}
@@ -210,7 +228,11 @@ class FastCombined:
                 "sc": (f8, (5,), 0.0),  # n, value mean, value var, change mean, change var
                 "prev": (f8, (), math.nan),
                 "hst_r": (mass, shape, 0),  # river's r_mass: the previous window's counts
-                "hst_leaf": (np.dtype(self._leaf_dtype), (self.params["window_size"], self.params["n_trees"]), 0),
+                "hst_leaf": (
+                    np.dtype(self._leaf_dtype),
+                    (self.params["window_size"], self.params["n_trees"]),
+                    0,
+                ),
                 "hst_count": (i8, (), 0),
                 "hst_ready": (np.dtype(bool), (), False),
                 "cal_hst": (f8, (4,), 0.0),
@@ -294,8 +316,12 @@ class FastCombined:
         worker, and it costs tens of microseconds.
         """
         slot = self._keys[key]
-        layout = [[name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()]
-        header = json.dumps({"version": _STATE_VERSION, "params": self.params, "fields": layout}, sort_keys=True)
+        layout = [
+            [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
+        ]
+        header = json.dumps(
+            {"version": _STATE_VERSION, "params": self.params, "fields": layout}, sort_keys=True
+        )
         body = b"".join(array[slot].tobytes() for array in self._state.values())
         return zlib.compress(header.encode() + b"\n" + body, 1)
 
@@ -304,23 +330,33 @@ class FastCombined:
         raw = zlib.decompress(data)
         header_bytes, body = raw.split(b"\n", 1)
         header = json.loads(header_bytes)
-        layout = [[name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()]
-        if (header.get("version") != _STATE_VERSION or header.get("fields") != layout
-                or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))):
-            raise ValueError("state was exported by a detector with other parameters or another version")
+        layout = [
+            [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
+        ]
+        if (
+            header.get("version") != _STATE_VERSION
+            or header.get("fields") != layout
+            or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))
+        ):
+            raise ValueError(
+                "state was exported by a detector with other parameters or another version"
+            )
         (slot,) = self.slots([key])
         if slot < 0:
             raise ValueError(f"cannot restore {key!r}: max_series={self.max_series} reached")
         offset = 0
         for array in self._state.values():
             size = array[slot].nbytes
-            array[slot] = np.frombuffer(body, dtype=array.dtype, count=size // array.itemsize,
-                                        offset=offset).reshape(array.shape[1:])
+            array[slot] = np.frombuffer(
+                body, dtype=array.dtype, count=size // array.itemsize, offset=offset
+            ).reshape(array.shape[1:])
             offset += size
 
     # -- scoring --------------------------------------------------------------------
 
-    def score_learn(self, keys: Sequence[Hashable], values: Sequence[float] | np.ndarray) -> StepResult:
+    def score_learn(
+        self, keys: Sequence[Hashable], values: Sequence[float] | np.ndarray
+    ) -> StepResult:
         """Score each point from its series' earlier points, then learn it; results in input order.
 
         Points of one series are taken in the order given. Values are cleaned as
@@ -329,7 +365,9 @@ class FastCombined:
         """
         return self.score_learn_slots(self.slots(keys), values)
 
-    def score_learn_slots(self, slots: np.ndarray, values: Sequence[float] | np.ndarray, learn: bool = True) -> StepResult:
+    def score_learn_slots(
+        self, slots: np.ndarray, values: Sequence[float] | np.ndarray, learn: bool = True
+    ) -> StepResult:
         """:meth:`score_learn` by slot; ``learn=False`` scores without changing any state."""
         slots = np.asarray(slots, dtype=np.int64)
         try:
@@ -367,7 +405,9 @@ class FastCombined:
                 scores[idx], forecasts[idx], sigmas[idx] = s, f, g
         return StepResult(scores, forecasts, sigmas)
 
-    def _tail(self, cal: np.ndarray, raw: np.ndarray, min_std: float) -> tuple[np.ndarray, np.ndarray]:
+    def _tail(
+        self, cal: np.ndarray, raw: np.ndarray, min_std: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         n, short, mean, var = cal[:, 0], cal[:, 1], cal[:, 2], cal[:, 3]
         s = short + np.maximum(p["short_rate"], 1.0 / (n + 1)) * (raw - short)
@@ -379,7 +419,9 @@ class FastCombined:
         p = self.params
         n, mean, var = cal[:, 0], cal[:, 2], cal[:, 3]
         std = np.maximum(np.sqrt(var), min_std)
-        clipped = np.where(n >= p["calibration_warmup"], np.minimum(s, mean + self._cal_clip * std), s)
+        clipped = np.where(
+            n >= p["calibration_warmup"], np.minimum(s, mean + self._cal_clip * std), s
+        )
         rate = np.maximum(p["long_rate"], 1.0 / (n + 1))
         d = clipped - mean
         out = np.empty_like(cal)
@@ -389,7 +431,9 @@ class FastCombined:
         out[:, 3] = (1.0 - rate) * (var + rate * d * d)
         return out
 
-    def _scale(self, v: np.ndarray, n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _scale(
+        self, v: np.ndarray, n: np.ndarray, mean: np.ndarray, var: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """Transform ``v`` to [0, 1] and the updated ``(mean, var)``, as ``CausalScaler``."""
         rng = self.params["scale_range"]
         sigma = np.maximum(np.sqrt(var), self._sc_min_sigma + self._sc_min_rel * np.abs(mean))
@@ -400,7 +444,9 @@ class FastCombined:
         d = w - mean
         return u, mean + rate * d, (1.0 - rate) * (var + rate * d * d)
 
-    def _round(self, rows: np.ndarray, y: np.ndarray, learn: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _round(
+        self, rows: np.ndarray, y: np.ndarray, learn: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One point for each of ``rows`` (distinct)."""
         p, st, m, k = self.params, self._state, self._m, self._k
         valid = ~np.isnan(y)
@@ -439,7 +485,9 @@ class FastCombined:
             p_total = np.where(hst_ready, np.minimum(p_total, tail), p_total)
 
         p_total = np.minimum(1.0, self._views * p_total)
-        scores = np.where(p_total >= 1.0, 0.0, np.where(p_total > P_FLOOR, -np.log10(p_total) / 10.0, 1.0))
+        scores = np.where(
+            p_total >= 1.0, 0.0, np.where(p_total > P_FLOOR, -np.log10(p_total) / 10.0, 1.0)
+        )
         scores = np.where(valid, scores, 0.0)
         forecasts = np.where(inited, yhat, np.nan)
         sigmas = np.where(inited, sigma, np.nan)
@@ -473,7 +521,11 @@ class FastCombined:
             ok = valid[inited]
             rn, rv = res_n[inited], res_var[inited]
             bound = p["clip_sigmas"] * sg
-            yc = np.where(rn >= p["warmup"], np.minimum(np.maximum(y[inited], yh - bound), yh + bound), y[inited])
+            yc = np.where(
+                rn >= p["warmup"],
+                np.minimum(np.maximum(y[inited], yh - bound), yh + bound),
+                y[inited],
+            )
             yc = np.where(ok, yc, yh)
             r = yc - yh
             rate = np.maximum(p["residual_rate"], 1.0 / (rn + 1))
@@ -490,11 +542,14 @@ class FastCombined:
                 st["phase"][ir] = (ph + 1) % m
 
         if p["hst"]:
-            st["cal_hst"][rows] = np.where(hst_ready[:, None], self._calibrate(cal_hst, s_hst, HST_MIN_STD), cal_hst)
+            st["cal_hst"][rows] = np.where(
+                hst_ready[:, None], self._calibrate(cal_hst, s_hst, HST_MIN_STD), cal_hst
+            )
             lr = rows[valid]
             if len(lr):
                 st["sc"][lr] = np.stack(
-                    [sc[valid, 0] + 1, v_mean[valid], v_var[valid], d_mean[valid], d_var[valid]], axis=1
+                    [sc[valid, 0] + 1, v_mean[valid], v_var[valid], d_mean[valid], d_var[valid]],
+                    axis=1,
                 )
                 st["prev"][lr] = y[valid]
                 position = st["hst_count"][lr]
@@ -506,7 +561,9 @@ class FastCombined:
                     self._pivot(lr[pivot])
         return scores, forecasts, sigmas
 
-    def _walk(self, rows: np.ndarray, u_d: np.ndarray, u_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _walk(
+        self, rows: np.ndarray, u_d: np.ndarray, u_v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """river's ``score_one`` for each row, and the leaf each tree sends the point to (for learning).
 
         Learning is deferred: river adds 1 to ``l_mass`` on every node of the
@@ -554,7 +611,9 @@ class FastCombined:
         n_trees, height = p["n_trees"], p["height"]
         n_leaves = 2**height
         leaves = self._state["hst_leaf"][rows].astype(np.int64)  # (rows, window, trees)
-        cell = (np.arange(len(rows))[:, None, None] * n_trees + np.arange(n_trees)[None, None, :]) * n_leaves
+        cell = (
+            np.arange(len(rows))[:, None, None] * n_trees + np.arange(n_trees)[None, None, :]
+        ) * n_leaves
         counts = np.bincount((cell + leaves).reshape(-1), minlength=len(rows) * n_trees * n_leaves)
         counts = counts.reshape(len(rows), n_trees, n_leaves)
         masses = np.empty((len(rows), n_trees, self._nodes), dtype=np.int64)

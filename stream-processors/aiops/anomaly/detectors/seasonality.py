@@ -15,7 +15,9 @@ import numpy as np
 __all__ = ["detect_season"]
 
 
-def detect_season(values: Sequence[float], max_season: int | None = None, min_strength: float = 0.3) -> int:
+def detect_season(
+    values: Sequence[float], max_season: int | None = None, min_strength: float = 0.3
+) -> int:
     """The season length in points with the highest autocorrelation peak, or 0 if none is clear.
 
     Considers lags from the autocorrelation's first zero crossing (so the

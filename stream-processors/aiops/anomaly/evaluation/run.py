@@ -57,7 +57,9 @@ def score_file_with(name: str, file: LabelledSeries) -> list[float]:
     from aiops.anomaly.detectors import detect_season, score_many
     from aiops.anomaly.detectors.registry import build_detector, takes_season
 
-    season = detect_season(file.values[: probationary_period(len(file))]) if takes_season(name) else 0
+    season = (
+        detect_season(file.values[: probationary_period(len(file))]) if takes_season(name) else 0
+    )
     return score_many(build_detector(name, season=season), file.values)
 
 
