@@ -9,7 +9,7 @@ STAMP := .cache/installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # True when `import aiops` finds this checkout (an editable install of another clone does not count).
 INSTALLED_HERE := $(shell $(PYTHON) -c "import aiops, pathlib; print(pathlib.Path(aiops.__file__).resolve().is_relative_to(pathlib.Path('stream-processors').resolve()))" 2>/dev/null)
 
-.PHONY: up down test install system-packages python-package prepare
+.PHONY: up down test lint install system-packages python-package prepare
 
 ## Start the whole local stack and show the first points flowing.
 up: install
@@ -20,9 +20,15 @@ up: install
 down:
 	$(PYTHON) -m aiops stack down
 
-## Run every test tier: unit, integration (real Kafka), e2e (the whole local stack).
-test: install
+## Lint (ruff, pinned in pyproject.toml), then every test tier: unit, integration (real Kafka),
+## e2e (the whole local stack), and the doctests.
+test: install lint
 	$(PYTHON) -m pytest
+
+## ruff's lint rules and its formatting, as pyproject.toml configures them.
+lint: python-package
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 
 install: system-packages python-package prepare
 
