@@ -134,3 +134,12 @@ def test_the_json_schema_rejects_what_the_models_reject():
     document = yaml.safe_load(EXAMPLE.replace("target: 0.999", "target: 1.5"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, json_schema())
+
+
+def test_the_spec_schema_has_a_field_for_every_default_window_pair():
+    from aiops.slo.spec import AlertWindowsSpec, SeverityWindowsSpec
+    from aiops.slo.windows import DEFAULT_WINDOWS, SEVERITIES, SPEEDS
+
+    assert tuple(AlertWindowsSpec.model_fields) == SEVERITIES
+    assert tuple(SeverityWindowsSpec.model_fields) == SPEEDS
+    assert all(tuple(speeds) == SPEEDS for speeds in DEFAULT_WINDOWS.values())

@@ -42,11 +42,9 @@ from aiops.slo.names import prometheus_label_name, prometheus_metric_name
 from aiops.slo.quantile import count_at_or_below
 from aiops.slo.sli_windows import EventCounts
 from aiops.slo.spec import MetricSourceSpec, SloSpec, load_slos
-from aiops.slo.windows import DEFAULT_WINDOWS
+from aiops.slo.windows import DEFAULT_WINDOWS, SEVERITIES, SPEEDS
 
 __all__ = [
-    "SEVERITIES",
-    "SPEEDS",
     "LatencyIndicator",
     "Objective",
     "RatioIndicator",
@@ -59,11 +57,6 @@ __all__ = [
 
 Point = Mapping[str, Any]
 """An ``aiops.points/v1`` record: ``metric``, ``kind``, ``unit``, ``attributes``, ``resource``, values."""
-
-SEVERITIES: tuple[str, ...] = ("page", "ticket")
-"""Alert severities, most urgent first."""
-SPEEDS: tuple[str, ...] = ("quick", "slow")
-"""The two window pairs of a severity: the quick one reacts in minutes, the slow one catches slower burns."""
 
 
 def attribute(point: Point, name: str) -> object:

@@ -60,7 +60,8 @@ import yaml
 from aiops.slo.burn_rate import WindowPair
 from aiops.slo.durations import format_duration
 from aiops.slo.names import prometheus_label_name
-from aiops.slo.objective import SEVERITIES, LatencyIndicator, Objective, RatioIndicator, Selector
+from aiops.slo.objective import LatencyIndicator, Objective, RatioIndicator, Selector
+from aiops.slo.windows import SEVERITIES
 
 __all__ = [
     "SLOTH_MODE",

@@ -83,6 +83,7 @@ from aiops.slo._yaml import LocatedDocument, YamlSyntaxError, load_documents
 from aiops.slo.durations import parse_duration
 from aiops.slo.matchers import Matcher
 from aiops.slo.quantile import NotABucketBound
+from aiops.slo.windows import SEVERITIES, SPEEDS
 
 __all__ = [
     "API_VERSION",
@@ -567,9 +568,9 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
         problems.append(("groupBy", "lists an attribute twice"))
     period = parse_duration(body.time_window[0].duration)
     windows = body.alerting.windows
-    for severity in ("page", "ticket"):
+    for severity in SEVERITIES:
         tier = getattr(windows, severity)
-        for speed in ("quick", "slow"):
+        for speed in SPEEDS:
             pair = getattr(tier, speed) if tier is not None else None
             if pair is not None and parse_duration(pair.long_window) > period:
                 problems.append(

@@ -3,7 +3,10 @@
 :data:`DEFAULT_WINDOWS` is what a spec's ``alerting.windows`` omits; the
 streaming windows (:data:`DEFAULT_WINDOWS_S`), the recording rules' windows
 and the dashboards' window selector (:func:`window_regex`) follow from it.
-A new pair is one new entry here.
+Changing a default pair's windows or budget share is one edit here (then
+``aiops generate``). A new severity or speed is a new entry here plus its
+field in the spec's schema (``AlertWindowsSpec``, ``SeverityWindowsSpec`` in
+``spec.py``); a unit test checks the two agree.
 
 >>> [format_duration(w) for w in DEFAULT_WINDOWS_S]
 ['5m', '30m', '1h', '2h', '6h', '1d', '3d']
@@ -17,7 +20,7 @@ from typing import Any
 
 from aiops.slo.durations import format_duration, parse_duration
 
-__all__ = ["DEFAULT_WINDOWS", "DEFAULT_WINDOWS_S", "window_regex"]
+__all__ = ["DEFAULT_WINDOWS", "DEFAULT_WINDOWS_S", "SEVERITIES", "SPEEDS", "window_regex"]
 
 DEFAULT_WINDOWS: dict[str, dict[str, dict[str, Any]]] = {
     "page": {
@@ -37,6 +40,11 @@ for 7 days (Sloth ships no 7-day catalogue; its example one spends 8, 12.5,
 20 and 42 percent, which a spec can set through ``alerting.windows``).
 """
 
+
+SEVERITIES: tuple[str, ...] = tuple(DEFAULT_WINDOWS)
+"""Alert severities, most urgent first."""
+SPEEDS: tuple[str, ...] = tuple(DEFAULT_WINDOWS[SEVERITIES[0]])
+"""The window pairs of a severity: the quick one reacts in minutes, the slow one catches slower burns."""
 
 DEFAULT_WINDOWS_S: tuple[int, ...] = tuple(
     sorted(
