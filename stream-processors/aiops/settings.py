@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
         ge=0,
     )
+    detect_max_gauge_tracks: int = _field(
+        1_000,
+        "cap on tracks with their own aiops_anomaly_* gauges (service-level tracks and tracks above their "
+        "alert threshold or firing); every track is on the scores topic either way",
+        ge=0,
+    )
     detect_max_series: int = _field(
         10_000,
         "cap on live detector tracks per worker; tracks beyond it are skipped "

@@ -252,3 +252,16 @@ def test_unreadable_records_are_not_scored():
     assert (
         engine.add({**gauge("a", 1.0, T0), "kind": "exemplar"}, now=0.0) is PointOutcome.UNSCORABLE
     )
+
+
+def test_only_service_level_and_elevated_tracks_are_watched():
+    engine = DetectEngine()
+    scores, _ = run(engine, demo_exports(n=160, fault_at=155, errors=90))
+    service = {s.track for s in scores if s.attributes == {}}
+    per_route = {s.track for s in scores if s.attributes}
+    assert service and all(engine.watched(name) for name in service)
+    elevated = {name for name in per_route if engine.tracks[name].alerter.elevated}
+    assert elevated, "the burst of 500s lifts the checkout 500 track"
+    assert {name for name in per_route if engine.watched(name)} == elevated
+    assert len(elevated) < len(per_route), "a quiet route is on the scores topic only"
+    assert not engine.watched("no such track")

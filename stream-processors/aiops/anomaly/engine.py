@@ -607,6 +607,14 @@ class DetectEngine:
         if source is not None:
             source.tracks.discard(name)
 
+    def watched(self, name: str) -> bool:
+        """Whether track ``name`` deserves its own gauges: service level (no point attributes) or elevated.
+
+        See :mod:`aiops.anomaly.exposition`; an unknown (expired) track is not watched.
+        """
+        track = self.tracks.get(name)
+        return track is not None and (not track.attributes or track.alerter.elevated)
+
     @property
     def live_tracks(self) -> int:
         """Tracks with detector state."""

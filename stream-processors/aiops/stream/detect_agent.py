@@ -40,6 +40,7 @@ import faust
 
 from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key
+from aiops.anomaly.exposition import Exposition
 from aiops.settings import Settings
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -86,6 +87,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     lock = asyncio.Lock()
     warned = {"cap": False}
     gauge_labels: dict[str, tuple[str, str, str, str]] = {}
+    exposition = Exposition(settings.detect_max_gauge_tracks)
 
     def load(key: str, partition: int) -> None:
         """Bring a resource into the engine from the table the first time this worker sees it."""
@@ -125,6 +127,33 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         else:
             table[name] = value
 
+    def expose(scored: list) -> None:
+        """Gauges for the watched tracks only (service level, elevated), within the cap; the rest are removed."""
+        latest = {score.track: score for score in scored}
+        shown, removed, capped = exposition.update((name, engine.watched(name)) for name in latest)
+        for name in shown:
+            score = latest[name]
+            labels = gauge_labels.setdefault(
+                name, (score.series, score.metric, score.service, score.signal)
+            )
+            metrics.anomaly_score.labels(*labels).set(score.score)
+            metrics.anomaly_actual.labels(*labels).set(score.value)
+            metrics.anomaly_expected.labels(*labels).set(score.expected)
+        unexpose(removed)
+        if capped:
+            metrics.detect_gauges_capped.inc(capped)
+
+    def unexpose(names: list[str]) -> None:
+        for name in names:
+            labels = gauge_labels.pop(name, None)
+            if labels is not None:
+                for gauge in (
+                    metrics.anomaly_score,
+                    metrics.anomaly_actual,
+                    metrics.anomaly_expected,
+                ):
+                    gauge.remove(*labels)
+
     def checkpoint(closed: Closed, added: set[str]) -> None:
         for key in closed.sources | added:
             if key in engine.sources:
@@ -136,15 +165,10 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
 
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts, wait until Kafka has them, then checkpoint: outputs are never behind state."""
-        sent = []
-        for score in closed.scores:
-            sent.append(await scores.send(key=score.track, value=score.as_record()))
-            labels = gauge_labels.setdefault(
-                score.track, (score.series, score.metric, score.service, score.signal)
-            )
-            metrics.anomaly_score.labels(*labels).set(score.score)
-            metrics.anomaly_actual.labels(*labels).set(score.value)
-            metrics.anomaly_expected.labels(*labels).set(score.expected)
+        sent = [
+            await scores.send(key=score.track, value=score.as_record()) for score in closed.scores
+        ]
+        expose(closed.scores)
         for alert in closed.alerts:
             sent.append(
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
@@ -209,14 +233,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             await emit(closed, set())
             for name in expired:
                 write(_TRACK + name, source_of[name], None)
-                labels = gauge_labels.pop(name, None)
-                for gauge in (
-                    metrics.anomaly_score,
-                    metrics.anomaly_actual,
-                    metrics.anomaly_expected,
-                ):
-                    if labels is not None:
-                        gauge.remove(*labels)
+            unexpose(exposition.forget(expired))
             for source in {source_of[name] for name in expired} - set(engine.sources):
                 write(_SOURCE + source, source, None)
             metrics.detect_expired.inc(len(expired))

@@ -159,7 +159,8 @@ class StreamMetrics:
         self.anomaly_score = Gauge(
             "aiops_anomaly_score",
             "calibrated anomaly score in [0, 1] of a track's latest point (0.5: a 1e-5 tail probability on the "
-            "track's own history; anomaly alerts fire at 0.5 by default); series {} is the service level",
+            "track's own history; anomaly alerts fire at 0.5 by default); series {} is the service level; only "
+            "service-level tracks and tracks above threshold or firing have it (AIOPS_DETECT_MAX_GAUGE_TRACKS)",
             track,
             registry=registry,
         )
@@ -206,6 +207,12 @@ class StreamMetrics:
             "aiops_detect_restore_errors",
             "resources whose checkpoint could not "
             "be read (their tracks start afresh; see the worker log)",
+            registry=registry,
+        )
+        self.detect_gauges_capped = Counter(
+            "aiops_detect_gauges_capped",
+            "scored points of watched tracks (service level, elevated) left without gauges because "
+            "AIOPS_DETECT_MAX_GAUGE_TRACKS tracks already had them",
             registry=registry,
         )
         self.detect_expired = Counter(
