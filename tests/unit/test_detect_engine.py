@@ -265,3 +265,24 @@ def test_only_service_level_and_elevated_tracks_are_watched():
     assert {name for name in per_route if engine.watched(name)} == elevated
     assert len(elevated) < len(per_route), "a quiet route is on the scores topic only"
     assert not engine.watched("no such track")
+
+
+def test_a_rate_across_a_counter_reset_is_not_scored_and_its_mean_is():
+    rng = np.random.default_rng(7)
+    exports = [export(i, rng) for i in range(121)]
+    restart = exports.pop()
+    # the service restarted: every counter starts again, a short first interval
+    for point in restart:
+        point["reset"] = True
+        point["interval_start_unix_nano"] = point["time_unix_nano"] - 1_000_000_000
+    engine = DetectEngine()
+    run(engine, exports)
+    t = restart[0]["time_unix_nano"] / 1e9
+    for point in restart:
+        assert engine.add(point, now=t) is PointOutcome.ACCEPTED
+    closed = engine.close(now=t, force=True)
+    assert closed.scores and {s.signal for s in closed.scores} == {"mean"}, (
+        "no rate across the restart"
+    )
+    assert closed.resets == len(restart)
+    assert not [a for a in closed.alerts if a.labels.get("signal") == "rate"]

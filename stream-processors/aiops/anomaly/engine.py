@@ -311,6 +311,8 @@ class Closed:
     """Points not newer than their track's last point (a replay after a restart): not scored again."""
     skipped: int = 0
     """Points of tracks refused by ``max_series``."""
+    resets: int = 0
+    """Rates not scored because their point follows a counter reset or a process restart."""
 
 
 def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
@@ -402,7 +404,7 @@ class DetectEngine:
                 newest_in_group = max(p["time_unix_nano"] for p in group.points.values()) / 1e9
                 source.closed_upto = max(source.closed_upto, newest_in_group)
                 closed.sources.add(key)
-                batch.extend(self._group_tracks(key, source, group, moves))
+                batch.extend(self._group_tracks(key, source, group, moves, closed))
         if not batch:
             return closed
         live: list[_Item] = []
@@ -456,15 +458,31 @@ class DetectEngine:
         return closed
 
     def _group_tracks(
-        self, key: str, source: _Source, group: _Group, moves: dict[tuple[str, str, str, int], str]
+        self,
+        key: str,
+        source: _Source,
+        group: _Group,
+        moves: dict[tuple[str, str, str, int], str],
+        closed: Closed,
     ) -> list[_Item]:
-        """The items of a group: each point's signals, then per metric the service-level totals."""
+        """The items of a group: each point's signals, then per metric the service-level totals.
+
+        A point marked ``reset`` (its counter started again: a reset or a
+        process restart) says nothing about the rate, so neither its ``rate``
+        nor its metric's service-level rate is scored this group; its mean is.
+        """
         items = []
         totals: dict[str, _Total] = {}
+        restarted: set[str] = set()
         group_ns = min(p["time_unix_nano"] for p in group.points.values())
         for series, point in sorted(group.points.items()):
             values = signals(point)
+            if point.get("reset") and "rate" in values:
+                restarted.add(point["metric"])
+                closed.resets += 1
             for signal, value in values.items():
+                if signal == "rate" and point.get("reset"):
+                    continue
                 track = self._track(series, signal, point, key, source)
                 items.append(_Item(track, point["time_unix_nano"], value, key, group_ns))
             if (
@@ -474,6 +492,8 @@ class DetectEngine:
         for metric, total in sorted(totals.items()):
             point = {**total.point, "attributes": {}}
             for signal, value in total.values().items():
+                if signal == "rate" and metric in restarted:
+                    continue
                 track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
                 items.append(_Item(track, group_ns, value, key, group_ns))
                 moves[(key, metric, signal, group_ns)] = self._attribution(

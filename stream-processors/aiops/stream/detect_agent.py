@@ -191,6 +191,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         await app.producer.flush()
         metrics.detect_points.labels(outcome="scored").inc(len(closed.scores))
         metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
+        metrics.detect_points.labels(outcome="reset").inc(closed.resets)
         metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
         if closed.skipped and not warned["cap"]:
             warned["cap"] = True

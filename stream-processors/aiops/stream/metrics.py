@@ -188,7 +188,8 @@ class StreamMetrics:
             "aiops_detect_points",
             "points by what the detect agent did: accepted (queued in an export group), scored (per track), "
             "late (older than a scored group of its resource), replayed (already scored before a restart), "
-            "skipped (beyond AIOPS_DETECT_MAX_SERIES), unscorable",
+            "skipped (beyond AIOPS_DETECT_MAX_SERIES), reset (a rate across a counter reset or restart, not scored), "
+            "unscorable",
             ["outcome"],
             registry=registry,
         )
