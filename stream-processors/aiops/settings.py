@@ -119,8 +119,10 @@ class Settings(BaseSettings):
     detect_alert_policy: dict[str, Any] = _field(
         {},
         'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
-        '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning"}, '
-        '"overrides": {"<metric glob>": {...}}}; fields left out keep these defaults',
+        '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning", "alert": null}, '
+        '"overrides": {"<metric glob>": {...}}}; fields left out keep these defaults; every metric is scored, '
+        "and where alert is not set only the request metrics (http.server.request.duration, "
+        "http.server.duration, rpc.server.duration) raise alerts",
     )
 
     # SLOs

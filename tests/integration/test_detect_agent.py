@@ -28,6 +28,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import DetectEngine
 from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
@@ -72,9 +73,13 @@ def payload(service: str, step: int) -> bytes:
     ).SerializeToString()
 
 
+ALERT_POLICY = {"overrides": {"queue.depth": {"alert": True}}}
+"""The test's gauge is no request metric, so by default it would be scored without alerting."""
+
+
 @pytest.fixture
 def settings(worker_settings):
-    return worker_settings()
+    return worker_settings(detect_alert_policy=ALERT_POLICY)
 
 
 def produce(settings: Settings, steps: range) -> None:
@@ -103,7 +108,7 @@ def scored_keys(out: list) -> set[tuple[str, int]]:
 
 def reference(points_by_partition: dict[int, list[dict]]) -> tuple[dict, list[AlertV1]]:
     """Scores and alerts of one uninterrupted engine over the points, partition by partition in offset order."""
-    engine = DetectEngine()
+    engine = DetectEngine(policies=AlertPolicies.from_mapping(ALERT_POLICY))
     scores, alerts = {}, []
     for partition in sorted(points_by_partition):
         for point in points_by_partition[partition]:

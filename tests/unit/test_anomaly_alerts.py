@@ -154,11 +154,11 @@ def test_per_metric_policies_first_matching_pattern_wins():
         }
     )
     assert policies.for_metric("http.server.request.duration") == AlertPolicy(
-        threshold=0.6, min_points=3, severity="page"
+        threshold=0.6, min_points=3, severity="page", alert=True
     )
     assert policies.for_metric("http.client.duration").min_points == 5
-    assert policies.for_metric("queue.depth") == AlertPolicy(threshold=0.6)
-    assert AlertPolicies().for_metric("anything") == AlertPolicy()
+    assert policies.for_metric("queue.depth") == AlertPolicy(threshold=0.6, alert=False)
+    assert AlertPolicies().for_metric("anything") == AlertPolicy(alert=False)
     with pytest.raises(ValueError, match=r"overrides\['x'\]: unknown field\(s\) treshold"):
         AlertPolicies.from_mapping({"overrides": {"x": {"treshold": 0.4}}})
 
@@ -251,3 +251,20 @@ def test_the_alert_core_imports_no_kafka_or_faust():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "metric", "alerts"),
+    [
+        ({}, "http.server.request.duration", True),
+        ({}, "rpc.server.duration", True),
+        ({}, "http.server.active_requests", False),
+        ({}, "process.cpu.time", False),
+        ({"default": {"alert": True}}, "process.cpu.time", True),
+        ({"overrides": {"http.server.*": {"alert": False}}}, "http.server.request.duration", False),
+        ({"overrides": {"http.server.*": {"min_points": 3}}}, "http.server.request.duration", True),
+        ({"overrides": {"queue.*": {"alert": True}}}, "queue.depth", True),
+    ],
+)
+def test_by_default_only_the_request_metrics_alert(mapping, metric, alerts):
+    assert AlertPolicies.from_mapping(mapping).for_metric(metric).alert is alerts

@@ -48,12 +48,13 @@ import fnmatch
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
     "ALERTNAME",
+    "REQUEST_METRICS",
     "AlertPolicies",
     "AlertPolicy",
     "AnomalyAlerter",
@@ -72,8 +73,14 @@ ALERTNAME = "AnomalyDetected"
 class AlertPolicy:
     """When a series' scores become an alert; the defaults suit the default detector's calibrated score.
 
+    ``alert`` says whether transitions become alert events; ``False`` keeps
+    the state machine running (so a track can still be seen as elevated) but
+    raises none. Left unset (``None``), :meth:`AlertPolicies.for_metric`
+    decides by the metric: the request metrics (:data:`REQUEST_METRICS`)
+    alert, the others do not.
+
     >>> AlertPolicy()
-    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning')
+    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning', alert=None)
     >>> AlertPolicy(threshold=0.3, clear_threshold=0.5)
     Traceback (most recent call last):
     ...
@@ -87,6 +94,7 @@ class AlertPolicy:
     quiet_points: int = 10
     quiet_seconds: float = 0.0
     severity: str = "warning"
+    alert: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.clear_threshold <= self.threshold:
@@ -101,9 +109,25 @@ class AlertPolicy:
             raise ValueError("severity must not be empty")
 
 
+REQUEST_METRICS: tuple[str, ...] = (
+    "http.server.request.duration",
+    "http.server.duration",
+    "rpc.server.duration",
+)
+"""The OpenTelemetry server request histograms (stable and older HTTP semantic conventions, RPC):
+per service and per route, their rate and mean latency are what anomaly alerts cover by default."""
+
+
 @dataclass(frozen=True)
 class AlertPolicies:
     """A default policy and per-metric overrides by ``fnmatch`` pattern on the metric name (first match wins).
+
+    Every metric is scored; whether its anomalies alert is the policy's
+    ``alert``, and where no policy sets it, only the request signals
+    (:data:`REQUEST_METRICS`: per service and per route, their rate and mean
+    latency) alert. Other metrics (CPU, memory, queue depths, active
+    requests) alert only where a policy says so: their swings are rarely
+    worth a page on their own.
 
     >>> policies = AlertPolicies.from_mapping({"default": {"threshold": 0.6, "clear_threshold": 0.4},
     ...                                        "overrides": {"http.server.*": {"min_points": 3}}})
@@ -111,19 +135,24 @@ class AlertPolicies:
     3
     >>> policies.for_metric("http.server.request.duration").threshold   # the rest from the default
     0.6
-    >>> policies.for_metric("queue.depth").min_points
-    1
+    >>> policies.for_metric("http.server.request.duration").alert, policies.for_metric("queue.depth").alert
+    (True, False)
+    >>> AlertPolicies.from_mapping({"overrides": {"queue.*": {"alert": True}}}).for_metric("queue.depth").alert
+    True
     """
 
     default: AlertPolicy = field(default_factory=AlertPolicy)
     overrides: tuple[tuple[str, AlertPolicy], ...] = ()
 
     def for_metric(self, metric: str) -> AlertPolicy:
-        """The policy of ``metric``: the first override whose pattern matches, else the default."""
-        for pattern, policy in self.overrides:
-            if fnmatch.fnmatchcase(metric, pattern):
-                return policy
-        return self.default
+        """The policy of ``metric``: the first override whose pattern matches, else the default; ``alert`` decided."""
+        policy = next(
+            (p for pattern, p in self.overrides if fnmatch.fnmatchcase(metric, pattern)),
+            self.default,
+        )
+        if policy.alert is None:
+            policy = replace(policy, alert=metric in REQUEST_METRICS)
+        return policy
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> AlertPolicies:

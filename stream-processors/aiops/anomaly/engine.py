@@ -39,7 +39,7 @@ State and limits
     :meth:`export_source` / :meth:`export_track` and their ``restore_*``
     counterparts move a resource's state to and from a checkpoint.
 
->>> engine = DetectEngine()
+>>> engine = DetectEngine(policies=AlertPolicies.from_mapping({"default": {"alert": True}}))
 >>> for i in range(100):
 ...     t = 1_800_000_000 + 10 * i
 ...     _ = engine.add(gauge("queue.depth", 5.0 + (i % 3) * 0.1, t), now=t)
@@ -449,7 +449,9 @@ class DetectEngine:
             transition = track.alerter.update(
                 t, score, None if math.isnan(value) else value, expected
             )
-            if transition is not None:
+            if transition is not None and (
+                track.alerter.policy.alert or track.episode is not None
+            ):  # a policy that does not alert still resolves an episode it opened before
                 closed.alerts.append(
                     self._alert(
                         track, transition, moves.get((key, track.metric, track.signal, group_ns))

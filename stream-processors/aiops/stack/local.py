@@ -7,6 +7,7 @@ stops them in reverse order. Everything lives under ``settings.stack_dir``.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -124,10 +125,11 @@ def _ran_a_second(pid_file: Path) -> bool:
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as ``AIOPS_*`` variables, so child processes see the same values."""
+    """The settings as ``AIOPS_*`` variables (mappings and lists as JSON), so child processes see the same values."""
     values = settings.model_dump(mode="json")
     return {
-        env_var(name): str(value) for name, value in values.items() if not isinstance(value, dict)
+        env_var(name): json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for name, value in values.items()
     }
 
 
