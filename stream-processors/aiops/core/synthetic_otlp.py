@@ -72,7 +72,8 @@ def _plan(series: int) -> list[tuple[str, dict]]:
     plan: list[tuple[str, dict]] = []
     histograms, counters, updowns = series // 4, series // 3, series // 10
     for i in range(histograms):
-        plan.append(("histogram", {"http.request.method": _METHODS[i % 4], "http.route": _ROUTES[i % 10],
+        route = _ROUTES[i % 10] if i < 140 else f"{_ROUTES[i % 10]}/v{i // 140}"  # unique past 4 x 10 x 7
+        plan.append(("histogram", {"http.request.method": _METHODS[i % 4], "http.route": route,
                                    "http.response.status_code": _STATUSES[i % 7], "url.scheme": "http"}))
     for i in range(counters):
         plan.append(("counter", {"messaging.system": "kafka", "messaging.destination.name": f"topic-{i % 20}",
