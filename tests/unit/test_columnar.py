@@ -1,5 +1,6 @@
 """The columnar data plane (decode, series ids, deltas) against the per-point reference on random inputs."""
 
+import json
 import math
 import os
 import random
@@ -15,6 +16,9 @@ from aiops.core import MalformedPayload, decode_metrics, decode_payload, flatten
 from aiops.core.columnar import KINDS, SeriesInterner, decode_columns
 from aiops.core.delta_columns import DeltaState
 from aiops.core.otlp import Observation, PointProblem
+from aiops.core.points_v2 import decode as decode_v2
+from aiops.core.points_v2 import encode as encode_v2
+from aiops.core.points_v2 import expand_v1, to_record
 from aiops.core.series_id import series_id
 from aiops.core.synthetic_otlp import synthetic_exports
 
@@ -152,16 +156,18 @@ def test_column_deltas_equal_the_per_point_deltas_on_random_inputs(seed):
     for step in range(150):
         payload = random_payload(rng, step)
         reference = decode_payload(payload, states)
-        rows = []
+        rows, expanded = [], []
         for batch in decode_columns(payload, SeriesInterner()).batches:
             points = state.apply(batch)
             rows += _columns_as_v1(points)
+            expanded += expand_v1(decode_v2(encode_v2(to_record(points))))
             for key, count in points.outcomes.items():
                 outcomes_v2[key] = outcomes_v2.get(key, 0) + count
         for key, count in reference.outcomes.items():
             outcomes_v1[key.value] = outcomes_v1.get(key.value, 0) + count
         assert rows == [(p.series, p.kind, p.interval_start_unix_nano, p.time_unix_nano, p.monotonic, p.reset,
                          p.value, p.count, p.sum, p.bounds, p.bucket_counts) for p in reference.points], step
+        assert expanded == [json.loads(json.dumps(p.as_record())) for p in reference.points], step
     assert outcomes_v2 == outcomes_v1
     assert {"reset", "stale", "baseline"} <= outcomes_v2.keys(), "the random inputs exercise every rule"
     assert len(state) == len(states)
