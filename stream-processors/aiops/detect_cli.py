@@ -299,3 +299,42 @@ def bench_detect(
         f"in memory, {result.river_pickle_bytes_per_series:,} B pickled\n"
         f"largest score difference between the paths on the river series: {result.max_abs_score_difference:.1e}"
     )
+
+
+@bench_cli.command("decode")
+def bench_decode(
+    resources: int = typer.Option(50, help="service instances, one OTLP payload each per export"),
+    series: int = typer.Option(100, help="series per resource (histograms, counters, up-down sums, gauges)"),
+    exports: int = typer.Option(10, help="exports of every resource; the first one warms up, untimed"),
+    seed: int = typer.Option(0, help="seed of the synthetic values"),
+    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Points per second of the per-point decode (v1) versus the columnar decode (v2), and bytes per record."""
+    import json
+
+    from aiops.core.decode_bench import machine, run_decode_bench
+
+    result = run_decode_bench(resources=resources, series=series, exports=exports, seed=seed,
+                              progress=lambda message: typer.echo(message, err=True))
+    if json_output:
+        typer.echo(json.dumps({**asdict(result), "machine": machine()}, indent=2))
+        return
+    r = result
+    typer.echo(
+        f"$ aiops bench decode --resources {resources} --series {series} --exports {exports} --seed {seed}\n"
+        f"machine: {machine()}\n"
+        f"{r.points:,} points timed ({r.timed_exports} exports x {r.resources} resources x {r.series} series), "
+        "points/s of process CPU time:\n"
+        f"  v1 per-point decode_payload:             {r.v1_decode_per_s:>12,.0f}\n"
+        f"  v1 decode + one JSON record per point:   {r.v1_decode_encode_per_s:>12,.0f}\n"
+        f"  v2 columnar decode:                      {r.v2_decode_per_s:>12,.0f}  "
+        f"({r.v2_decode_per_s / r.v1_decode_per_s:.1f}x v1)\n"
+        f"  v2 decode + deltas:                      {r.v2_decode_delta_per_s:>12,.0f}  "
+        f"({r.v2_decode_delta_per_s / r.v1_decode_per_s:.1f}x v1)\n"
+        f"  v2 decode + deltas + v2 record encoded:  {r.v2_decode_delta_encode_per_s:>12,.0f}  "
+        f"({r.v2_decode_delta_encode_per_s / r.v1_decode_encode_per_s:.1f}x v1 with records)\n"
+        f"  first sight of a series (labels interned): {r.intern_us_per_series:,.1f} us each, once per process\n"
+        f"bytes on aiops.points: v1 {r.v1_bytes_per_record:,.0f} per record ({r.v1_records:,} records, one per point); "
+        f"v2 {r.v2_bytes_per_record:,.0f} per record ({r.v2_records:,} records, one per payload and resource)\n"
+        f"bytes per point: v1 {r.v1_bytes_per_point:,.0f}, v2 {r.v2_bytes_per_point:,.0f}"
+    )

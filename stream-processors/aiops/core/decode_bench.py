@@ -1,0 +1,150 @@
+"""What ``aiops bench decode`` measures: per-point decode (v1) against columnar decode (v2), same payloads.
+
+Both paths get the same synthetic fleet exports (``synthetic_otlp``). The
+first export of every series is untimed for both (the columnar path interns
+its labels there, once per series and process; its cost is reported apart);
+the following exports are timed, in process CPU time, so a busy machine does
+not skew the rates. Stages of the columnar path are timed cumulatively:
+decode alone, then with deltas, then with the v2 record encoded. The v1 path
+is ``decode_payload`` with each point's v1 record encoded by orjson.
+
+>>> result = run_decode_bench(resources=2, series=20, exports=3)
+>>> result.points == result.v1_points, result.v2_records
+(True, 4)
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from aiops.core.columnar import SeriesInterner, decode_columns
+from aiops.core.decode import decode_payload
+from aiops.core.delta_columns import DeltaState
+from aiops.core.points_v2 import encode, to_record
+from aiops.core.synthetic_otlp import synthetic_exports
+
+__all__ = ["DecodeBenchResult", "machine", "run_decode_bench"]
+
+
+@dataclass(frozen=True)
+class DecodeBenchResult:
+    """Rates in points per second of CPU time; bytes per record and per point on ``aiops.points``."""
+
+    resources: int
+    series: int
+    timed_exports: int
+    points: int
+    v1_points: int
+    v1_decode_per_s: float
+    v1_decode_encode_per_s: float
+    v2_decode_per_s: float
+    v2_decode_delta_per_s: float
+    v2_decode_delta_encode_per_s: float
+    intern_us_per_series: float
+    v1_records: int
+    v1_bytes_per_record: float
+    v2_records: int
+    v2_bytes_per_record: float
+    v1_bytes_per_point: float
+    v2_bytes_per_point: float
+
+
+def machine() -> str:
+    """One line naming the CPU, cores, load, Python and protobuf backend, for the benchmark's header.
+
+    >>> "python" in machine()
+    True
+    """
+    from google.protobuf.internal import api_implementation
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{model}, {os.cpu_count()} cores, load {load}; python {platform.python_version()}, "
+            f"protobuf {api_implementation.Type()}")
+
+
+def _cpu(fn) -> tuple[float, object]:
+    start = time.process_time()
+    out = fn()
+    return time.process_time() - start, out
+
+
+def run_decode_bench(resources: int = 50, series: int = 100, exports: int = 10, seed: int = 0,
+                     progress=lambda message: None) -> DecodeBenchResult:
+    """Decode ``exports`` rounds of ``resources`` payloads of ``series`` points each, both ways.
+
+    The first round warms both paths (state, interning) and is not timed.
+    """
+    progress(f"generating {exports} exports of {resources} resources x {series} series")
+    rounds = synthetic_exports(resources=resources, series=series, exports=exports, seed=seed)
+    warm, timed = rounds[0], [payload for round_ in rounds[1:] for payload in round_]
+
+    progress("v1: per-point decode_payload")
+    states: dict = {}
+    for payload in warm:
+        decode_payload(payload, states)
+    v1_states = dict(states)
+    v1_decode_s, v1_counts = _cpu(lambda: [len(decode_payload(p, states).points) for p in timed])
+    states = v1_states
+    v1_records: list[bytes] = []
+
+    def v1_full():
+        for payload in timed:
+            v1_records.extend(orjson.dumps(point.as_record()) for point in decode_payload(payload, states).points)
+    v1_full_s, _ = _cpu(v1_full)
+
+    progress("v2: columnar decode, deltas, records")
+    interner = SeriesInterner()
+    intern_s, _ = _cpu(lambda: [decode_columns(p, interner) for p in warm])
+    decode_s, decoded = _cpu(lambda: [decode_columns(p, interner) for p in timed])
+    points = sum(d.points for d in decoded)
+
+    def with_delta(make_record: bool):
+        state = DeltaState()
+        for payload in warm:
+            for batch in decode_columns(payload, interner).batches:
+                state.apply(batch)
+        records: list[bytes] = []
+
+        def run():
+            for payload in timed:
+                for batch in decode_columns(payload, interner).batches:
+                    point_batch = state.apply(batch)
+                    if make_record:
+                        records.append(encode(to_record(point_batch)))
+        return _cpu(run)[0], records
+
+    delta_s, _ = with_delta(False)
+    full_s, v2_records = with_delta(True)
+    v1_bytes = sum(map(len, v1_records))
+    v2_bytes = sum(map(len, v2_records))
+    warm_points = resources * series
+    return DecodeBenchResult(
+        resources=resources,
+        series=series,
+        timed_exports=exports - 1,
+        points=points,
+        v1_points=sum(v1_counts),
+        v1_decode_per_s=sum(v1_counts) / max(v1_decode_s, 1e-9),
+        v1_decode_encode_per_s=len(v1_records) / max(v1_full_s, 1e-9),
+        v2_decode_per_s=points / max(decode_s, 1e-9),
+        v2_decode_delta_per_s=points / max(delta_s, 1e-9),
+        v2_decode_delta_encode_per_s=points / max(full_s, 1e-9),
+        intern_us_per_series=(intern_s - decode_s * warm_points / max(points, 1)) / warm_points * 1e6,
+        v1_records=len(v1_records),
+        v1_bytes_per_record=v1_bytes / max(len(v1_records), 1),
+        v2_records=len(v2_records),
+        v2_bytes_per_record=v2_bytes / max(len(v2_records), 1),
+        v1_bytes_per_point=v1_bytes / max(len(v1_records), 1),
+        v2_bytes_per_point=v2_bytes / max(points, 1),
+    )
