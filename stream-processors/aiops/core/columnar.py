@@ -103,14 +103,24 @@ class SeriesInterner:
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
         self.clears = 0
-        self._scopes: dict[tuple, dict[tuple[bytes, ...], tuple[int, SeriesLabels] | None]] = {}
-        self._size = 0
+        self._scopes: dict[tuple, dict[tuple[bytes, ...], int]] = {}
+        self.labels: dict[int, SeriesLabels] = {}
+        self._resources: dict[bytes, tuple[Attributes, str]] = {}
 
     def __len__(self) -> int:
-        return self._size
+        return len(self.labels)
+
+    def resource(self, message) -> tuple[Attributes, str]:
+        """A ``Resource`` message's attributes and their canonical text, cached by its bytes."""
+        raw = message.SerializeToString()
+        entry = self._resources.get(raw)
+        if entry is None:
+            attributes = _attributes(message.attributes)
+            entry = self._resources[raw] = (attributes, canonical_attributes(attributes))
+        return entry
 
     def metric_cache(self, resource_text: str, metric: str, kind: int, unit: str) -> dict:
-        """The cache of one metric of one resource: raw attribute tuple → (id, labels)."""
+        """The cache of one metric of one resource: raw attribute tuple → series id."""
         key = (resource_text, metric, kind, unit)
         cache = self._scopes.get(key)
         if cache is None:
@@ -118,20 +128,20 @@ class SeriesInterner:
         return cache
 
     def intern(self, cache: dict, raw: tuple[bytes, ...], resource_text: str, metric: str, kind: int,
-               unit: str) -> tuple[int, SeriesLabels]:
-        """Decode, canonicalise and hash one raw attribute set; raises ``DecodeError`` on bad bytes."""
+               unit: str) -> int:
+        """Decode, canonicalise and hash one raw attribute set into ``cache``; raises ``DecodeError`` on bad bytes."""
         attributes = _attributes([common_pb2.KeyValue.FromString(item) for item in raw])
         name = KINDS[kind]
-        sid = id_of_canonical(canonical_series(metric, name, attributes, {}, resource_text=resource_text))
-        entry = cache[raw] = (sid, SeriesLabels(metric, name, unit, attributes))
-        self._size += 1
-        return entry
+        sid = cache[raw] = id_of_canonical(canonical_series(metric, name, attributes, {}, resource_text=resource_text))
+        self.labels[sid] = SeriesLabels(metric, name, unit, attributes)
+        return sid
 
     def maybe_clear(self) -> None:
         """Empty the caches if they hold more than ``capacity`` series (call between batches)."""
-        if self._size > self.capacity:
+        if len(self.labels) > self.capacity:
             self._scopes.clear()
-            self._size = 0
+            self.labels.clear()
+            self._resources.clear()
             self.clears += 1
 
 
@@ -228,8 +238,7 @@ def decode_columns(payload: bytes, interner: SeriesInterner | None = None) -> Co
 
 
 def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) -> ResourceBatch:
-    resource = _attributes(resource_metrics.resource.attributes)
-    resource_text = canonical_attributes(resource)
+    resource, resource_text = interner.resource(resource_metrics.resource)
     scopes: list[str] = []
     ids: list[int] = []
     scope_index: list[int] = []
@@ -243,11 +252,10 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
     sums: list[float] = []
     bounds_index: list[int] = []
     bounds_table: dict[tuple[float, ...], int] = {}
-    bounds_valid: dict[tuple[float, ...], bool] = {}
     offsets = [0]
     buckets: list[int] = []
-    labels: dict[int, SeriesLabels] = {}
     isfinite = math.isfinite
+    ids_append, starts_append, times_append, values_append = ids.append, starts.append, times.append, values.append
     for scope_metrics in resource_metrics.scope_metrics:
         scope = len(scopes)
         scopes.append(scope_metrics.scope.name)
@@ -278,68 +286,82 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
                 continue
             unit = metric.unit
             cache = interner.metric_cache(resource_text, name, kind, unit)
+            cache_get = cache.get
             before = len(ids)
-            for point in points:
-                raw = tuple(point.attributes)
-                if kind == _HISTOGRAM:
+            if kind != _HISTOGRAM:
+                for point in points:
+                    raw = tuple(point.attributes)
+                    value = point.as_double
+                    if not value:  # 0.0, or not a double: ask which (one more call, only then)
+                        which = point.WhichOneof("value")
+                        if which == "as_int":
+                            value = float(point.as_int)
+                        elif which is None:
+                            problems.append(PointProblem(name, "data point has no value", _raw_attributes(raw)))
+                            continue
+                    elif not isfinite(value):
+                        problems.append(PointProblem(name, f"data point value is {value}", _raw_attributes(raw)))
+                        continue
+                    time = point.time_unix_nano
+                    if not time:
+                        problems.append(PointProblem(name, "data point has no time_unix_nano", _raw_attributes(raw)))
+                        continue
+                    sid = cache_get(raw)
+                    if sid is None:
+                        try:
+                            sid = interner.intern(cache, raw, resource_text, name, kind, unit)
+                        except DecodeError:
+                            problems.append(PointProblem(name, "data point attributes are not OTLP key-values"))
+                            continue
+                    ids_append(sid)
+                    starts_append(point.start_time_unix_nano)
+                    times_append(time)
+                    values_append(value)
+                added = len(ids) - before
+                counts.extend([0] * added)
+                sums.extend([0.0] * added)
+                bounds_index.extend([-1] * added)
+                offsets.extend([len(buckets)] * added)
+            else:
+                for point in points:
+                    raw = tuple(point.attributes)
                     bounds = tuple(point.explicit_bounds)
                     point_buckets = list(point.bucket_counts)
                     point_count = point.count
+                    time = point.time_unix_nano
                     problem = None
                     if len(point_buckets) != len(bounds) + 1:
                         problem = (f"histogram has {len(point_buckets)} bucket counts for {len(bounds)} bounds "
                                    "(want bounds + 1)")
                     else:
-                        valid = bounds_valid.get(bounds)
-                        if valid is None:
-                            valid = bounds_valid[bounds] = _bounds_ok(bounds)
-                        if not valid:
+                        index = bounds_table.get(bounds)
+                        if index is None and not _bounds_ok(bounds):
                             problem = "histogram bounds are not finite and increasing"
                         elif sum(point_buckets) != point_count:
                             problem = f"histogram bucket counts add to {sum(point_buckets)}, count is {point_count}"
-                        elif point.time_unix_nano == 0:
+                        elif not time:
                             problem = "data point has no time_unix_nano"
                     if problem:
                         problems.append(PointProblem(name, problem, _raw_attributes(raw)))
                         continue
-                    value = 0.0
-                else:
-                    which = point.WhichOneof("value")
-                    if which is None:
-                        problems.append(PointProblem(name, "data point has no value", _raw_attributes(raw)))
-                        continue
-                    value = point.as_double if which == "as_double" else float(point.as_int)
-                    if not isfinite(value):
-                        problems.append(PointProblem(name, f"data point value is {value}", _raw_attributes(raw)))
-                        continue
-                    if point.time_unix_nano == 0:
-                        problems.append(PointProblem(name, "data point has no time_unix_nano", _raw_attributes(raw)))
-                        continue
-                entry = cache.get(raw)
-                if entry is None:
-                    try:
-                        entry = interner.intern(cache, raw, resource_text, name, kind, unit)
-                    except DecodeError:
-                        problems.append(PointProblem(name, "data point attributes are not OTLP key-values"))
-                        continue
-                ids.append(entry[0])
-                labels[entry[0]] = entry[1]
-                starts.append(point.start_time_unix_nano)
-                times.append(point.time_unix_nano)
-                values.append(value)
-                if kind == _HISTOGRAM:
-                    counts.append(point_count)
-                    sums.append(point.sum)
-                    index = bounds_table.get(bounds)
+                    sid = cache_get(raw)
+                    if sid is None:
+                        try:
+                            sid = interner.intern(cache, raw, resource_text, name, kind, unit)
+                        except DecodeError:
+                            problems.append(PointProblem(name, "data point attributes are not OTLP key-values"))
+                            continue
                     if index is None:
                         index = bounds_table[bounds] = len(bounds_table)
+                    ids_append(sid)
+                    starts_append(point.start_time_unix_nano)
+                    times_append(time)
+                    values_append(0.0)
+                    counts.append(point_count)
+                    sums.append(point.sum)
                     bounds_index.append(index)
                     buckets.extend(point_buckets)
-                else:
-                    counts.append(0)
-                    sums.append(0.0)
-                    bounds_index.append(-1)
-                offsets.append(len(buckets))
+                    offsets.append(len(buckets))
             added = len(ids) - before
             scope_index.extend([scope] * added)
             kinds.extend([kind] * added)
@@ -349,7 +371,7 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
         resource=resource,
         resource_text=resource_text,
         scopes=scopes,
-        labels=labels,
+        labels={sid: interner.labels[sid] for sid in set(ids)},
         series_id=np.array(ids, dtype=np.int64),
         scope_index=np.array(scope_index, dtype=np.int32),
         kind=np.array(kinds, dtype=np.uint8),
