@@ -336,5 +336,6 @@ def bench_decode(
         f"  first sight of a series (labels interned): {r.intern_us_per_series:,.1f} us each, once per process\n"
         f"bytes on aiops.points: v1 {r.v1_bytes_per_record:,.0f} per record ({r.v1_records:,} records, one per point); "
         f"v2 {r.v2_bytes_per_record:,.0f} per record ({r.v2_records:,} records, one per payload and resource)\n"
-        f"bytes per point: v1 {r.v1_bytes_per_point:,.0f}, v2 {r.v2_bytes_per_point:,.0f}"
+        f"bytes per point: v1 {r.v1_bytes_per_point:,.0f}, v2 {r.v2_bytes_per_point:,.0f}\n"
+        f"v2 decode state (deltas) and label cache: {r.state_bytes_per_series:,.0f} bytes per live series"
     )

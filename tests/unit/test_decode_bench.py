@@ -15,6 +15,7 @@ def test_run_decode_bench_times_both_paths_on_the_same_points():
     assert result.v2_records == 3 * 2
     assert min(result.v1_decode_per_s, result.v2_decode_per_s, result.v2_decode_delta_encode_per_s) > 0
     assert result.v2_bytes_per_point < result.v1_bytes_per_point
+    assert 0 < result.state_bytes_per_series < 64_000
 
 
 def test_bench_decode_command_prints_rates_bytes_and_the_machine():

@@ -52,6 +52,7 @@ class DecodeBenchResult:
     v2_bytes_per_record: float
     v1_bytes_per_point: float
     v2_bytes_per_point: float
+    state_bytes_per_series: float
 
 
 def machine() -> str:
@@ -124,6 +125,8 @@ def run_decode_bench(resources: int = 50, series: int = 100, exports: int = 10, 
                         records.append(encode(to_record(point_batch)))
         return _cpu(run)[0], records
 
+    progress("v2: memory of the decode state and the label cache per live series")
+    state_bytes = _state_bytes(rounds[:2], resources * series)
     delta_s, _ = with_delta(False)
     full_s, v2_records = with_delta(True)
     v1_bytes = sum(map(len, v1_records))
@@ -147,4 +150,24 @@ def run_decode_bench(resources: int = 50, series: int = 100, exports: int = 10, 
         v2_bytes_per_record=v2_bytes / max(len(v2_records), 1),
         v1_bytes_per_point=v1_bytes / max(len(v1_records), 1),
         v2_bytes_per_point=v2_bytes / max(points, 1),
+        state_bytes_per_series=state_bytes,
     )
+
+
+def _state_bytes(rounds: list[list[bytes]], series: int) -> float:
+    """Bytes allocated and kept per live series by a fresh ``SeriesInterner`` and ``DeltaState`` (tracemalloc)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    interner, state = SeriesInterner(), DeltaState()
+    for round_ in rounds:
+        for payload in round_:
+            for batch in decode_columns(payload, interner).batches:
+                state.apply(batch)
+    gc.collect()
+    kept = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return kept / max(series, 1)
