@@ -30,6 +30,7 @@ the series (the issue's "decode state expires, counted").
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -136,12 +137,12 @@ class DeltaState:
         value = batch.value.copy()
         count = batch.count.copy()
         total = batch.sum.copy()
-        buckets = batch.bucket_counts.copy()
+        buckets = batch.bucket_counts
         outcomes: Counter = Counter()
         rows = np.flatnonzero(batch.cumulative & batch.monotonic)
         outcomes["emitted"] = n - len(rows)
         if len(rows):
-            self._difference(batch, rows, keep, reset, interval_start, value, count, total, buckets, outcomes)
+            buckets = self._difference(batch, rows, keep, reset, interval_start, value, count, total, outcomes)
         offsets = batch.bucket_offsets
         if keep.all():
             new_offsets, new_buckets = offsets, buckets
@@ -170,7 +171,8 @@ class DeltaState:
             outcomes=Counter({k: v for k, v in outcomes.items() if v}),
         )
 
-    def _difference(self, batch, rows, keep, reset, interval_start, value, count, total, buckets, outcomes):
+    def _difference(self, batch, rows, keep, reset, interval_start, value, count, total, outcomes) -> np.ndarray:
+        """Step through the cumulative rows in order; returns the bucket counts with histogram deltas."""
         ids = batch.series_id[rows].tolist()
         scopes = batch.scope_index[rows].tolist()
         kinds = batch.kind[rows].tolist()
@@ -181,6 +183,9 @@ class DeltaState:
         sums = batch.sum[rows].tolist()
         bounds_index = batch.bounds_index[rows].tolist()
         offsets = batch.bucket_offsets.tolist()
+        flat = batch.bucket_counts.tolist()
+        out_buckets = None
+        lt, sub = operator.lt, operator.sub
         scope_states = [self._streams.setdefault(name, {}) for name in batch.scopes]
         emitted = resets = baselines = stale = 0
         for i, row in enumerate(rows.tolist()):
@@ -190,7 +195,7 @@ class DeltaState:
             histogram = kinds[i] == _HISTOGRAM
             if histogram:
                 o, e = offsets[row], offsets[row + 1]
-                now_buckets = batch.bucket_counts[o:e].tolist()
+                now_buckets = flat[o:e]
                 bounds = batch.bounds[bounds_index[i]]
                 state = [start, time, counts[i], sums[i], bounds, now_buckets]
             else:
@@ -212,7 +217,7 @@ class DeltaState:
                 is_reset = True
             elif histogram:
                 is_reset = (bounds != previous[4] or counts[i] < previous[2]
-                            or any(now < before for now, before in zip(now_buckets, previous[5])))
+                            or any(map(lt, now_buckets, previous[5])))
             else:
                 is_reset = values[i] < previous[2]
             if is_reset:
@@ -224,8 +229,9 @@ class DeltaState:
             if histogram:
                 count[row] = counts[i] - previous[2]
                 total[row] = sums[i] - previous[3]
-                before = previous[5]
-                buckets[o:e] = [now - old for now, old in zip(now_buckets, before)]
+                if out_buckets is None:
+                    out_buckets = flat[:]
+                out_buckets[o:e] = map(sub, now_buckets, previous[5])
             else:
                 value[row] = values[i] - previous[2]
             emitted += 1
@@ -236,3 +242,6 @@ class DeltaState:
         for name in batch.scopes:
             if not self._streams.get(name, True):
                 del self._streams[name]
+        if out_buckets is None:
+            return batch.bucket_counts
+        return np.array(out_buckets, dtype=np.int64)
