@@ -75,6 +75,8 @@ _DTYPES = {"series_id": np.int64, "flags": np.uint8, "interval_start_unix_nano":
 def to_record(batch: PointBatch) -> dict:
     """The ``aiops.points/v2`` record of one resource's points; the point columns stay numpy arrays.
 
+    The record shares the batch's resource and attribute dicts (read-only).
+
     ``encode`` writes the arrays without a Python object per value; ``decode``
     gives the same record back with lists.
     """
@@ -84,13 +86,13 @@ def to_record(batch: PointBatch) -> dict:
     flags = batch.monotonic.astype(np.uint8) * FLAG_MONOTONIC + batch.reset.astype(np.uint8) * FLAG_RESET
     return {
         "schema": SCHEMA,
-        "resource": dict(batch.resource),
+        "resource": batch.resource,
         "series": {
             "id": ids,
             "metric": [entry.metric for entry in entries],
             "kind": [entry.kind for entry in entries],
             "unit": [entry.unit for entry in entries],
-            "attributes": [dict(entry.attributes) for entry in entries],
+            "attributes": [entry.attributes for entry in entries],  # shared with the interner: read-only
         },
         "bounds": [list(bounds) for bounds in batch.bounds],
         "points": {
@@ -140,6 +142,8 @@ def expand_v1(record: dict) -> list[dict]:
 
     For ``aiops points tail`` and for readers during the migration; the v1
     ``series`` text is rebuilt from the labels, so it is what v1 wrote.
+    The points share the record's ``resource`` and ``attributes`` dicts: treat
+    them as read-only.
     """
     resource = record["resource"]
     series = record["series"]
