@@ -307,12 +307,27 @@ def bench_decode(
     series: int = typer.Option(100, help="series per resource (histograms, counters, up-down sums, gauges)"),
     exports: int = typer.Option(10, help="exports of every resource; the first one warms up, untimed"),
     seed: int = typer.Option(0, help="seed of the synthetic values"),
+    encodings: bool = typer.Option(
+        False, "--encodings", help="instead: size and speed of the v2 record's candidate encodings (100 and 5,000 series)"),
     json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Points per second of the per-point decode (v1) versus the columnar decode (v2), and bytes per record."""
     import json
 
-    from aiops.core.decode_bench import machine, run_decode_bench
+    from aiops.core.decode_bench import encoding_table, machine, run_decode_bench
+
+    if encodings:
+        rows = encoding_table()
+        if json_output:
+            typer.echo(json.dumps([asdict(row) for row in rows], indent=2))
+            return
+        typer.echo(f"$ aiops bench decode --encodings\nmachine: {machine()}\n"
+                   "| export | encoding | bytes | zlib-1 bytes | encode us | decode to columns us |\n"
+                   "| --- | --- | ---: | ---: | ---: | ---: |")
+        for row in rows:
+            typer.echo(f"| {row.export} | {row.encoding} | {row.bytes:,} | {row.zlib_bytes:,} | "
+                       f"{row.encode_us:,.0f} | {row.decode_us:,.0f} |")
+        return
 
     result = run_decode_bench(resources=resources, series=series, exports=exports, seed=seed,
                               progress=lambda message: typer.echo(message, err=True))

@@ -371,7 +371,7 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
         resource=resource,
         resource_text=resource_text,
         scopes=scopes,
-        labels={sid: interner.labels[sid] for sid in set(ids)},
+        labels={sid: interner.labels[sid] for sid in dict.fromkeys(ids)},  # in order of first point
         series_id=np.array(ids, dtype=np.int64),
         scope_index=np.array(scope_index, dtype=np.int32),
         kind=np.array(kinds, dtype=np.uint8),

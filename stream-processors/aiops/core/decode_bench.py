@@ -15,6 +15,7 @@ is ``decode_payload`` with each point's v1 record encoded by orjson.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -28,7 +29,7 @@ from aiops.core.delta_columns import DeltaState
 from aiops.core.points_v2 import encode, to_record
 from aiops.core.synthetic_otlp import synthetic_exports
 
-__all__ = ["DecodeBenchResult", "machine", "run_decode_bench"]
+__all__ = ["DecodeBenchResult", "EncodingRow", "encoding_table", "machine", "run_decode_bench"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,115 @@ def _state_bytes(rounds: list[list[bytes]], series: int) -> float:
     kept = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return kept / max(series, 1)
+
+
+@dataclass(frozen=True)
+class EncodingRow:
+    """One candidate encoding of one export's points: bytes, compressed bytes, and CPU time per record."""
+
+    export: str
+    encoding: str
+    bytes: int
+    zlib_bytes: int
+    encode_us: float
+    decode_us: float
+
+
+def _best_us(fn, repeat: int) -> float:
+    best = math.inf
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.process_time() - start) / repeat)
+    return best * 1e6
+
+
+def encoding_table(series_counts: tuple[int, ...] = (100, 5000), seed: int = 3) -> list[EncodingRow]:
+    """Size and speed of the v2 record's candidate encodings, against v1's record per point.
+
+    For each size, one resource's second export (deltas) is encoded as v1
+    records (orjson, one per point), and as the v2 record with orjson (lists,
+    or numpy columns: the chosen one), msgpack (lists, or raw array bytes) and
+    Arrow IPC (labels as JSON metadata); msgpack and Arrow only when installed.
+    "Decode" means back to numpy columns. ``zlib_bytes`` compresses all of an
+    encoding's records of the export together, as a Kafka producer batch is.
+
+    >>> rows = encoding_table((10,))
+    >>> [row.encoding for row in rows][:3]
+    ['v1: one orjson record per point', 'v2 orjson, lists', 'v2 orjson, numpy columns (chosen)']
+    """
+    return [row for series in series_counts for row in _encodings_of(series, seed)]
+
+
+def _encodings_of(series: int, seed: int) -> list[EncodingRow]:
+    import zlib
+
+    import numpy as np
+
+    from aiops.core.points_v2 import columns, decode
+
+    rows: list[EncodingRow] = []
+    rounds = synthetic_exports(resources=1, series=series, exports=2, seed=seed)
+    state, interner, states = DeltaState(), SeriesInterner(), {}
+    state.apply(decode_columns(rounds[0][0], interner).batches[0])
+    decode_payload(rounds[0][0], states)
+    batch = state.apply(decode_columns(rounds[1][0], interner).batches[0])
+    v1 = [point.as_record() for point in decode_payload(rounds[1][0], states).points]
+    record = to_record(batch)
+    meta = {key: value for key, value in record.items() if key != "points"}
+
+    def lists() -> dict:  # the record with plain lists, converted inside the timing as the other candidates are
+        return {**meta, "points": {key: value.tolist() for key, value in to_record(batch)["points"].items()}}
+    repeat = max(1, 2000 // series)
+    label = f"{series:,}-series export ({len(batch):,} points)"
+
+    def add(name, enc, dec, *, many=False):
+        data = enc()
+        blobs = data if many else [data]
+        rows.append(EncodingRow(label, name, sum(map(len, blobs)), len(zlib.compress(b"".join(blobs), 1)),
+                                _best_us(enc, repeat), _best_us(lambda: dec(data), repeat)))
+
+    add("v1: one orjson record per point", lambda: [orjson.dumps(r) for r in v1],
+        lambda blobs: [orjson.loads(b) for b in blobs], many=True)
+    add("v2 orjson, lists", lambda: orjson.dumps(lists()), lambda b: columns(decode(b)))
+    add("v2 orjson, numpy columns (chosen)", lambda: encode(to_record(batch)), lambda b: columns(decode(b)))
+    try:
+        import msgpack
+    except ImportError:
+        msgpack = None
+    if msgpack is not None:
+        add("v2 msgpack, lists", lambda: msgpack.packb(lists()),
+            lambda b: columns(msgpack.unpackb(b, strict_map_key=False)))
+
+        def raw_unpack(b):
+            points = msgpack.unpackb(b, strict_map_key=False)["points"]
+            return {key: np.frombuffer(blob, dtype=dtype) for key, (dtype, blob) in points.items()}
+        add("v2 msgpack, raw array bytes", lambda: msgpack.packb(
+            {**meta, "points": {k: [v.dtype.str, v.tobytes()] for k, v in to_record(batch)["points"].items()}}),
+            raw_unpack)
+    try:
+        import pyarrow as pa
+    except ImportError:
+        pa = None
+    if pa is not None:
+        def arrow_pack():
+            cols = to_record(batch)["points"]
+            arrays = {k: pa.array(v) for k, v in cols.items() if k not in ("bucket_offsets", "bucket_counts")}
+            arrays["bucket_counts"] = pa.ListArray.from_arrays(
+                pa.array(cols["bucket_offsets"].astype(np.int32)), pa.array(cols["bucket_counts"]))
+            table = pa.RecordBatch.from_pydict(arrays, metadata={b"aiops": orjson.dumps(meta)})
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_batch(table)
+            return sink.getvalue().to_pybytes()
+
+        def arrow_unpack(b):
+            table = pa.ipc.open_stream(b).read_next_batch()
+            orjson.loads(table.schema.metadata[b"aiops"])
+            out = {name: table.column(name).to_numpy() for name in table.schema.names if name != "bucket_counts"}
+            nested = table.column("bucket_counts")
+            out["bucket_counts"], out["bucket_offsets"] = nested.values.to_numpy(), nested.offsets.to_numpy()
+            return out
+        add("v2 Arrow IPC (labels as JSON metadata)", arrow_pack, arrow_unpack)
+    return rows

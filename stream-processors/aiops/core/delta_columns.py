@@ -154,7 +154,7 @@ class DeltaState:
         ids = batch.series_id[keep]
         return PointBatch(
             resource=batch.resource,
-            labels=batch.labels if keep.all() else {sid: batch.labels[sid] for sid in set(ids.tolist())},
+            labels=batch.labels if keep.all() else {sid: batch.labels[sid] for sid in dict.fromkeys(ids.tolist())},
             series_id=ids,
             kind=batch.kind[keep],
             monotonic=batch.monotonic[keep],
