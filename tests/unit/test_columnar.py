@@ -228,8 +228,26 @@ def test_garbage_bytes_are_a_malformed_payload(garbage):
 
 
 def test_columnar_modules_import_no_kafka_or_faust():
-    code = ("import sys, aiops.core.columnar, aiops.core.delta_columns, aiops.core.series_id, "
-            "aiops.core.synthetic_otlp; "
+    code = ("import sys, aiops.core.columnar, aiops.core.delta_columns, aiops.core.series_id, aiops.core.decode_v2, "
+            "aiops.core.points_v2, aiops.core.decode_bench, aiops.core.synthetic_otlp; "
             "print([m for m in ('faust', 'confluent_kafka', 'fastapi', 'aiokafka') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_decode_payload_v2_sends_what_decode_payload_sends_on_the_same_partitions():
+    from aiops.core.decode_v2 import decode_payload_v2
+    from aiops.core.otlp import resource_partition
+
+    rng = random.Random(11)
+    states, state = {}, DeltaState()
+    for step in range(60):
+        payload = random_payload(rng, step)
+        reference = decode_payload(payload, states)
+        out = decode_payload_v2(payload, state, SeriesInterner(), partitions=12)
+        expanded = [(record.partition, point) for record in out.records for point in expand_v1(record.record)]
+        assert [point for _, point in expanded] == [json.loads(json.dumps(p.as_record())) for p in reference.points]
+        assert [partition for partition, _ in expanded] == [resource_partition(p.resource, 12) for p in reference.points]
+        assert out.points == len(reference.points)
+        assert {k.value: v for k, v in reference.outcomes.items()} == dict(out.outcomes)
+        assert [p.reason for p in out.problems] == [p.reason for p in reference.problems]
