@@ -251,3 +251,16 @@ def test_decode_payload_v2_sends_what_decode_payload_sends_on_the_same_partition
         assert out.points == len(reference.points)
         assert {k.value: v for k, v in reference.outcomes.items()} == dict(out.outcomes)
         assert [p.reason for p in out.problems] == [p.reason for p in reference.problems]
+
+
+def test_state_is_capped_and_skips_are_counted_until_expiry_makes_room():
+    rounds = synthetic_exports(resources=2, series=20, exports=2)
+    state = DeltaState(max_streams=15)
+    first = [state.apply(b) for p in rounds[0] for b in decode_columns(p).batches]
+    assert len(state) == 15 and state.capped == 2 * 11 - 15
+    assert sum(b.outcomes["capped"] for b in first) == state.capped
+    assert sum(len(b) for b in first) == 2 * 20 - state.capped, "capped points are not sent"
+    newest = 1_764_000_000_000_000_000 + 10 * SECOND
+    assert state.expire(newest + 60 * SECOND, ttl_s=30) == 15
+    [state.apply(b) for b in decode_columns(rounds[1][0]).batches]
+    assert len(state) == 11

@@ -51,7 +51,7 @@ class PointBatch:
     The columns of ``ResourceBatch`` without ``cumulative`` and ``start``;
     ``interval_start_unix_nano`` is where each delta begins and ``reset`` marks
     a delta that follows a counter reset. ``outcomes`` tallies what happened
-    to each input row (``emitted``, ``reset``, ``baseline``, ``stale``).
+    to each input row (``emitted``, ``reset``, ``baseline``, ``stale``, ``capped``).
     """
 
     resource: Attributes
@@ -80,12 +80,22 @@ class DeltaState:
 
     A state is ``[start, time, value]`` for sums and
     ``[start, time, count, sum, bounds, buckets]`` for histograms: a few
-    dozen bytes per live stream, none for gauges and delta streams.
+    hundred bytes per live stream, none for gauges and delta streams.
+    At most ``max_streams`` streams are kept (None: no cap): the points of a
+    new cumulative stream beyond that are skipped with the outcome
+    ``capped`` (counted in ``capped``) until expiry makes room, so a
+    cardinality bomb cannot grow the state without bound.
+
+    >>> state = DeltaState(max_streams=0)
+    >>> state.max_streams, state.capped
+    (0, 0)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int | None = 1_000_000) -> None:
         self._streams: dict[str, dict[int, list]] = {}
+        self.max_streams = max_streams
         self.expired = 0
+        self.capped = 0
 
     def __len__(self) -> int:
         return sum(len(streams) for streams in self._streams.values())
@@ -116,13 +126,14 @@ class DeltaState:
         {'s': {7: [1, 2, 3.0]}}
         """
         return {"streams": {scope: [[sid, *state] for sid, state in streams.items()]
-                            for scope, streams in self._streams.items()}, "expired": self.expired}
+                            for scope, streams in self._streams.items()},
+                "expired": self.expired, "capped": self.capped}
 
     @classmethod
-    def restore(cls, snapshot: dict) -> DeltaState:
+    def restore(cls, snapshot: dict, max_streams: int | None = 1_000_000) -> DeltaState:
         """The state a ``snapshot`` was taken of."""
-        state = cls()
-        state.expired = snapshot.get("expired", 0)
+        state = cls(max_streams)
+        state.expired, state.capped = snapshot.get("expired", 0), snapshot.get("capped", 0)
         for scope, rows in snapshot["streams"].items():
             state._streams[scope] = {row[0]: [*row[1:5], *(
                 [tuple(row[5]), list(row[6])] if len(row) > 4 else [])] for row in rows}
@@ -187,7 +198,8 @@ class DeltaState:
         out_buckets = None
         lt, sub = operator.lt, operator.sub
         scope_states = [self._streams.setdefault(name, {}) for name in batch.scopes]
-        emitted = resets = baselines = stale = 0
+        emitted = resets = baselines = stale = capped = 0
+        room = len(rows) if self.max_streams is None else self.max_streams - len(self)
         for i, row in enumerate(rows.tolist()):
             states = scope_states[scopes[i]]
             sid, start, time = ids[i], starts[i], times[i]
@@ -201,6 +213,11 @@ class DeltaState:
             else:
                 state = [start, time, values[i]]
             if previous is None:
+                if room <= 0:
+                    keep[row] = False
+                    capped += 1
+                    continue
+                room -= 1
                 states[sid] = state
                 if start == 0:
                     keep[row] = False
@@ -239,6 +256,8 @@ class DeltaState:
         outcomes["reset"] += resets
         outcomes["baseline"] += baselines
         outcomes["stale"] += stale
+        outcomes["capped"] += capped
+        self.capped += capped
         for name in batch.scopes:
             if not self._streams.get(name, True):
                 del self._streams[name]
