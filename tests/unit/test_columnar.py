@@ -264,3 +264,14 @@ def test_state_is_capped_and_skips_are_counted_until_expiry_makes_room():
     assert state.expire(newest + 60 * SECOND, ttl_s=30) == 15
     [state.apply(b) for b in decode_columns(rounds[1][0]).batches]
     assert len(state) == 11
+
+
+def test_interner_forgets_series_unseen_for_a_generation_and_keeps_the_others():
+    interner = SeriesInterner()
+    rounds = synthetic_exports(resources=2, series=10, exports=3)
+    ids = [decode_columns(p, interner).batches[0].series_id.tolist() for p in rounds[0]]
+    assert len(interner) == 20 and interner.rotate() == 0
+    again = decode_columns(rounds[1][0], interner).batches[0]  # only the first resource is seen again
+    assert again.series_id.tolist() == ids[0] and set(again.labels) == set(ids[0])
+    assert interner.rotate() == 10 and interner.forgotten == 10 and len(interner) == 10
+    assert decode_columns(rounds[2][1], interner).batches[0].series_id.tolist() == ids[1], "re-interned, same ids"

@@ -91,24 +91,42 @@ class SeriesLabels:
 class SeriesInterner:
     """Caches raw attribute bytes → decoded attributes and series id, bounded by ``capacity`` series.
 
-    One per decoding process; it is only a cache (ids depend on labels alone),
-    so when it holds more than ``capacity`` series it is emptied and refilled
-    from the next payloads; ``clears`` counts how often.
+    One per decoding process; it is only a cache (ids depend on labels alone).
+    Series expire with their data: ``rotate()``, called on the decode
+    state's expiry timer, starts a new generation, and a series not seen
+    during a whole generation is forgotten (``forgotten`` counts them); a
+    series seen again is moved to the new generation at the cost of one dict
+    look-up. As a last bound, when it holds more than ``capacity`` series it
+    is emptied and refilled from the next payloads (``clears`` counts that).
 
     >>> interner = SeriesInterner(capacity=2)
-    >>> len(interner), interner.clears
-    (0, 0)
+    >>> len(interner), interner.clears, interner.rotate(), interner.forgotten
+    (0, 0, 0, 0)
     """
 
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
         self.clears = 0
+        self.forgotten = 0
         self._scopes: dict[tuple, dict[tuple[bytes, ...], int]] = {}
         self.labels: dict[int, SeriesLabels] = {}
+        self._old_scopes: dict[tuple, dict[tuple[bytes, ...], int]] = {}
+        self._old_labels: dict[int, SeriesLabels] = {}
         self._resources: dict[bytes, tuple[Attributes, str]] = {}
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.labels) + len(self._old_labels)
+
+    def rotate(self) -> int:
+        """Forget the series not seen since the last rotation, start a new generation; returns how many were forgotten.
+
+        Called every TTL, a series' labels live between one and two TTLs after its last point.
+        """
+        forgotten = len(self._old_labels)
+        self._old_scopes, self._old_labels = self._scopes, self.labels
+        self._scopes, self.labels, self._resources = {}, {}, {}
+        self.forgotten += forgotten
+        return forgotten
 
     def resource(self, message) -> tuple[Attributes, str]:
         """A ``Resource`` message's attributes and their canonical text, cached by its bytes."""
@@ -129,7 +147,19 @@ class SeriesInterner:
 
     def intern(self, cache: dict, raw: tuple[bytes, ...], resource_text: str, metric: str, kind: int,
                unit: str) -> int:
-        """Decode, canonicalise and hash one raw attribute set into ``cache``; raises ``DecodeError`` on bad bytes."""
+        """Decode, canonicalise and hash one raw attribute set into ``cache``; raises ``DecodeError`` on bad bytes.
+
+        A series of the previous generation is moved over instead.
+        """
+        old = self._old_scopes.get((resource_text, metric, kind, unit))
+        if old is not None:
+            sid = old.pop(raw, None)
+            if sid is not None:
+                labels = self._old_labels.pop(sid, None) or self.labels.get(sid)
+                if labels is not None:
+                    cache[raw] = sid
+                    self.labels[sid] = labels
+                    return sid
         attributes = _attributes([common_pb2.KeyValue.FromString(item) for item in raw])
         name = KINDS[kind]
         sid = cache[raw] = id_of_canonical(canonical_series(metric, name, attributes, {}, resource_text=resource_text))
@@ -138,10 +168,9 @@ class SeriesInterner:
 
     def maybe_clear(self) -> None:
         """Empty the caches if they hold more than ``capacity`` series (call between batches)."""
-        if len(self.labels) > self.capacity:
-            self._scopes.clear()
-            self.labels.clear()
-            self._resources.clear()
+        if len(self) > self.capacity:
+            self._scopes, self.labels, self._resources = {}, {}, {}
+            self._old_scopes, self._old_labels = {}, {}
             self.clears += 1
 
 

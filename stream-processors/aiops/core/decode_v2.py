@@ -5,7 +5,8 @@ payload into one batch per resource (``decode_columns``), difference it
 (``DeltaState.apply``) and build one record per resource (``to_record``),
 with the Kafka key and partition to send it with. The agent keeps one
 ``DeltaState`` per partition (checkpointed with ``snapshot``) and calls
-``state.expire`` on a timer.
+``state.expire(now, ttl_s)`` and ``interner.rotate()`` on one timer,
+every TTL, so a quiet series' delta state and labels go away together.
 
 >>> from aiops.core.synthetic_otlp import synthetic_exports
 >>> state = DeltaState()
