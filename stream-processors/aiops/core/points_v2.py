@@ -1,7 +1,8 @@
 """``aiops.points/v2``: one record per OTLP payload and resource, every point in columns.
 
-``to_record`` turns a ``PointBatch`` into the record: a dict of plain lists
-that ``encode`` writes as JSON (orjson) and ``decode`` reads back;
+``to_record`` turns a ``PointBatch`` into the record (a dict; its point
+columns stay numpy arrays), ``encode`` writes it as JSON (orjson) and
+``decode`` reads it back with plain lists;
 ``columns`` gives its point columns as numpy arrays without a Python object
 per point; ``expand_v1`` gives the ``aiops.points/v1`` dict of each point, for
 ``aiops points tail`` and for readers that have not moved yet.
