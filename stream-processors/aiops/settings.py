@@ -92,6 +92,24 @@ class Settings(BaseSettings):
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
         ge=0,
     )
+    decode_ttl_s: float = _field(
+        3600.0,
+        "seconds (event time) after which a cumulative stream without a point is forgotten by the decode "
+        "agent; its next point then counts from its start time, as a new stream's",
+        gt=0,
+    )
+    decode_max_streams: int = _field(
+        100_000,
+        "cap on cumulative streams with delta state per resource (service instance); points of new streams "
+        'beyond it are skipped and counted (aiops_decode_points_total{outcome="capped"})',
+        ge=1,
+    )
+    decode_max_series: int = _field(
+        200_000,
+        "cap on series whose decoded labels a worker keeps interned (about 1.3 kB each); beyond it the "
+        "cache starts over, which costs time, not correctness",
+        ge=1,
+    )
     detect_max_gauge_tracks: int = _field(
         1_000,
         "cap on tracks with their own aiops_anomaly_* gauges (service-level tracks and tracks above their "

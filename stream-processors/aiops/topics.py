@@ -11,10 +11,17 @@ up front with matching partitions. Any other topic joins through ``extra``.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from aiops.kafka_config import client_config
@@ -29,6 +36,8 @@ __all__ = [
     "TopicSpec",
     "changelog_topic",
     "create_topics",
+    "end_offsets",
+    "group_lag",
     "project_topics",
     "retention",
     "sli_events_topic",
@@ -245,3 +254,38 @@ def _mismatch_message(spec: TopicSpec, wanted: int, existing: int) -> str:
         f"topic as it is and {keep}, or delete it (its records are lost) and run again to "
         f"recreate it with {wanted} partitions."
     )
+
+
+def end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
+    """Where each partition of ``topic`` ends now (its high watermark)."""
+    partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+        for p in partitions
+    }
+
+
+def group_lag(settings: Settings, group: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """Records ``group``'s committed offsets are behind the end of each partition of ``topics``.
+
+    A partition the group never committed on counts from its start.
+    """
+    consumer = Consumer(
+        {**client_config(settings), "group.id": f"aiops-lag-{uuid.uuid4().hex[:8]}", "log_level": 0}
+    )
+    try:
+        ends = {
+            TopicPartition(topic, p): end
+            for topic in topics
+            for p, end in end_offsets(consumer, topic).items()
+        }
+    finally:
+        consumer.close()
+    admin = AdminClient({**client_config(settings), "log_level": 0})
+    request = ConsumerGroupTopicPartitions(group, list(ends))
+    listed = admin.list_consumer_group_offsets([request])[group].result(timeout=10).topic_partitions
+    committed = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in listed}
+    return {
+        (tp.topic, tp.partition): end - committed.get((tp.topic, tp.partition), 0)
+        for tp, end in ends.items()
+    }

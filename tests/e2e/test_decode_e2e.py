@@ -14,6 +14,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from aiops.decode.points_v2 import points_in
 from aiops.kafka_config import client_config
 from aiops_producers.loadgen import run_load
 
@@ -100,7 +101,7 @@ def points_after(settings, offsets: dict[int, int], deadline_s: float, enough) -
         while time.monotonic() < deadline and not enough():
             message = consumer.poll(0.5)
             if message is not None and not message.error():
-                yield json.loads(message.value())
+                yield from points_in(message.value())
     finally:
         consumer.close()
 

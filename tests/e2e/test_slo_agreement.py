@@ -64,6 +64,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests.e2e.conftest import PORT_OFFSET, e2e_settings
 
 from aiops.decode.otlp import Observation, decode_metrics, flatten
+from aiops.decode.points_v2 import points_in
 from aiops.kafka_config import client_config
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
@@ -581,7 +582,7 @@ def _delay_stages(settings: Settings, load: Load, page: Page) -> dict[str, float
     since = load.burst_start - 5
     decided_ns = round(page.firing.startsAt.timestamp() * 1e9)
     errors = [
-        (m, json.loads(m.value or b"{}")) for m in _read(settings, settings.topic_points, since)
+        (m, p) for m in _read(settings, settings.topic_points, since) for p in points_in(m.value)
     ]
     errors = [
         (m, p)

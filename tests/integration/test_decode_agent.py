@@ -11,8 +11,9 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiops.cli.tail import follow
+from aiops.decode.points_v2 import points_of
 from aiops.kafka_config import client_config
-from aiops.schemas import DeadLetterV1, PointV1
+from aiops.schemas import DeadLetterV1, PointsV2, PointV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
@@ -62,12 +63,17 @@ def send(settings: Settings, *payloads: bytes) -> None:
 
 
 def read(settings: Settings, topic: str, count: int) -> list[dict]:
+    """The first ``count`` records of ``topic``; on the points topic, its points (each v2 record validated)."""
     records = []
     for record in follow(settings, topic, from_beginning=True, idle_timeout_s=60):
-        records.append(record.value)
-        if len(records) == count:
+        if topic == settings.topic_points:
+            PointsV2.model_validate(record.value)
+            records.extend(points_of(record.value))
+        else:
+            records.append(record.value)
+        if len(records) >= count:
             break
-    return records
+    return records[:count]
 
 
 def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):

@@ -31,6 +31,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import DetectEngine
 from aiops.cli.tail import follow
+from aiops.decode.points_v2 import points_of
 from aiops.kafka_config import client_config
 from aiops.schemas import AlertV1, ScoreV1
 from aiops.settings import Settings
@@ -126,7 +127,7 @@ def assert_scores_match_an_uninterrupted_run(settings: Settings, scored: list) -
     tracks = len(SERVICES) * len(ROUTES)
     points: dict[int, list[dict]] = {}
     for record in records(settings, settings.topic_points, lambda out: False, idle_timeout_s=5):
-        points.setdefault(record.partition, []).append(record.value)
+        points.setdefault(record.partition, []).extend(points_of(record.value))
     # gauges carry no decode state, so a restarted decode agent re-emits what it had not committed
     assert (
         len({(p["series"], p["time_unix_nano"]) for recs in points.values() for p in recs})

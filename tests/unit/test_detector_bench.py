@@ -8,7 +8,8 @@ import typer
 from typer.testing import CliRunner
 
 from aiops.anomaly.detectors.fast import TOLERANCE
-from aiops.cli.anomaly import bench_cli, run_bench
+from aiops.bench.detect import run_bench
+from aiops.cli.bench import bench_cli
 
 
 def test_run_bench_measures_both_paths_on_the_same_data():

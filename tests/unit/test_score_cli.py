@@ -12,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from aiops.anomaly.detectors import default_detector
-from aiops.cli.anomaly import bench_cli, score_command
+from aiops.cli.anomaly import score_command
+from aiops.cli.bench import bench_cli
 
 app = typer.Typer()
 app.command("score")(score_command)  # mounted as aiops/cli.py mounts it

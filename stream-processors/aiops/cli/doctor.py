@@ -24,14 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import typer
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from aiops.cli.output import console, fail
 from aiops.kafka_config import client_config
 from aiops.settings import Settings, env_var
 from aiops.stack.process import http_ok
-from aiops.topics import project_topics, sli_events_topic, state_topics
+from aiops.topics import end_offsets, group_lag, project_topics, sli_events_topic, state_topics
 
 __all__ = ["Check", "doctor_command", "run_checks"]
 
@@ -229,14 +229,6 @@ def _collector_delivers(settings: Settings) -> Check:
     )
 
 
-def _end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
-    partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
-    return {
-        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-        for p in partitions
-    }
-
-
 def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
     """New OTLP payloads on the metrics topic (collector → Kafka), then new points (decode), then scores (detect)."""
     topics = (settings.topic_otlp_metrics, settings.topic_points, settings.topic_scores)
@@ -248,10 +240,10 @@ def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
         }
     )
     try:
-        before = {topic: sum(_end_offsets(consumer, topic).values()) for topic in topics}
+        before = {topic: sum(end_offsets(consumer, topic).values()) for topic in topics}
         time.sleep(window_s)
         added = {
-            topic: sum(_end_offsets(consumer, topic).values()) - before[topic] for topic in topics
+            topic: sum(end_offsets(consumer, topic).values()) - before[topic] for topic in topics
         }
     finally:
         consumer.close()
@@ -295,29 +287,7 @@ def _flowing(settings: Settings, window_s: float) -> Iterator[Check]:
 
 def _group_lag(settings: Settings, name: str, group: str, topics: list[str], fix: str) -> Check:
     """How far ``group``'s committed offsets are behind the end of each partition of ``topics``."""
-    consumer = Consumer(
-        {
-            **client_config(settings),
-            "group.id": f"aiops-doctor-{uuid.uuid4().hex[:8]}",
-            "log_level": 0,
-        }
-    )
-    try:
-        ends = {
-            TopicPartition(topic, p): end
-            for topic in topics
-            for p, end in _end_offsets(consumer, topic).items()
-        }
-    finally:
-        consumer.close()
-    admin = AdminClient({**client_config(settings), "log_level": 0})
-    request = ConsumerGroupTopicPartitions(group, list(ends))
-    listed = admin.list_consumer_group_offsets([request])[group].result(timeout=10).topic_partitions
-    committed = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in listed}
-    lag = {
-        (tp.topic, tp.partition): end - committed.get((tp.topic, tp.partition), 0)
-        for tp, end in ends.items()
-    }
+    lag = group_lag(settings, group, topics)
     behind = {tp: n for tp, n in lag.items() if n > MAX_LAG}
     if behind:
         detail = ", ".join(f"{topic}[{p}]: {n}" for (topic, p), n in sorted(behind.items()))

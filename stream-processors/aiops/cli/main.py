@@ -1,8 +1,8 @@
 """The aiops command: the local stack, the worker, topics, SLOs, anomaly detection, and a look at what flows.
 
 One module per command group: ``stack`` (stack, topics, worker), ``points``,
-``alerts`` (alerts, forward), ``slo``, ``anomaly`` (score, replay, evaluate,
-bench), ``doctor``; this one mounts them and holds ``settings`` and ``generate``.
+``alerts`` (alerts, forward), ``slo``, ``anomaly`` (score, replay, evaluate),
+``bench`` (detect, decode, pipeline), ``doctor``; this one mounts them and holds ``settings`` and ``generate``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from aiops.cli.alerts import alerts_cli, forward_cli
-from aiops.cli.anomaly import bench_cli, evaluate_command, replay_command, score_command
+from aiops.cli.anomaly import evaluate_command, replay_command, score_command
+from aiops.cli.bench import bench_cli
 from aiops.cli.doctor import doctor_command
 from aiops.cli.output import console, errors, fail
 from aiops.cli.points import points_cli

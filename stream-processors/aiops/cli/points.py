@@ -40,14 +40,18 @@ def points_tail(
             settings.topic_points,
             from_beginning=from_beginning,
             idle_timeout_s=idle_timeout or None,
-            keep=lambda r: contains in (r.key or ""),
         ):
-            if as_json:
-                sys.stdout.write(json.dumps(record.value) + "\n")
-                sys.stdout.flush()
-            else:
-                console.print(_point_line(record.value or {}), highlight=False, soft_wrap=True)
-            shown += 1
+            for point in _points_of(record.value or {}):
+                if contains not in point.get("series", ""):
+                    continue
+                if as_json:
+                    sys.stdout.write(json.dumps(point) + "\n")
+                    sys.stdout.flush()
+                else:
+                    console.print(_point_line(point), highlight=False, soft_wrap=True)
+                shown += 1
+                if limit and shown >= limit:
+                    break
             if limit and shown >= limit:
                 break
     except KafkaException as error:
@@ -61,6 +65,19 @@ def points_tail(
             f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
             "check aiops stack status and aiops stack logs worker"
         )
+
+
+def _points_of(value: dict) -> list[dict]:
+    """The v1 point dicts of a record on the points topic: itself (v1), or every point of a v2 record.
+
+    >>> _points_of({"schema": "aiops.points/v1", "series": "x{}@{}"})
+    [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
+    """
+    if value.get("schema") == "aiops.points/v2":
+        from aiops.decode.points_v2 import expand_v1
+
+        return expand_v1(value)
+    return [value]
 
 
 def _point_line(point: dict) -> str:

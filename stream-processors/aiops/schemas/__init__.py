@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from aiops.schemas.alerts import AlertV1, alert_id
 from aiops.schemas.deadletter import DeadLetterV1
 from aiops.schemas.points import PointV1
+from aiops.schemas.points_v2 import PointsV2
 from aiops.schemas.scores import ScoreV1
 from aiops.schemas.sli import SliV1
 
@@ -22,6 +23,7 @@ __all__ = [
     "AlertV1",
     "DeadLetterV1",
     "PointV1",
+    "PointsV2",
     "ScoreV1",
     "SliV1",
     "alert_id",
@@ -31,6 +33,7 @@ __all__ = [
 
 TOPIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "aiops.points.v1": PointV1,
+    "aiops.points.v2": PointsV2,
     "aiops.sli.v1": SliV1,
     "aiops.scores.v1": ScoreV1,
     "aiops.deadletter.v1": DeadLetterV1,

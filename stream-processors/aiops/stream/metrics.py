@@ -34,7 +34,8 @@ class StreamMetrics:
         self.points = Counter(
             "aiops_decode_points",
             "data points by source partition of the metrics topic and outcome: emitted, reset (emitted after a "
-            "counter reset), baseline (first point with no start time), stale (not newer than the last one)",
+            "counter reset), baseline (first point with no start time), stale (not newer than the last one), "
+            "capped (a new stream beyond AIOPS_DECODE_MAX_STREAMS)",
             ["partition", "outcome"],
             registry=registry,
         )
@@ -60,6 +61,23 @@ class StreamMetrics:
             "aiops_consumer_lag",
             "records between the last one processed and the end of the partition",
             ["topic", "partition"],
+            registry=registry,
+        )
+        self.decode_expired = Counter(
+            "aiops_decode_expired_streams",
+            "cumulative streams whose delta state was forgotten after AIOPS_DECODE_TTL_S without a point",
+            registry=registry,
+        )
+        self.decode_forgotten_labels = Counter(
+            "aiops_decode_forgotten_series_labels",
+            "series whose interned labels were forgotten after a TTL without a point (decoded again if they return)",
+            registry=registry,
+        )
+        self.stage_cpu = Counter(
+            "aiops_stage_cpu_seconds",
+            "process CPU seconds spent in each stage's own computation (decode, sli, detect), Kafka I/O and "
+            "Faust excluded: with process_cpu_seconds_total, where a worker's CPU goes",
+            ["stage"],
             registry=registry,
         )
         self.event_delay = Histogram(

@@ -47,6 +47,7 @@ from typing import Any
 
 import faust
 
+from aiops.decode.points_v2 import points_in
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.slo.budget import budget_remaining, time_to_exhaustion_s
@@ -222,6 +223,42 @@ class _Key:
     """Per-bucket counts of a latency SLO's histogram, for its percentiles."""
 
 
+def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple) -> None:
+    """Add a point's good and total (and latency buckets) to its SLO group's event of this record.
+
+    The points of one record that fall in one SLO group at one time (the
+    methods and status codes of a route, say) become one event: the windows
+    add them up either way, and the repartition topic carries a tenth as much.
+    """
+    group = objective.group_key(point)
+    t = point["time_unix_nano"] / 1e9
+    key = f"{sli_key(objective.id, group)}|{t!r}"
+    indicator = objective.indicator
+    buckets = None
+    if isinstance(indicator, LatencyIndicator) and _same_bounds(
+        point.get("bounds") or [], indicator.buckets
+    ):
+        buckets = point.get("bucket_counts")
+    value = routed.get(key)
+    if value is None:
+        routed[key] = {
+            "slo": objective.id,
+            "group": list(group),
+            "t": t,
+            "good": ev[0],
+            "total": ev[1],
+        }
+        if buckets is not None:
+            routed[key]["buckets"] = list(buckets)
+        return
+    value["good"] += ev[0]
+    value["total"] += ev[1]
+    if buckets is not None:  # same bounds as the indicator's, so the same length
+        value["buckets"] = [
+            a + b for a, b in zip(value.get("buckets") or [0] * len(buckets), buckets)
+        ]
+
+
 def register_sli_agent(
     app: faust.App,
     settings: Settings,
@@ -231,7 +268,7 @@ def register_sli_agent(
     """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``)."""
     objectives = list(objectives if objectives is not None else load_objectives(settings.slo_file))
     by_id = {o.id: o for o in objectives}
-    points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
+    points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
     events = app.topic(
         sli_events_topic(settings),
         key_type=str,
@@ -309,44 +346,38 @@ def register_sli_agent(
     @app.agent(points, name="sli_route")
     async def sli_route(stream):
         async for event in stream.events():
-            point = event.value
-            if not isinstance(point, dict) or "time_unix_nano" not in point:
-                continue
-            for objective in objectives:
-                try:
-                    ev = objective.events(point)
-                except NotABucketBound as error:
-                    message = event.message
-                    record = deadletter_record(
-                        json.dumps(point).encode(),
-                        reason=f"{objective.id}: {error}",
-                        kind="not_a_bucket_bound",
-                        stage="sli",
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        timestamp=message.timestamp,
-                    )
-                    await deadletter.send(value=record)
-                    metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
-                    log.warning("dead-lettered point for %s: %s", objective.id, error)
+            cpu = time.process_time()
+            routed: dict[str, dict] = {}
+            rejected = []
+            for point in points_in(event.value):
+                if "time_unix_nano" not in point:
                     continue
-                if ev is None:
-                    continue
-                group = objective.group_key(point)
-                value = {
-                    "slo": objective.id,
-                    "group": list(group),
-                    "t": point["time_unix_nano"] / 1e9,
-                    "good": ev[0],
-                    "total": ev[1],
-                }
-                indicator = objective.indicator
-                if isinstance(indicator, LatencyIndicator) and _same_bounds(
-                    point.get("bounds") or [], indicator.buckets
-                ):
-                    value["buckets"] = point.get("bucket_counts")
-                await events.send(key=sli_key(objective.id, group), value=value)
+                for objective in objectives:
+                    try:
+                        ev = objective.events(point)
+                    except NotABucketBound as error:
+                        rejected.append((point, objective, error))
+                        continue
+                    if ev is not None:
+                        _route(routed, objective, point, ev)
+            metrics.stage_cpu.labels(stage="sli").inc(time.process_time() - cpu)
+            for point, objective, error in rejected:
+                message = event.message
+                record = deadletter_record(
+                    json.dumps(point).encode(),
+                    reason=f"{objective.id}: {error}",
+                    kind="not_a_bucket_bound",
+                    stage="sli",
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    timestamp=message.timestamp,
+                )
+                await deadletter.send(value=record)
+                metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
+                log.warning("dead-lettered point for %s: %s", objective.id, error)
+            for key, value in routed.items():
+                await events.send(key=key.rsplit("|", 1)[0], value=value)
 
     @app.agent(events, name="sli_windows")
     async def sli_windows(stream):

@@ -1,0 +1,282 @@
+"""Cumulative → delta on a ``ResourceBatch``, with state per series id, resets, replays and TTL expiry.
+
+The same rules as ``aiops.decode.delta.to_delta``, point for point (a test
+compares the two on random inputs): a stream's first point with a start time
+is a delta since that start, without one a baseline; a start time that moved
+forward, a lower value, a lower count or bucket, or new bounds is a reset; a
+point not newer than the last is a stale replay and dropped; delta points,
+gauges and up-down sums pass through. A stream is a series id within one
+instrumentation scope, as in ``to_delta``'s callers.
+
+Rows that pass through are copied as columns; only cumulative monotonic rows
+take a step of Python each (a dict look-up and a compare), so the cost per
+point stays small. ``expire`` drops the state of streams whose last point is
+older than a TTL and returns how many it dropped, so state lives and dies with
+the series (the issue's "decode state expires, counted").
+
+>>> from aiops.bench.synthetic import synthetic_exports
+>>> from aiops.decode.columnar import decode_columns
+>>> rounds = synthetic_exports(resources=1, series=8, exports=2)
+>>> state = DeltaState()
+>>> first = state.apply(decode_columns(rounds[0][0]).batches[0])
+>>> second = state.apply(decode_columns(rounds[1][0]).batches[0])
+>>> len(first), len(second), dict(second.outcomes)
+(8, 8, {'emitted': 8})
+>>> state.apply(decode_columns(rounds[1][0]).batches[0]).outcomes["stale"]
+4
+>>> len(state), state.expire(now_unix_nano=int(second.time_unix_nano.max()) + 60 * 10**9, ttl_s=30)
+(4, 4)
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aiops.decode.columnar import KINDS, ResourceBatch, SeriesLabels
+from aiops.decode.otlp import Attributes
+
+__all__ = ["DeltaState", "PointBatch"]
+
+_HISTOGRAM = KINDS.index("histogram")
+
+
+@dataclass
+class PointBatch:
+    """The points of one resource to publish: deltas (sums, histograms) or current values, in columns.
+
+    The columns of ``ResourceBatch`` without ``cumulative`` and ``start``;
+    ``interval_start_unix_nano`` is where each delta begins and ``reset`` marks
+    a delta that follows a counter reset. ``outcomes`` tallies what happened
+    to each input row (``emitted``, ``reset``, ``baseline``, ``stale``, ``capped``).
+    """
+
+    resource: Attributes
+    labels: dict[int, SeriesLabels]
+    series_id: np.ndarray
+    kind: np.ndarray
+    monotonic: np.ndarray
+    reset: np.ndarray
+    interval_start_unix_nano: np.ndarray
+    time_unix_nano: np.ndarray
+    value: np.ndarray
+    count: np.ndarray
+    sum: np.ndarray
+    bounds_index: np.ndarray
+    bounds: list[tuple[float, ...]]
+    bucket_offsets: np.ndarray
+    bucket_counts: np.ndarray
+    outcomes: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.series_id)
+
+
+class DeltaState:
+    """Each cumulative stream's last point, keyed by scope and series id; ``expired`` counts TTL drops.
+
+    A state is ``[start, time, value]`` for sums and
+    ``[start, time, count, sum, bounds, buckets]`` for histograms: a few
+    hundred bytes per live stream, none for gauges and delta streams.
+    At most ``max_streams`` streams are kept (None: no cap): the points of a
+    new cumulative stream beyond that are skipped with the outcome
+    ``capped`` (counted in ``capped``) until expiry makes room, so a
+    cardinality bomb cannot grow the state without bound.
+
+    >>> state = DeltaState(max_streams=0)
+    >>> state.max_streams, state.capped
+    (0, 0)
+    """
+
+    def __init__(self, max_streams: int | None = 1_000_000) -> None:
+        self._streams: dict[str, dict[int, list]] = {}
+        self.max_streams = max_streams
+        self.expired = 0
+        self.capped = 0
+
+    def __len__(self) -> int:
+        return sum(len(streams) for streams in self._streams.values())
+
+    def expire(self, now_unix_nano: int, ttl_s: float) -> int:
+        """Drop every stream whose last point is older than ``now - ttl_s``; returns how many were dropped.
+
+        Time is event time (the points' ``time_unix_nano``): pass the newest
+        time seen, or the wall clock, as ``now_unix_nano``.
+        """
+        horizon = now_unix_nano - int(ttl_s * 1e9)
+        dropped = 0
+        for scope, streams in list(self._streams.items()):
+            old = [sid for sid, state in streams.items() if state[1] < horizon]
+            for sid in old:
+                del streams[sid]
+            dropped += len(old)
+            if not streams:
+                del self._streams[scope]
+        self.expired += dropped
+        return dropped
+
+    def snapshot(self) -> dict:
+        """A JSON-able copy of the state (for a checkpoint); ``restore`` reads it back.
+
+        >>> state = DeltaState(); state._streams = {"s": {7: [1, 2, 3.0]}}
+        >>> DeltaState.restore(state.snapshot())._streams
+        {'s': {7: [1, 2, 3.0]}}
+        """
+        return {
+            "streams": {
+                scope: [[sid, *state] for sid, state in streams.items()]
+                for scope, streams in self._streams.items()
+            },
+            "expired": self.expired,
+            "capped": self.capped,
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict, max_streams: int | None = 1_000_000) -> DeltaState:
+        """The state a ``snapshot`` was taken of."""
+        state = cls(max_streams)
+        state.expired, state.capped = snapshot.get("expired", 0), snapshot.get("capped", 0)
+        for scope, rows in snapshot["streams"].items():
+            state._streams[scope] = {
+                row[0]: [*row[1:5], *([tuple(row[5]), list(row[6])] if len(row) > 4 else [])]
+                for row in rows
+            }
+        return state
+
+    def apply(self, batch: ResourceBatch) -> PointBatch:
+        """Difference the cumulative monotonic rows of ``batch`` against the state; returns what to publish."""
+        n = len(batch)
+        keep = np.ones(n, dtype=bool)
+        reset = np.zeros(n, dtype=bool)
+        interval_start = batch.start_time_unix_nano.copy()
+        value = batch.value.copy()
+        count = batch.count.copy()
+        total = batch.sum.copy()
+        buckets = batch.bucket_counts
+        outcomes: Counter = Counter()
+        rows = np.flatnonzero(batch.cumulative & batch.monotonic)
+        outcomes["emitted"] = n - len(rows)
+        if len(rows):
+            buckets = self._difference(
+                batch, rows, keep, reset, interval_start, value, count, total, outcomes
+            )
+        offsets = batch.bucket_offsets
+        if keep.all():
+            new_offsets, new_buckets = offsets, buckets
+        else:
+            lengths = np.diff(offsets)[keep]
+            new_offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+            bucket_keep = np.repeat(keep, np.diff(offsets))
+            new_buckets = buckets[bucket_keep]
+        ids = batch.series_id[keep]
+        return PointBatch(
+            resource=batch.resource,
+            labels=batch.labels
+            if keep.all()
+            else {sid: batch.labels[sid] for sid in dict.fromkeys(ids.tolist())},
+            series_id=ids,
+            kind=batch.kind[keep],
+            monotonic=batch.monotonic[keep],
+            reset=reset[keep],
+            interval_start_unix_nano=interval_start[keep],
+            time_unix_nano=batch.time_unix_nano[keep],
+            value=value[keep],
+            count=count[keep],
+            sum=total[keep],
+            bounds_index=batch.bounds_index[keep],
+            bounds=batch.bounds,
+            bucket_offsets=new_offsets,
+            bucket_counts=new_buckets,
+            outcomes=Counter({k: v for k, v in outcomes.items() if v}),
+        )
+
+    def _difference(
+        self, batch, rows, keep, reset, interval_start, value, count, total, outcomes
+    ) -> np.ndarray:
+        """Step through the cumulative rows in order; returns the bucket counts with histogram deltas."""
+        ids = batch.series_id[rows].tolist()
+        scopes = batch.scope_index[rows].tolist()
+        kinds = batch.kind[rows].tolist()
+        starts = batch.start_time_unix_nano[rows].tolist()
+        times = batch.time_unix_nano[rows].tolist()
+        values = batch.value[rows].tolist()
+        counts = batch.count[rows].tolist()
+        sums = batch.sum[rows].tolist()
+        bounds_index = batch.bounds_index[rows].tolist()
+        offsets = batch.bucket_offsets.tolist()
+        flat = batch.bucket_counts.tolist()
+        out_buckets = None
+        lt, sub = operator.lt, operator.sub
+        scope_states = [self._streams.setdefault(name, {}) for name in batch.scopes]
+        emitted = resets = baselines = stale = capped = 0
+        room = len(rows) if self.max_streams is None else self.max_streams - len(self)
+        for i, row in enumerate(rows.tolist()):
+            states = scope_states[scopes[i]]
+            sid, start, time = ids[i], starts[i], times[i]
+            previous = states.get(sid)
+            histogram = kinds[i] == _HISTOGRAM
+            if histogram:
+                o, e = offsets[row], offsets[row + 1]
+                now_buckets = flat[o:e]
+                bounds = batch.bounds[bounds_index[i]]
+                state = [start, time, counts[i], sums[i], bounds, now_buckets]
+            else:
+                state = [start, time, values[i]]
+            if previous is None:
+                if room <= 0:
+                    keep[row] = False
+                    capped += 1
+                    continue
+                room -= 1
+                states[sid] = state
+                if start == 0:
+                    keep[row] = False
+                    baselines += 1
+                else:
+                    emitted += 1
+                continue
+            if time <= previous[1]:
+                keep[row] = False
+                stale += 1
+                continue
+            states[sid] = state
+            if start > previous[0]:
+                is_reset = True
+            elif histogram:
+                is_reset = (
+                    bounds != previous[4]
+                    or counts[i] < previous[2]
+                    or any(map(lt, now_buckets, previous[5]))
+                )
+            else:
+                is_reset = values[i] < previous[2]
+            if is_reset:
+                reset[row] = True
+                interval_start[row] = start or time
+                resets += 1
+                continue
+            interval_start[row] = previous[1]
+            if histogram:
+                count[row] = counts[i] - previous[2]
+                total[row] = sums[i] - previous[3]
+                if out_buckets is None:
+                    out_buckets = flat[:]
+                out_buckets[o:e] = map(sub, now_buckets, previous[5])
+            else:
+                value[row] = values[i] - previous[2]
+            emitted += 1
+        outcomes["emitted"] += emitted
+        outcomes["reset"] += resets
+        outcomes["baseline"] += baselines
+        outcomes["stale"] += stale
+        outcomes["capped"] += capped
+        self.capped += capped
+        for name in batch.scopes:
+            if not self._streams.get(name, True):
+                del self._streams[name]
+        if out_buckets is None:
+            return batch.bucket_counts
+        return np.array(out_buckets, dtype=np.int64)

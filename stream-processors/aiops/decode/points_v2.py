@@ -1,0 +1,261 @@
+"""``aiops.points/v2``: one record per OTLP payload and resource, every point in columns.
+
+``to_record`` turns a ``PointBatch`` into the record (a dict; its point
+columns stay numpy arrays), ``encode`` writes it as JSON (orjson) and
+``decode`` reads it back with plain lists;
+``columns`` gives its point columns as numpy arrays without a Python object
+per point; ``expand_v1`` gives the ``aiops.points/v1`` dict of each point, for
+``aiops points tail`` and for readers that have not moved yet.
+
+Layout (``schemas/points_v2.py`` is the JSON Schema)::
+
+    {"schema": "aiops.points/v2",
+     "resource": {...},                       # the resource's attributes, once
+     "series": {"id": [...], "metric": [...], "kind": [...], "unit": [...],
+                "attributes": [{...}, ...]},  # one dictionary entry per series id in the record
+     "bounds": [[0.005, ...], ...],           # distinct histogram bounds
+     "points": {"series_id": [...], "flags": [...],   # 1: monotonic, 2: reset
+                "interval_start_unix_nano": [...], "time_unix_nano": [...],
+                "value": [...], "count": [...], "sum": [...],
+                "bounds_index": [...],                # -1 on number points
+                "bucket_offsets": [...],              # n + 1 offsets into bucket_counts
+                "bucket_counts": [...]}}
+
+The label dictionary travels in every record (not on a side topic): a reader
+may start at any offset (``points tail --from-beginning``, a rebalance, a
+restore by replay) and must read the record alone; a side topic would need a
+full read before the first batch, and Kafka does not order records across
+topics. The price, measured on synthetic exports: the entries are 64% of a
+100-series record's JSON (16 kB of 25 kB), yet the record is 4.8 times smaller
+than the same points as v1 records, which repeat every label per point; and a
+Kafka producer compresses a batch of records together, where the repeated
+entries mostly vanish (ten consecutive records: 253 kB raw, 22 kB zlib-1).
+
+Why JSON (orjson) and not msgpack or Arrow IPC, measured on a 100-series and a
+5,000-series export: the same bytes as orjson with lists but 1.4-1.6 times
+faster to encode; msgpack is 27% smaller raw but only 6-11% once compressed and
+no faster; msgpack with raw array bytes and Arrow decode 1.5-2 times faster but
+are opaque to ``kcat`` and JSON Schema, and Arrow adds a 40 MB dependency and
+is the slowest to encode small records. Decoding a 100-point record to
+columns takes about 80 us, far below the decode itself.
+
+>>> from aiops.bench.synthetic import synthetic_exports
+>>> from aiops.decode.columnar import decode_columns
+>>> from aiops.decode.delta_columns import DeltaState
+>>> (payload,), = synthetic_exports(resources=1, series=8, exports=1)
+>>> record = to_record(DeltaState().apply(decode_columns(payload).batches[0]))
+>>> again = decode(encode(record))
+>>> again["points"]["value"] == record["points"]["value"].tolist() and expand_v1(again) == expand_v1(record)
+True
+>>> first = expand_v1(record)[0]
+>>> first["schema"], first["kind"], first["bucket_counts"][:3], first["series"][:29]
+('aiops.points/v1', 'histogram', [2, 2, 10], 'http.server.request.duration{')
+>>> columns(record)["time_unix_nano"].dtype
+dtype('int64')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from aiops.decode.delta_columns import PointBatch
+from aiops.decode.otlp import series_key
+
+__all__ = [
+    "FLAG_MONOTONIC",
+    "FLAG_RESET",
+    "SCHEMA",
+    "columns",
+    "decode",
+    "encode",
+    "expand_v1",
+    "points_in",
+    "points_of",
+    "to_record",
+]
+
+SCHEMA = "aiops.points/v2"
+FLAG_MONOTONIC = 1
+FLAG_RESET = 2
+
+_DTYPES = {
+    "series_id": np.int64,
+    "flags": np.uint8,
+    "interval_start_unix_nano": np.int64,
+    "time_unix_nano": np.int64,
+    "value": np.float64,
+    "count": np.int64,
+    "sum": np.float64,
+    "bounds_index": np.int32,
+    "bucket_offsets": np.int64,
+    "bucket_counts": np.int64,
+}
+
+
+def to_record(batch: PointBatch) -> dict:
+    """The ``aiops.points/v2`` record of one resource's points; the point columns stay numpy arrays.
+
+    The record shares the batch's resource and attribute dicts (read-only).
+
+    ``encode`` writes the arrays without a Python object per value; ``decode``
+    gives the same record back with lists.
+    """
+    labels = batch.labels
+    ids = list(labels)
+    entries = list(labels.values())
+    flags = (
+        batch.monotonic.astype(np.uint8) * FLAG_MONOTONIC
+        + batch.reset.astype(np.uint8) * FLAG_RESET
+    )
+    return {
+        "schema": SCHEMA,
+        "resource": batch.resource,
+        "series": {
+            "id": ids,
+            "metric": [entry.metric for entry in entries],
+            "kind": [entry.kind for entry in entries],
+            "unit": [entry.unit for entry in entries],
+            "attributes": [
+                entry.attributes for entry in entries
+            ],  # shared with the interner: read-only
+        },
+        "bounds": [list(bounds) for bounds in batch.bounds],
+        "points": {
+            "series_id": batch.series_id,
+            "flags": flags,
+            "interval_start_unix_nano": batch.interval_start_unix_nano,
+            "time_unix_nano": batch.time_unix_nano,
+            "value": batch.value,
+            "count": batch.count,
+            "sum": batch.sum,
+            "bounds_index": batch.bounds_index,
+            "bucket_offsets": batch.bucket_offsets,
+            "bucket_counts": batch.bucket_counts,
+        },
+    }
+
+
+def encode(record: dict) -> bytes:
+    """The record's bytes on ``aiops.points``: compact JSON (orjson; numpy columns written natively).
+
+    >>> encode({"schema": SCHEMA, "points": {"value": np.array([1.5]), "flags": [1]}})
+    b'{"schema":"aiops.points/v2","points":{"value":[1.5],"flags":[1]}}'
+    """
+    return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode(data: bytes) -> dict:
+    """A record from its bytes; raises ``ValueError`` when they are not JSON.
+
+    >>> decode(b'{"schema":"aiops.points/v2"}')
+    {'schema': 'aiops.points/v2'}
+    """
+    return orjson.loads(data)
+
+
+def columns(record: dict) -> dict[str, np.ndarray]:
+    """The point columns of a record as numpy arrays (what the batch agents compute on).
+
+    >>> columns({"points": {"value": [1.5, 2.0], "flags": [1, 3]}})["flags"]
+    array([1, 3], dtype=uint8)
+    """
+    return {
+        name: np.asarray(values, dtype=_DTYPES.get(name))
+        for name, values in record["points"].items()
+    }
+
+
+def expand_v1(record: dict) -> list[dict]:
+    """The ``aiops.points/v1`` dict of each point of a v2 record, in order (one Python dict per point).
+
+    For ``aiops points tail`` and for readers during the migration; the v1
+    ``series`` text is rebuilt from the labels, so it is what v1 wrote.
+    The points share the record's ``resource`` and ``attributes`` dicts: treat
+    them as read-only.
+    """
+    resource = record["resource"]
+    series = record["series"]
+    entries = {
+        sid: (metric, kind, unit, attributes, series_key(metric, attributes, resource))
+        for sid, metric, kind, unit, attributes in zip(
+            series["id"], series["metric"], series["kind"], series["unit"], series["attributes"]
+        )
+    }
+    bounds_table = record["bounds"]
+    points = {
+        name: values.tolist() if isinstance(values, np.ndarray) else values
+        for name, values in record["points"].items()
+    }
+    offsets = points["bucket_offsets"]
+    buckets = points["bucket_counts"]
+    out = []
+    for i, (sid, flags, start, time, value, count, total, bounds) in enumerate(
+        zip(
+            points["series_id"],
+            points["flags"],
+            points["interval_start_unix_nano"],
+            points["time_unix_nano"],
+            points["value"],
+            points["count"],
+            points["sum"],
+            points["bounds_index"],
+        )
+    ):
+        metric, kind, unit, attributes, key = entries[sid]
+        out.append(
+            {
+                "schema": "aiops.points/v1",
+                "series": key,
+                "metric": metric,
+                "kind": kind,
+                "unit": unit,
+                "resource": resource,
+                "attributes": attributes,
+                "interval_start_unix_nano": start,
+                "time_unix_nano": time,
+                "monotonic": bool(flags & FLAG_MONOTONIC),
+                "reset": bool(flags & FLAG_RESET),
+                "value": value,
+                "count": count,
+                "sum": total,
+                "bounds": list(bounds_table[bounds]) if bounds >= 0 else [],
+                "bucket_counts": buckets[offsets[i] : offsets[i + 1]],
+            }
+        )
+    return out
+
+
+def points_of(record: object) -> list[dict]:
+    """The v1 point dicts of any record on the points topic: a v2 record's points, a v1 record itself.
+
+    Readers accept both for one release, so v1 records written before an
+    upgrade (or by another tool) still count. Anything else is no point.
+
+    >>> points_of({"schema": "aiops.points/v1", "series": "x{}@{}"})
+    [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
+    >>> points_of("not a record"), points_of({"schema": "aiops.points/v9"})
+    ([], [])
+    """
+    if not isinstance(record, dict):
+        return []
+    schema = record.get("schema")
+    if schema == SCHEMA:
+        return expand_v1(record)
+    if schema == "aiops.points/v1":
+        return [record]
+    return []
+
+
+def points_in(data: bytes | None) -> list[dict]:
+    """The v1 point dicts of a points-topic record's bytes; none when they are not a points record.
+
+    >>> points_in(b'{"schema": "aiops.points/v1", "series": "x{}@{}"}')
+    [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
+    >>> points_in(b"not json"), points_in(None)
+    ([], [])
+    """
+    try:
+        return points_of(decode(data or b""))
+    except ValueError:
+        return []
