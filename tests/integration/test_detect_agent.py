@@ -29,11 +29,11 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import DetectEngine
+from aiops.anomaly.engine import DetectEngine, scores_of
 from aiops.cli.tail import follow
 from aiops.decode.points_v2 import points_of
 from aiops.kafka_config import client_config
-from aiops.schemas import AlertV1, ScoreV1
+from aiops.schemas import AlertV1, ScoresV2, ScoreV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
@@ -104,7 +104,7 @@ def records(settings: Settings, topic: str, enough, idle_timeout_s: float = 30.0
 
 def scored_keys(out: list) -> set[tuple[str, int]]:
     """The (track, time) pairs among score records."""
-    return {(r.value["track"], r.value["time_unix_nano"]) for r in out}
+    return {(s["track"], s["time_unix_nano"]) for r in out for s in scores_of(r.value)}
 
 
 def reference(points_by_partition: dict[int, list[dict]]) -> tuple[dict, list[AlertV1]]:
@@ -147,10 +147,12 @@ def assert_scores_match_an_uninterrupted_run(settings: Settings, scored: list) -
     expected_scores, expected_alerts = reference(points)
     got: dict[tuple[str, int], float | None] = {}
     for record in scored:
-        score = ScoreV1.model_validate(record.value)
-        key = (score.track, score.time_unix_nano)
-        assert got.get(key, score.score) == score.score, f"{key} scored twice, differently"
-        got[key] = score.score
+        ScoresV2.model_validate(record.value)
+        for value in scores_of(record.value):
+            score = ScoreV1.model_validate(value)
+            key = (score.track, score.time_unix_nano)
+            assert got.get(key, score.score) == score.score, f"{key} scored twice, differently"
+            got[key] = score.score
     assert set(got) == set(expected_scores)
     expected = {key: None if math.isnan(value) else value for key, value in expected_scores.items()}
     assert got == expected, "scores must equal the uninterrupted run's exactly"
@@ -163,7 +165,11 @@ def test_a_worker_killed_mid_stream_resumes_with_the_same_scores_and_no_second_p
     produce(settings, range(EXPORTS))
     worker.start()
     try:
-        records(settings, settings.topic_scores, lambda out: len(out) >= tracks * EXPORTS // 3)
+        records(
+            settings,
+            settings.topic_scores,
+            lambda out: len(scored_keys(out)) >= tracks * EXPORTS // 3,
+        )
         os.killpg(worker.pid, signal.SIGKILL)
         while worker.pid is not None or not port_is_free(settings.faust_web_port):
             time.sleep(0.1)

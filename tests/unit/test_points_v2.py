@@ -58,8 +58,9 @@ def test_a_broken_record_is_rejected_with_the_reason(record, change, message):
 
 
 def test_points_tail_prints_one_line_per_point_of_a_v2_record(record):
-    from aiops.cli.points import _point_line, _points_of
+    from aiops.cli.points import _point_line
+    from aiops.decode.points_v2 import points_of
 
-    points = _points_of(record)
+    points = points_of(record)
     assert points == expand_v1(record) and len(points) == 40
     assert all(point["metric"] in _point_line(point) for point in points)

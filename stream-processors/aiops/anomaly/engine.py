@@ -79,6 +79,8 @@ __all__ = [
     "attribution_text",
     "gauge",
     "resource_key",
+    "scores_of",
+    "scores_records",
     "signals",
 ]
 
@@ -202,25 +204,76 @@ class Score:
 
     def as_record(self) -> dict[str, Any]:
         """The ``aiops.scores/v1`` record; NaN (not known yet) becomes ``null``."""
+        return {
+            "schema": "aiops.scores/v1",
+            **self.entry(),
+            "service": self.service,
+            "resource": self.resource,
+        }
+
+    def entry(self) -> dict[str, Any]:
+        """The score as an entry of an ``aiops.scores/v2`` record (no resource); NaN becomes ``null``."""
 
         def finite(x: float) -> float | None:
             return None if math.isnan(x) else float(x)
 
         return {
-            "schema": "aiops.scores/v1",
             "track": self.track,
             "series": self.series,
             "signal": self.signal,
             "metric": self.metric,
-            "service": self.service,
             "attributes": self.attributes,
-            "resource": self.resource,
             "time_unix_nano": self.time_unix_nano,
             "value": finite(self.value),
             "expected": finite(self.expected),
             "sigma": finite(self.sigma),
             "score": finite(self.score),
         }
+
+
+def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
+    """One ``aiops.scores/v2`` record per resource among ``scores``, by resource key, scores in order.
+
+    >>> s = Score("q{}@{}|value", "q{}@{}", "value", "q", {}, {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
+    >>> records = scores_records([s, s])
+    >>> list(records), len(records['{service.name="a"}']["scores"])
+    (['{service.name="a"}'], 2)
+    >>> scores_of(records['{service.name="a"}']) == [s.as_record(), s.as_record()]
+    True
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for score in scores:
+        key = _label_set(score.resource)
+        record = records.get(key)
+        if record is None:
+            record = records[key] = {
+                "schema": "aiops.scores/v2",
+                "resource": score.resource,
+                "service": score.service,
+                "scores": [],
+            }
+        record["scores"].append(score.entry())
+    return records
+
+
+def scores_of(record: object) -> list[dict[str, Any]]:
+    """The ``aiops.scores/v1`` dicts of a record on the scores topic: a v2 record's entries, or a v1 record.
+
+    >>> scores_of({"schema": "aiops.scores/v1", "track": "t"}), scores_of("junk")
+    ([{'schema': 'aiops.scores/v1', 'track': 't'}], [])
+    """
+    if not isinstance(record, dict):
+        return []
+    if record.get("schema") == "aiops.scores/v1":
+        return [record]
+    if record.get("schema") != "aiops.scores/v2":
+        return []
+    common = {
+        "schema": "aiops.scores/v1",
+        "service": record["service"],
+        "resource": record["resource"],
+    }
+    return [{**common, **entry} for entry in record["scores"]]
 
 
 @dataclass

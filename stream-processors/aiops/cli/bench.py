@@ -7,6 +7,7 @@ Heavy imports happen inside the commands, so mounting this module costs the
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import typer
 
@@ -149,6 +150,10 @@ def bench_pipeline(
         "",
         help="a running broker to use (default: AIOPS_KAFKA_BOOTSTRAP_SERVERS if it answers, else a new one)",
     ),
+    worker_code: str = typer.Option(
+        "",
+        help="another checkout of this repository whose worker to measure (before/after a change)",
+    ),
     json_output: bool = typer.Option(False, "--json", help="print the steps as JSON"),
 ) -> None:
     """The whole pipeline through a real Kafka at stepped rates: sustained points/s, delays, memory, CPU by stage."""
@@ -169,6 +174,7 @@ def bench_pipeline(
         series=series,
         partitions=partitions,
         settings=settings,
+        worker_code=Path(worker_code) if worker_code else None,
         progress=lambda message: typer.echo(message, err=True),
     )
     if json_output:
@@ -176,10 +182,11 @@ def bench_pipeline(
         return
     typer.echo(
         f"$ aiops bench pipeline --rates {rates} --step-seconds {step_seconds:g} --workers {workers} "
-        f"--resources {resources} --series {series} --partitions {partitions}\n"
+        f"--resources {resources} --series {series} --partitions {partitions}"
+        f"{' --worker-code ' + worker_code if worker_code else ''}\n"
         f"machine: {machine()}\n"
         "| offered points/s | decoded points/s | sustained | lag (records) | delay p50 | delay p99 "
-        "| RSS per series | CPU s: decode / sli / detect / worker other / broker / producer |\n"
+        "| RSS (growth per series) | CPU s: decode / sli / detect / worker other / broker / producer |\n"
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
     )
     for s in steps:
@@ -191,5 +198,5 @@ def bench_pipeline(
         )
         typer.echo(
             f"| {s.offered:,.0f} | {s.decoded_per_s:,.0f} | {'yes' if s.sustained else 'no'} | {s.lag_records:,} "
-            f"| {delay} | {tail} | {s.rss_per_series:,.0f} B | {cpu} (of {s.seconds:.0f} s) |"
+            f"| {delay} | {tail} | {s.rss_bytes / 2**20:,.0f} MiB ({s.rss_per_series:,.0f} B) | {cpu} (of {s.seconds:.0f} s) |"
         )

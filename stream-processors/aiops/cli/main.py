@@ -1,6 +1,6 @@
 """The aiops command: the local stack, the worker, topics, SLOs, anomaly detection, and a look at what flows.
 
-One module per command group: ``stack`` (stack, topics, worker), ``points``,
+One module per command group: ``stack`` (stack, topics, worker), ``points``, ``scores``,
 ``alerts`` (alerts, forward), ``slo``, ``anomaly`` (score, replay, evaluate),
 ``bench`` (detect, decode, pipeline), ``doctor``; this one mounts them and holds ``settings`` and ``generate``.
 """
@@ -16,6 +16,7 @@ from aiops.cli.bench import bench_cli
 from aiops.cli.doctor import doctor_command
 from aiops.cli.output import console, errors, fail
 from aiops.cli.points import points_cli
+from aiops.cli.scores import scores_cli
 from aiops.cli.slo import slo_cli
 from aiops.cli.stack import stack_cli, topics_cli, worker_command
 from aiops.settings import Settings
@@ -27,6 +28,7 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split
 cli.add_typer(stack_cli, name="stack")
 cli.add_typer(topics_cli, name="topics")
 cli.add_typer(points_cli, name="points")
+cli.add_typer(scores_cli, name="scores")
 cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(forward_cli, name="forward")
 cli.add_typer(slo_cli, name="slo")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
-from aiops.cli.output import console, fail
 from aiops.settings import Settings
 
 __all__ = ["points_cli"]
@@ -27,57 +23,23 @@ def points_tail(
         0, help="give up after this many seconds without a point (0: never)"
     ),
 ) -> None:
-    """Print decoded points as they arrive on the points topic."""
-    from confluent_kafka import KafkaException
-
-    from aiops.cli.tail import follow
+    """Print decoded points as they arrive on the points topic, one line (or JSON object) per point."""
+    from aiops.cli.tail import print_items
+    from aiops.decode.points_v2 import points_of
 
     settings = Settings()
-    shown = 0
-    try:
-        for record in follow(
-            settings,
-            settings.topic_points,
-            from_beginning=from_beginning,
-            idle_timeout_s=idle_timeout or None,
-        ):
-            for point in _points_of(record.value or {}):
-                if contains not in point.get("series", ""):
-                    continue
-                if as_json:
-                    sys.stdout.write(json.dumps(point) + "\n")
-                    sys.stdout.flush()
-                else:
-                    console.print(_point_line(point), highlight=False, soft_wrap=True)
-                shown += 1
-                if limit and shown >= limit:
-                    break
-            if limit and shown >= limit:
-                break
-    except KafkaException as error:
-        raise fail(
-            f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?"
-        ) from None
-    except KeyboardInterrupt:
-        return
-    if idle_timeout and (not limit or shown < limit):
-        raise fail(
-            f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
-            "check aiops stack status and aiops stack logs worker"
-        )
-
-
-def _points_of(value: dict) -> list[dict]:
-    """The v1 point dicts of a record on the points topic: itself (v1), or every point of a v2 record.
-
-    >>> _points_of({"schema": "aiops.points/v1", "series": "x{}@{}"})
-    [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
-    """
-    if value.get("schema") == "aiops.points/v2":
-        from aiops.decode.points_v2 import expand_v1
-
-        return expand_v1(value)
-    return [value]
+    print_items(
+        settings,
+        settings.topic_points,
+        points_of,
+        _point_line,
+        keep=lambda point: contains in point.get("series", ""),
+        from_beginning=from_beginning,
+        limit=limit,
+        as_json=as_json,
+        idle_timeout=idle_timeout,
+        what="point",
+    )
 
 
 def _point_line(point: dict) -> str:

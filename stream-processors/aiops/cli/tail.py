@@ -1,6 +1,6 @@
 """Follow a topic from the command line without disturbing the stream processors' offsets.
 
-Used by ``aiops points tail`` and ``aiops alerts tail``.
+Used by ``aiops points tail``, ``aiops scores tail`` and ``aiops alerts tail``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaException
 from aiops.kafka_config import client_config
 from aiops.settings import Settings
 
-__all__ = ["Record", "follow"]
+__all__ = ["Record", "follow", "print_items"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,58 @@ def _json(value: bytes | None) -> dict | None:
         return json.loads(value) if value else None
     except ValueError:
         return None
+
+
+def print_items(
+    settings: Settings,
+    topic: str,
+    expand: Callable[[dict], list[dict]],
+    line: Callable[[dict], str],
+    *,
+    keep: Callable[[dict], bool],
+    from_beginning: bool,
+    limit: int,
+    as_json: bool,
+    idle_timeout: float,
+    what: str,
+) -> None:
+    """Print the items of ``topic``'s records (``expand`` of each), one line each, until ``limit`` or Ctrl-C.
+
+    A batch record (points, scores) holds many items, each printed on its own
+    line: ``line(item)`` for people, or the item as one JSON object. Kafka
+    not answering, or ``idle_timeout`` seconds without an item, exits 1 with
+    what to check.
+    """
+    import sys
+
+    import typer
+
+    from aiops.cli.output import console, fail
+
+    shown = 0
+    try:
+        for record in follow(
+            settings, topic, from_beginning=from_beginning, idle_timeout_s=idle_timeout or None
+        ):
+            for item in expand(record.value or {}):
+                if not keep(item):
+                    continue
+                if as_json:
+                    sys.stdout.write(json.dumps(item) + "\n")
+                    sys.stdout.flush()
+                else:
+                    console.print(line(item), highlight=False, soft_wrap=True)
+                shown += 1
+                if limit and shown >= limit:
+                    return
+    except KafkaException as error:
+        raise fail(
+            f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?"
+        ) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    if idle_timeout:
+        raise fail(
+            f"no {what} for {idle_timeout:.0f}s on {topic}; "
+            "check aiops stack status and aiops stack logs worker"
+        )

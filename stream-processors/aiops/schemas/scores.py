@@ -1,4 +1,10 @@
-"""``aiops.scores/v1``: one anomaly score of one track, keyed by the track.
+"""``aiops.scores/v2``: the scores of one scored export of one resource; ``aiops.scores/v1``: one score.
+
+The detect agent writes one v2 record per scored group (one export of one
+resource), keyed by the resource: the resource once, then every track's
+score. Each entry plus the record's ``resource`` and ``service`` is a v1
+score (:class:`ScoreV1`, what ``aiops.anomaly.engine.scores_of`` gives back).
+
 
 A *track* is one signal of one series: ``<series>|rate``, ``|mean`` (histograms),
 ``|value`` (gauges). Service-level tracks have no point attributes (``{}``
@@ -11,18 +17,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ScoreV1"]
+__all__ = ["ScoreEntry", "ScoreV1", "ScoresV2"]
 
 AttributeValue = str | bool | int | float
 
 
-class ScoreV1(BaseModel):
+class ScoreEntry(BaseModel):
     """How unusual one point of a track is, and what the detector expected instead."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_: Literal["aiops.scores/v1"] = Field(alias="schema")
-    track: str = Field(description="<series>|<signal>: the Kafka key")
+    track: str = Field(description="<series>|<signal>")
     series: str = Field(
         description="the series of aiops.points, or <metric>{}@<resource> for the service level"
     )
@@ -30,11 +35,9 @@ class ScoreV1(BaseModel):
         description="rate: per second (counters, histogram counts); mean: sum over count; value: a gauge"
     )
     metric: str
-    service: str = Field(description="the resource's service.name (empty when it has none)")
     attributes: dict[str, AttributeValue] = Field(
         description="the point's attributes; {} at the service level"
     )
-    resource: dict[str, AttributeValue]
     time_unix_nano: int = Field(gt=0, description="event time of the point")
     value: float | None = Field(
         description="the signal's value at that time (null: none this interval)"
@@ -46,3 +49,22 @@ class ScoreV1(BaseModel):
     score: float | None = Field(
         ge=0, le=1, description="calibrated anomaly score; null when the track was skipped"
     )
+
+
+class ScoresV2(BaseModel):
+    """The scores of one export of one resource (``aiops.scores/v2``), keyed by the resource."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: Literal["aiops.scores/v2"] = Field(alias="schema")
+    resource: dict[str, AttributeValue]
+    service: str = Field(description="the resource's service.name (empty when it has none)")
+    scores: list[ScoreEntry]
+
+
+class ScoreV1(ScoreEntry):
+    """One score with its resource (``aiops.scores/v1``): what a v2 record's entries expand to."""
+
+    schema_: Literal["aiops.scores/v1"] = Field(alias="schema")
+    service: str = Field(description="the resource's service.name (empty when it has none)")
+    resource: dict[str, AttributeValue]

@@ -12,9 +12,11 @@
    (the last export before a pause) and expires tracks idle for
    ``detect_idle_s``.
 
-Out: one ``aiops.scores/v1`` record per track and point (keyed by track),
-``aiops_anomaly_score`` / ``_expected`` / ``_actual`` gauges, and firing and
-resolved ``AnomalyDetected`` events on ``aiops.alerts`` (keyed by episode id).
+Out: one ``aiops.scores/v2`` record per scored export of a resource (keyed
+by the resource, every track's score in it),
+``aiops_anomaly_score`` / ``_expected`` / ``_actual`` gauges for the watched
+tracks, and firing and resolved ``AnomalyDetected`` events on
+``aiops.alerts`` (keyed by episode id).
 
 State: the table ``detect-state`` (JSON values, changelogged) holds per
 resource its open groups, clocks and attribution baselines (``source:<key>``)
@@ -37,9 +39,10 @@ import traceback
 from typing import Any
 
 import faust
+import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key
+from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key, scores_records
 from aiops.anomaly.exposition import Exposition
 from aiops.decode.points_v2 import points_in
 from aiops.settings import Settings
@@ -62,7 +65,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
     points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
     scores = app.topic(
-        settings.topic_scores, key_type=str, key_serializer="raw", value_serializer="json"
+        settings.topic_scores, key_type=str, key_serializer="raw", value_serializer="raw"
     )
     alerts = app.topic(
         settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
@@ -167,7 +170,8 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts, wait until Kafka has them, then checkpoint: outputs are never behind state."""
         sent = [
-            await scores.send(key=score.track, value=score.as_record()) for score in closed.scores
+            await scores.send(key=key, value=orjson.dumps(record))
+            for key, record in scores_records(closed.scores).items()
         ]
         expose(closed.scores)
         for alert in closed.alerts:
