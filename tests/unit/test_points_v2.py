@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from aiops.bench.synthetic import synthetic_exports
 from aiops.decode.columnar import SeriesInterner, decode_columns
 from aiops.decode.delta_columns import DeltaState
-from aiops.decode.points_v2 import columns, decode, encode, expand_v1, to_record
+from aiops.decode.points_v2 import columns, decode, encode, expand_v1, points_of, to_record
 from aiops.schemas import JSON_DIR, PointsV2, PointV1
 
 
@@ -64,3 +64,12 @@ def test_points_tail_prints_one_line_per_point_of_a_v2_record(record):
     points = points_of(record)
     assert points == expand_v1(record) and len(points) == 40
     assert all(point["metric"] in _point_line(point) for point in points)
+
+
+def test_only_the_points_of_the_wanted_metrics_are_expanded(record):
+    every = expand_v1(record)
+    wanted = {"system.cpu.utilization", "no.such.metric"}
+    assert points_of(record, wanted) == [p for p in every if p["metric"] in wanted]
+    assert points_of(record, set()) == []
+    v1 = every[0]
+    assert points_of(v1, {v1["metric"]}) == [v1] and points_of(v1, wanted - {v1["metric"]}) == []

@@ -56,6 +56,8 @@ dtype('int64')
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import orjson
 
@@ -166,22 +168,40 @@ def columns(record: dict) -> dict[str, np.ndarray]:
     }
 
 
-def expand_v1(record: dict) -> list[dict]:
+_SERIES_KEYS: dict[int, str] = {}
+"""v1 series keys by series id, across records: the id is a hash of the same labels, so the key is too."""
+_SERIES_KEYS_MAX = 500_000
+
+
+def _series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
+    key = _SERIES_KEYS.get(sid)
+    if key is None:
+        if len(_SERIES_KEYS) >= _SERIES_KEYS_MAX:
+            _SERIES_KEYS.clear()
+        key = _SERIES_KEYS[sid] = series_key(metric, attributes, resource)
+    return key
+
+
+def expand_v1(record: dict, metrics: Collection[str] | None = None) -> list[dict]:
     """The ``aiops.points/v1`` dict of each point of a v2 record, in order (one Python dict per point).
 
-    For ``aiops points tail`` and for readers during the migration; the v1
-    ``series`` text is rebuilt from the labels, so it is what v1 wrote.
-    The points share the record's ``resource`` and ``attributes`` dicts: treat
-    them as read-only.
+    For the agents that still work point by point, ``aiops points tail`` and
+    readers during the migration; the v1 ``series`` text is rebuilt from the
+    labels (and remembered by series id), so it is what v1 wrote. With
+    ``metrics``, only the points of those metrics. The points share the
+    record's ``resource`` and ``attributes`` dicts: treat them as read-only.
     """
     resource = record["resource"]
     series = record["series"]
     entries = {
-        sid: (metric, kind, unit, attributes, series_key(metric, attributes, resource))
+        sid: (metric, kind, unit, attributes, _series_key(sid, metric, attributes, resource))
         for sid, metric, kind, unit, attributes in zip(
             series["id"], series["metric"], series["kind"], series["unit"], series["attributes"]
         )
+        if metrics is None or metric in metrics
     }
+    if not entries:
+        return []
     bounds_table = record["bounds"]
     points = {
         name: values.tolist() if isinstance(values, np.ndarray) else values
@@ -202,7 +222,10 @@ def expand_v1(record: dict) -> list[dict]:
             points["bounds_index"],
         )
     ):
-        metric, kind, unit, attributes, key = entries[sid]
+        entry = entries.get(sid)
+        if entry is None:
+            continue
+        metric, kind, unit, attributes, key = entry
         out.append(
             {
                 "schema": "aiops.points/v1",
@@ -226,11 +249,12 @@ def expand_v1(record: dict) -> list[dict]:
     return out
 
 
-def points_of(record: object) -> list[dict]:
+def points_of(record: object, metrics: Collection[str] | None = None) -> list[dict]:
     """The v1 point dicts of any record on the points topic: a v2 record's points, a v1 record itself.
 
     Readers accept both for one release, so v1 records written before an
     upgrade (or by another tool) still count. Anything else is no point.
+    With ``metrics``, only the points of those metrics.
 
     >>> points_of({"schema": "aiops.points/v1", "series": "x{}@{}"})
     [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
@@ -241,13 +265,13 @@ def points_of(record: object) -> list[dict]:
         return []
     schema = record.get("schema")
     if schema == SCHEMA:
-        return expand_v1(record)
-    if schema == "aiops.points/v1":
+        return expand_v1(record, metrics)
+    if schema == "aiops.points/v1" and (metrics is None or record.get("metric") in metrics):
         return [record]
     return []
 
 
-def points_in(data: bytes | None) -> list[dict]:
+def points_in(data: bytes | None, metrics: Collection[str] | None = None) -> list[dict]:
     """The v1 point dicts of a points-topic record's bytes; none when they are not a points record.
 
     >>> points_in(b'{"schema": "aiops.points/v1", "series": "x{}@{}"}')
@@ -256,6 +280,6 @@ def points_in(data: bytes | None) -> list[dict]:
     ([], [])
     """
     try:
-        return points_of(decode(data or b""))
+        return points_of(decode(data or b""), metrics)
     except ValueError:
         return []

@@ -144,6 +144,11 @@ class RatioIndicator:
         if (self.good is None) == (self.bad is None):
             raise ValueError("a ratio indicator needs exactly one of good or bad")
 
+    @property
+    def metrics(self) -> frozenset[str]:
+        """The metric names the indicator reads (a point of any other adds nothing)."""
+        return frozenset(s.metric for s in (self.total, self.good, self.bad) if s is not None)
+
     def events(self, point: Point) -> tuple[float, float] | None:
         """(good, total) events the point adds, or None when no selector reads it."""
         total = self.total.events(point)
@@ -173,6 +178,11 @@ class LatencyIndicator:
     threshold: float
     buckets: tuple[float, ...]
     kind: Literal["latency"] = "latency"
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        """The metric name the indicator reads."""
+        return frozenset({self.source.metric})
 
     def events(self, point: Point) -> tuple[float, float] | None:
         """(good, total) events of a matching histogram point, or None.

@@ -343,13 +343,16 @@ def register_sli_agent(
             "latency": state.latency.to_state() if state.latency is not None else None,
         }
 
+    read_metrics = frozenset().union(*(objective.indicator.metrics for objective in objectives))
+    """Only the points of the metrics some SLO reads are expanded from a record."""
+
     @app.agent(points, name="sli_route")
     async def sli_route(stream):
         async for event in stream.events():
             cpu = time.process_time()
             routed: dict[str, dict] = {}
             rejected = []
-            for point in points_in(event.value):
+            for point in points_in(event.value, read_metrics):
                 if "time_unix_nano" not in point:
                     continue
                 for objective in objectives:
