@@ -54,7 +54,10 @@ class Settings(BaseSettings):
         "PEM file of the CA that signed the brokers' certificates (SSL protocols; empty: the system's CAs)",
     )
     kafka_partitions: int = _field(
-        3, "partitions of every topic the project owns (co-partitioned for Faust tables)", ge=1
+        12,
+        "partitions of every topic the project owns (co-partitioned for Faust tables): at most this many "
+        "workers share the load",
+        ge=1,
     )
     kafka_replication_factor: int = _field(
         1, "replication factor of every topic the project owns", ge=1
@@ -109,6 +112,12 @@ class Settings(BaseSettings):
         "cap on series whose decoded labels a worker keeps interned (about 1.3 kB each); beyond it the "
         "cache starts over, which costs time, not correctness",
         ge=1,
+    )
+    detect_checkpoint_interval_s: float = _field(
+        10.0,
+        "seconds between the detect agent's checkpoints of what changed (detector rows, alert states, open "
+        "groups) and the points-topic offsets they cover; a restart replays the topic from there",
+        gt=0,
     )
     detect_max_gauge_tracks: int = _field(
         1_000,

@@ -80,7 +80,8 @@ ALERT_POLICY = {"overrides": {"queue.depth": {"alert": True}}}
 
 @pytest.fixture
 def settings(worker_settings):
-    return worker_settings(detect_alert_policy=ALERT_POLICY)
+    # checkpoints every second, so a kill or a hand-over lands between two of them: restore plus replay
+    return worker_settings(detect_alert_policy=ALERT_POLICY, detect_checkpoint_interval_s=1.0)
 
 
 def produce(settings: Settings, steps: range) -> None:

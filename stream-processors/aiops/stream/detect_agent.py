@@ -19,15 +19,19 @@ tracks, and firing and resolved ``AnomalyDetected`` events on
 ``aiops.alerts`` (keyed by episode id).
 
 State: the table ``detect-state`` (JSON values, changelogged) holds per
-resource its open groups, clocks and attribution baselines (``source:<key>``)
-and per track its detector row and alert state (``track:<name>``), written
-after every close once Kafka has acknowledged that close's scores and
-alerts. A restarted worker recovers the table, reloads a resource the first
-time it sees it, and replays from its committed offset: points the state
-already holds are not scored again, so scores match an uninterrupted run.
-Delivery is at least once: a kill between the outputs' acknowledgement and
-the checkpoint's sends the same scores again, and an alert again with the
-same id (Alertmanager and ``aiops alerts tail`` treat it as one alert).
+resource its open groups, clocks and attribution baselines (``source:<key>``),
+per track its detector row and alert state (``track:<name>``), and per
+partition of the points topic the newest offset the state covers
+(``offset:<partition>``). Every ``detect_checkpoint_interval_s`` the agent
+waits until Kafka has acknowledged the scores and alerts sent so far, then
+writes what changed since the last checkpoint. A worker that restarts (or
+takes a partition over) restores a resource from the table the first time it
+sees it and, before the first event of a partition, replays the points topic
+from the checkpoint's offset up to that event: points the state already holds
+are not scored again, so scores match an uninterrupted run. Delivery is at
+least once: what was scored after the checkpoint is scored and sent again
+(the same scores, an alert again with the same id, which Alertmanager and
+``aiops alerts tail`` treat as one alert).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ _BATCH = 5000
 _BATCH_WITHIN_S = 0.5
 _SOURCE = "source:"
 _TRACK = "track:"
+_OFFSET = "offset:"
 
 
 def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
@@ -92,6 +97,13 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     warned = {"cap": False}
     gauge_labels: dict[str, tuple[str, str, str, str]] = {}
     exposition = Exposition(settings.detect_max_gauge_tracks)
+    dirty_sources: set[str] = set()
+    dirty_tracks: set[str] = set()
+    processed: dict[int, int] = {}
+    """The newest offset of the points topic whose points the engine holds, per partition."""
+    replayed: set[int] = set()
+    """Partitions whose gap since their checkpoint was replayed since this worker got them."""
+    checkpointed = {"at": time.monotonic()}
 
     def load(key: str, partition: int) -> None:
         """Bring a resource into the engine from the table the first time this worker sees it."""
@@ -158,17 +170,95 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 ):
                     gauge.remove(*labels)
 
-    def checkpoint(closed: Closed, added: set[str]) -> None:
-        for key in closed.sources | added:
+    async def checkpoint() -> None:
+        """Write what changed since the last checkpoint, with the offsets it covers, once the outputs are in Kafka.
+
+        Outputs first: the scores and alerts of every point the checkpoint
+        holds are acknowledged before it is written, so outputs are never
+        behind state. A worker that restarts (or takes a partition over)
+        restores this and replays the points topic from the offsets it
+        names (``replay_gap``), so nothing between two checkpoints is lost.
+        """
+        await app.producer.flush()
+        for key in dirty_sources:
             if key in engine.sources:
                 write(_SOURCE + key, key, engine.export_source(key))
-        for name in closed.tracks:
+        for name in dirty_tracks:
             track = engine.tracks.get(name)
             if track is not None:
                 write(_TRACK + name, track.source, engine.export_track(name))
+        for partition, offset in processed.items():
+            table.partition_of[_OFFSET + str(partition)] = partition
+            table[_OFFSET + str(partition)] = offset
+        dirty_sources.clear()
+        dirty_tracks.clear()
+        await app.producer.flush()
+        checkpointed["at"] = time.monotonic()
+
+    def read_gap(partition: int, start: int, end: int) -> list[bytes]:
+        """The points topic's records [start, end) of one partition (blocking; run in a thread)."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        from aiops.kafka_config import client_config
+
+        consumer = Consumer(
+            {
+                **client_config(settings),
+                "group.id": f"{settings.faust_app_id}-detect-replay",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "log_level": 0,
+            }
+        )
+        values: list[bytes] = []
+        try:
+            consumer.assign([TopicPartition(settings.topic_points, partition, start)])
+            deadline = time.monotonic() + 120
+            offset = start
+            while offset < end and time.monotonic() < deadline:
+                for message in consumer.consume(1000, timeout=1.0):
+                    if message.error() or message.offset() >= end:
+                        continue
+                    offset = message.offset() + 1
+                    values.append(message.value())
+        finally:
+            consumer.close()
+        return values
+
+    async def replay_gap(partition: int, first_offset: int) -> None:
+        """Feed the engine what its checkpoint of ``partition`` missed before the first event it is given.
+
+        With no checkpoint of the partition yet (its last owner stopped
+        before its first one), that is the partition from its start.
+        """
+        replayed.add(partition)
+        saved = table.get(_OFFSET + str(partition))
+        start = 0 if saved is None else saved + 1
+        if start >= first_offset:
+            return
+        values = await asyncio.get_running_loop().run_in_executor(
+            None, read_gap, partition, start, first_offset
+        )
+        log.info(
+            "replaying %d records of %s[%d] since the checkpoint (offsets %d to %d)",
+            len(values),
+            settings.topic_points,
+            partition,
+            start,
+            first_offset - 1,
+        )
+        now = time.time()
+        added: set[str] = set()
+        for value in values:
+            for point in points_in(value):
+                key = resource_key(point)
+                load(key, partition)
+                if engine.add(point, now) is PointOutcome.ACCEPTED:
+                    added.add(key)
+        await emit(engine.close(now), added)
 
     async def emit(closed: Closed, added: set[str]) -> None:
-        """Send scores and alerts, wait until Kafka has them, then checkpoint: outputs are never behind state."""
+        """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
         sent = [
             await scores.send(key=key, value=orjson.dumps(record))
             for key, record in scores_records(closed.scores).items()
@@ -192,8 +282,8 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 alert.annotations.get("description", ""),
             )
         await asyncio.gather(*sent)
-        checkpoint(closed, added)
-        await app.producer.flush()
+        dirty_sources.update(closed.sources | added)
+        dirty_tracks.update(closed.tracks)
         metrics.detect_points.labels(outcome="scored").inc(len(closed.scores))
         metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
         metrics.detect_points.labels(outcome="reset").inc(closed.resets)
@@ -217,12 +307,16 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 now = time.time()
                 added: set[str] = set()
                 for event in batch:
+                    partition = event.message.partition
+                    if partition not in replayed:
+                        await replay_gap(partition, event.message.offset)
+                    processed[partition] = max(processed.get(partition, -1), event.message.offset)
                     received = points_in(event.value)
                     if not received:
                         metrics.detect_points.labels(outcome=PointOutcome.UNSCORABLE.value).inc()
                     for point in received:
                         key = resource_key(point)
-                        load(key, event.message.partition)
+                        load(key, partition)
                         outcome = engine.add(point, now)
                         metrics.detect_points.labels(outcome=outcome.value).inc()
                         if outcome is PointOutcome.ACCEPTED:
@@ -246,6 +340,8 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             for source in {source_of[name] for name in expired} - set(engine.sources):
                 write(_SOURCE + source, source, None)
             metrics.detect_expired.inc(len(expired))
+            if time.monotonic() - checkpointed["at"] >= settings.detect_checkpoint_interval_s:
+                await checkpoint()
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
@@ -254,6 +350,10 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         for key in [k for k, p in partition_of.items() if p in lost]:
             engine.forget_source(key)
             del partition_of[key]
+            dirty_sources.discard(key)
+        for partition in lost:
+            processed.pop(partition, None)
+            replayed.discard(partition)
 
 
 def _generator_url(settings: Settings, series: str, signal: str) -> str:
