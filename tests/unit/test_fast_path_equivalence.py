@@ -84,6 +84,7 @@ def _run_both(params: dict, n_series: int, n: int, seed: int):
         pytest.param(SMALL, 200, id="small-trees"),
         pytest.param({**SMALL, "season": 7, "beta": 0.1, "seed": 5}, 200, id="small-seasonal-seed-5"),
         pytest.param({"hst": False, "beta": 0.0}, 200, id="no-trend"),
+        pytest.param({"gpd_tail": False}, 330, id="gaussian-tail"),
     ],
 )
 def test_fast_path_matches_the_river_reference(params, n):

@@ -55,10 +55,12 @@ import math
 
 from aiops.core.detectors.base import Detector
 from aiops.core.detectors.calibration import (
-    SQRT2,
+    LN2,
     AnomalyLikelihood,
     RecentVarianceTest,
-    tail_score,
+    ResidualTail,
+    gaussian_log_tail,
+    score_from_log_tail,
 )
 from aiops.core.detectors.half_space_trees import HalfSpaceTreesDetector
 from aiops.core.detectors.holt_winters import HoltWintersDetector
@@ -104,6 +106,10 @@ class CombinedDetector(Detector):
         long_rate: float = 0.002,
         calibration_warmup: int = 30,
         recent_clip_sigmas: float = 3.0,
+        gpd_tail: bool = True,
+        tail_threshold: float = 2.0,
+        tail_rate: float = 0.01,
+        exceed_rate: float = 0.002,
     ) -> None:
         self.season = season
         self.alpha = alpha
@@ -123,6 +129,11 @@ class CombinedDetector(Detector):
         self.long_rate = long_rate
         self.calibration_warmup = calibration_warmup
         self.recent_clip_sigmas = recent_clip_sigmas
+        self.gpd_tail = gpd_tail
+        self.tail_threshold = tail_threshold
+        self.tail_rate = tail_rate
+        self.exceed_rate = exceed_rate
+        self._tail = ResidualTail(threshold=tail_threshold, rate=tail_rate, exceed_rate=exceed_rate)
         self._hw = HoltWintersDetector(
             alpha=alpha,
             beta=beta,
@@ -157,6 +168,7 @@ class CombinedDetector(Detector):
         yield small
         yield {**small, "season": 12}
         yield {"hst": False, "warmup": 5}
+        yield {"hst": False, "warmup": 5, "gpd_tail": False}
 
     def _raws(self, y: float) -> tuple[float | None, float | None]:
         pending = self._pending
@@ -173,12 +185,13 @@ class CombinedDetector(Detector):
         if math.isnan(y):
             return 0.0
         hw_raw, hst_raw = self._raws(y)
-        p = 1.0
+        log_p = 0.0
         if hw_raw is not None:
-            p = min(math.erfc(hw_raw / SQRT2), self._recent.tail(hw_raw))
+            point = self._tail.log_tail(hw_raw) if self.gpd_tail else LN2 + gaussian_log_tail(hw_raw)
+            log_p = min(point, self._recent.log_tail(hw_raw))
         if hst_raw is not None:
-            p = min(p, self._hst_likelihood.tail(hst_raw))
-        return tail_score(min(1.0, self._views * p))
+            log_p = min(log_p, self._hst_likelihood.log_tail(hst_raw))
+        return score_from_log_tail(min(0.0, math.log(self._views) + log_p))
 
     def learn_one(self, x: float | None) -> None:
         y = clean(x)
@@ -186,6 +199,7 @@ class CombinedDetector(Detector):
             hw_raw, hst_raw = self._raws(y)
             if hw_raw is not None:
                 self._recent.update(hw_raw)
+                self._tail.update(hw_raw)
             if hst_raw is not None:
                 self._hst_likelihood.update(hst_raw)
         self._pending = None

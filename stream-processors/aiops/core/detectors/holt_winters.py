@@ -18,9 +18,14 @@ ours, because river's version breaks on real metrics:
 
 ``sigma`` is the root of an exponentially weighted mean of squared (clipped)
 residuals, floored at ``min_sigma + min_rel_sigma * |forecast|`` so a constant
-series has a defined, tiny scale. The score of ``x`` is the two-sided Gaussian
-tail probability of ``z = (x - forecast) / sigma`` as a
-:func:`~aiops.core.detectors.calibration.tail_score` (0.5 at ``|z| ≈ 4.4``).
+series has a defined, tiny scale, and at ``resolution_scale`` times the
+series' resolution (:class:`~aiops.core.detectors.scaling.Resolution`: the
+smallest non-zero step seen, at most 1 while every value was an integer), so
+0 → 1 on an idle integer gauge is 2 sigmas, not a billion, and a level step
+on a flat line is news once and then learnt in a few points. The score of
+``x`` is the two-sided Gaussian tail probability of ``z = (x - forecast) /
+sigma`` as a :func:`~aiops.core.detectors.calibration.score_from_log_tail`
+(0.5 at ``|z| ≈ 4.4``; no cap on ``z``, so larger residuals score higher).
 
 Where it fails: the season length is fixed (see
 :func:`~aiops.core.detectors.seasonality.detect_season` to choose it from
@@ -33,7 +38,8 @@ from __future__ import annotations
 import math
 
 from aiops.core.detectors.base import Detector
-from aiops.core.detectors.calibration import SQRT2, tail_score
+from aiops.core.detectors.calibration import LN2, gaussian_log_tail, score_from_log_tail
+from aiops.core.detectors.scaling import RESOLUTION_SCALE, Resolution
 from aiops.core.detectors.values import clean
 
 __all__ = ["HoltWintersDetector"]
@@ -68,7 +74,8 @@ class HoltWintersDetector(Detector):
         clip_sigmas: float = 4.0,
         min_sigma: float = 1e-9,
         min_rel_sigma: float = 1e-6,
-        max_z: float = 10.0,
+        max_z: float = math.inf,
+        resolution_scale: float = RESOLUTION_SCALE,
     ) -> None:
         if season == 1 or season < 0:
             raise ValueError(f"season must be 0 (none) or at least 2, not {season}")
@@ -86,6 +93,8 @@ class HoltWintersDetector(Detector):
         self.min_sigma = min_sigma
         self.min_rel_sigma = min_rel_sigma
         self.max_z = max_z
+        self.resolution_scale = resolution_scale
+        self._resolution = Resolution()
         self._model = time_series.HoltWinters(
             alpha=alpha,
             beta=beta if beta else None,
@@ -130,7 +139,9 @@ class HoltWintersDetector(Detector):
 
     def sigma(self, forecast: float) -> float:
         """The residual scale around ``forecast``."""
-        return max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast))
+        resolution = self._resolution.value
+        floor = self.resolution_scale * resolution if resolution < math.inf else 0.0
+        return max(max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast)), floor)
 
     def raw_score(self, x: float | None) -> float | None:
         """``min(|x - forecast| / sigma, max_z)``; ``None`` when not ready or ``x`` is missing."""
@@ -144,10 +155,15 @@ class HoltWintersDetector(Detector):
         z = self.raw_score(x)
         if z is None:
             return 0.0
-        return tail_score(math.erfc(z / SQRT2))
+        return score_from_log_tail(LN2 + gaussian_log_tail(z))
 
     def learn_one(self, x: float | None) -> None:
         y = clean(x)
+        self._learn(y)
+        if not math.isnan(y):
+            self._resolution.update(y)
+
+    def _learn(self, y: float) -> None:
         if not self._initialized:
             if not math.isnan(y):
                 self._first.append(y)
