@@ -54,6 +54,7 @@ import math
 __all__ = [
     "LN10",
     "SQRT2",
+    "EVIDENCE_PRIOR",
     "AnomalyLikelihood",
     "RecentVarianceTest",
     "ResidualTail",
@@ -284,11 +285,17 @@ class ResidualTail:
       threshold (``log zeta - e / sigma`` at ``xi = 0``); below it,
       ``log zeta * z / threshold`` (from 0 at ``z = 0``, continuous).
     - ``update(z)``: ``zeta`` learns whether ``z > threshold``; an excess is
-      learnt winsorised at ``clip`` mean excesses, so one huge residual
-      (p below 1e-4 at the prior) does not fatten the tail for ever.
+      learnt winsorised at the fit's own ``learn_p`` quantile, so anomalies
+      do not teach: a burst of extreme residuals moves the tail as much as
+      a burst of ``learn_p`` ones would, and a heavy tail is learnt at the
+      pace its ordinary excesses allow.
     - Prior: a Gaussian's ``zeta`` at the threshold and an exponential tail
       with its mean excess, so the first scores are those of a
-      slightly heavier-than-Gaussian tail, not of nothing.
+      slightly heavier-than-Gaussian tail, not of nothing. Another
+      ``prior`` ``(zeta, mean, variance)`` fits other statistics: with
+      ``threshold=3.0, prior=EVIDENCE_PRIOR`` it models the evidence
+      ``-log p`` of a calibrated test, which is ``Exp(1)`` under its null,
+      and starts out returning exactly ``-evidence``.
 
     Where it fails: the moments need tens of excesses (hundreds of points)
     to settle; a series whose residuals change scale quickly is judged by
@@ -306,14 +313,21 @@ class ResidualTail:
     True
     """
 
-    __slots__ = ("clip", "exceed_rate", "mean", "rate", "threshold", "var", "zeta")
+    __slots__ = ("exceed_rate", "learn_p", "mean", "rate", "threshold", "var", "zeta")
 
-    def __init__(self, threshold: float = 2.0, rate: float = 0.01, exceed_rate: float = 0.002, clip: float = 10.0) -> None:
+    def __init__(
+        self,
+        threshold: float = 2.0,
+        rate: float = 0.01,
+        exceed_rate: float = 0.002,
+        learn_p: float = 1e-3,
+        prior: tuple[float, float, float] | None = None,
+    ) -> None:
         self.threshold = threshold
         self.rate = rate
         self.exceed_rate = exceed_rate
-        self.clip = clip
-        self.zeta, self.mean, self.var = self.prior(threshold)
+        self.learn_p = learn_p
+        self.zeta, self.mean, self.var = self.prior(threshold) if prior is None else prior
 
     @staticmethod
     def prior(threshold: float) -> tuple[float, float, float]:
@@ -337,6 +351,14 @@ class ResidualTail:
             return 0.0, m
         return 0.5 * (1.0 - ratio), 0.5 * m * (1.0 + ratio)
 
+    def quantile_excess(self, p: float) -> float:
+        """The excess over the threshold whose tail probability is ``p`` under the fit (0 if ``p >= zeta``)."""
+        xi, sigma = self.shape()
+        c = min(p / self.zeta, 1.0)
+        if xi > 0.0:
+            return sigma * (c ** -xi - 1.0) / xi
+        return -sigma * math.log(c)
+
     def log_tail(self, z: float) -> float:
         """``log P(|Z| >= z)`` under the fitted tail."""
         log_zeta = math.log(self.zeta)
@@ -352,13 +374,17 @@ class ResidualTail:
         """Learn one standardised residual ``|z|``."""
         e = z - self.threshold
         exceeds = e > 0.0
+        bound = self.quantile_excess(self.learn_p)
         self.zeta = self.zeta + self.exceed_rate * (float(exceeds) - self.zeta)
         if exceeds:
-            e = min(e, self.clip * max(self.mean, TAIL_MIN_MEAN))
+            e = min(e, bound)
             d = e - self.mean
             self.mean = self.mean + self.rate * d
             self.var = (1.0 - self.rate) * (self.var + self.rate * d * d)
 
+
+EVIDENCE_PRIOR = (math.exp(-3.0), 1.0, 1.0)
+""":class:`ResidualTail`'s prior for the evidence ``-log p`` of a calibrated test beyond 3 nats: ``Exp(1)``."""
 
 TAIL_MIN_MEAN = 0.05
 """Floor of :class:`ResidualTail`'s mean excess (in residual sigmas), so a series of identical residuals keeps a tail."""

@@ -58,6 +58,7 @@ from aiops.core.detectors.calibration import (
     LN2,
     AnomalyLikelihood,
     RecentVarianceTest,
+    EVIDENCE_PRIOR,
     ResidualTail,
     gaussian_log_tail,
     score_from_log_tail,
@@ -110,6 +111,8 @@ class CombinedDetector(Detector):
         tail_threshold: float = 2.0,
         tail_rate: float = 0.01,
         exceed_rate: float = 0.002,
+        relevel_after: int = 0,
+        hst_min_p: float = 1e-5,
     ) -> None:
         self.season = season
         self.alpha = alpha
@@ -133,7 +136,11 @@ class CombinedDetector(Detector):
         self.tail_threshold = tail_threshold
         self.tail_rate = tail_rate
         self.exceed_rate = exceed_rate
+        self.relevel_after = relevel_after
+        self.hst_min_p = hst_min_p
+        self._hst_min_log_p = math.log(hst_min_p) if hst_min_p > 0.0 else -math.inf
         self._tail = ResidualTail(threshold=tail_threshold, rate=tail_rate, exceed_rate=exceed_rate)
+        self._recent_tail = ResidualTail(threshold=3.0, rate=tail_rate, exceed_rate=exceed_rate, prior=EVIDENCE_PRIOR)
         self._hw = HoltWintersDetector(
             alpha=alpha,
             beta=beta,
@@ -142,6 +149,7 @@ class CombinedDetector(Detector):
             residual_rate=residual_rate,
             warmup=warmup,
             clip_sigmas=clip_sigmas,
+            relevel_after=relevel_after,
         )
         self._recent = RecentVarianceTest(rate=short_rate, clip=recent_clip_sigmas)
         self._trees = (
@@ -188,9 +196,12 @@ class CombinedDetector(Detector):
         log_p = 0.0
         if hw_raw is not None:
             point = self._tail.log_tail(hw_raw) if self.gpd_tail else LN2 + gaussian_log_tail(hw_raw)
-            log_p = min(point, self._recent.log_tail(hw_raw))
+            recent = self._recent.log_tail(hw_raw)
+            if self.gpd_tail:
+                recent = self._recent_tail.log_tail(-recent)
+            log_p = min(point, recent)
         if hst_raw is not None:
-            log_p = min(log_p, self._hst_likelihood.log_tail(hst_raw))
+            log_p = min(log_p, max(self._hst_likelihood.log_tail(hst_raw), self._hst_min_log_p))
         return score_from_log_tail(min(0.0, math.log(self._views) + log_p))
 
     def learn_one(self, x: float | None) -> None:
@@ -198,6 +209,7 @@ class CombinedDetector(Detector):
         if not math.isnan(y):
             hw_raw, hst_raw = self._raws(y)
             if hw_raw is not None:
+                self._recent_tail.update(-self._recent.log_tail(hw_raw))
                 self._recent.update(hw_raw)
                 self._tail.update(hw_raw)
             if hst_raw is not None:

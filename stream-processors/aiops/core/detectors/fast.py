@@ -45,7 +45,7 @@ series.
 Memory per live series (:attr:`FastCombined.bytes_per_series`):
 ``n_trees * (2**(height + 1) - 1)`` mass bytes (5,110 at the defaults), plus
 ``window_size * n_trees`` leaf bytes (2,500), plus ``8 * season`` bytes,
-plus 186 bytes of scalars: 7,796 B (7.6 KiB) without a season, 19,324 B with
+plus 218 bytes of scalars: 7,828 B (7.6 KiB) without a season, 19,356 B with
 a season of 1,440 points, plus the key in the series index. river's
 HalfSpaceTrees alone takes about 1 MiB per series at the same defaults.
 
@@ -66,7 +66,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aiops.core.detectors.base import Detector
-from aiops.core.detectors.calibration import LN2, LN10, TAIL_MIN_MEAN, AnomalyLikelihood, ResidualTail
+from aiops.core.detectors.calibration import (
+    EVIDENCE_PRIOR,
+    LN2,
+    LN10,
+    TAIL_MIN_MEAN,
+    AnomalyLikelihood,
+    ResidualTail,
+)
 from aiops.core.detectors.combined import HST_MIN_STD, CombinedDetector
 from aiops.core.detectors.holt_winters import HoltWintersDetector
 from aiops.core.detectors.scaling import RESOLUTION_SCALE, CausalScaler
@@ -110,6 +117,46 @@ def _score_from_log_tail(log_p: np.ndarray) -> np.ndarray:
     """:func:`~aiops.core.detectors.calibration.score_from_log_tail`, element-wise."""
     evidence = -log_p / LN10
     return np.where(evidence > 0.0, np.where(evidence <= 5.0, evidence / 10.0, 1.0 - 2.5 / evidence), 0.0)
+
+
+def _gpd_shape(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ResidualTail.shape`, element-wise: ``(xi, sigma)``."""
+    mean_excess = np.maximum(mean, TAIL_MIN_MEAN)
+    ratio = mean_excess * mean_excess / np.maximum(var, mean_excess * mean_excess * 1e-12)
+    heavy = ratio < 1.0
+    return (
+        np.where(heavy, 0.5 * (1.0 - ratio), 0.0),
+        np.where(heavy, 0.5 * mean_excess * (1.0 + ratio), mean_excess),
+    )
+
+
+def _gpd_log_tail(x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """:meth:`ResidualTail.log_tail`, element-wise."""
+    log_zeta = np.log(zeta)
+    excess = x - threshold
+    xi, scale = _gpd_shape(mean, var)
+    beyond = np.where(xi > 0.0, log_zeta - np.log1p(xi * excess / scale) / xi, log_zeta - excess / scale)
+    return np.where(excess > 0.0, beyond, log_zeta * x / threshold)
+
+
+def _gpd_update(
+    x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray, rate: float,
+    exceed_rate: float, learn_p: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`ResidualTail.update`, element-wise: the new ``(zeta, mean, var)``."""
+    excess = x - threshold
+    exceeds = excess > 0.0
+    zeta_next = zeta + exceed_rate * (exceeds - zeta)
+    xi, scale = _gpd_shape(mean, var)
+    c = np.minimum(learn_p / zeta, 1.0)
+    quantile = np.where(xi > 0.0, scale * (c ** -xi - 1.0) / xi, -scale * np.log(c))
+    excess = np.minimum(excess, quantile)
+    d = excess - mean
+    return (
+        zeta_next,
+        np.where(exceeds, mean + rate * d, mean),
+        np.where(exceeds, (1.0 - rate) * (var + rate * d * d), var),
+    )
 
 
 def _gammaincc(a: float, x: np.ndarray) -> np.ndarray:
@@ -160,7 +207,7 @@ class FastCombined:
     >>> result.scores.round(2).tolist()  # "b" jumped by 8 sigmas; "a"'s second point is missing
     [0.0, 0.7, 0.0]
     >>> len(bank), FastCombined().bytes_per_series, FastCombined(season=1440).bytes_per_series
-    (2, 7796, 19324)
+    (2, 7828, 19356)
     """
 
     def __init__(self, *, capacity: int = 1024, max_series: int | None = None, **params: Any) -> None:
@@ -178,7 +225,7 @@ class FastCombined:
         hw = _defaults(HoltWintersDetector)
         self._min_sigma, self._min_rel_sigma, self._max_z = hw["min_sigma"], hw["min_rel_sigma"], hw["max_z"]
         self._res_scale = hw["resolution_scale"]
-        self._tail_clip = ResidualTail().clip
+        self._tail_learn_p = ResidualTail().learn_p
         self._tail_prior = ResidualTail.prior(p["tail_threshold"])
         scaler = CausalScaler()
         self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = scaler.warmup, scaler.min_sigma, scaler.min_rel_sigma
@@ -211,6 +258,7 @@ class FastCombined:
             "level": (f8, (), 0.0),
             "trend": (f8, (), 0.0),
             "res_n": (i8, (), 0),
+            "hw_run": (i8, (), 0),  # values in a row beyond the clip, signed by side
             "res_var": (f8, (), 0.0),
             "hw_recent": (f8, (), 1.0),  # mean square of recent clipped residuals
             "hw_prev": (f8, (), math.nan),  # the resolution: previous value, smallest step, all integers so far
@@ -219,6 +267,9 @@ class FastCombined:
             "tail_zeta": (f8, (), self._tail_prior[0]),  # the residual tail: exceedance rate, excess mean, variance
             "tail_mean": (f8, (), self._tail_prior[1]),
             "tail_var": (f8, (), self._tail_prior[2]),
+            "rtail_zeta": (f8, (), EVIDENCE_PRIOR[0]),  # the recent view's evidence tail, likewise
+            "rtail_mean": (f8, (), EVIDENCE_PRIOR[1]),
+            "rtail_var": (f8, (), EVIDENCE_PRIOR[2]),
         }
         if self._m:
             fields["phase"] = (i8, (), 0)
@@ -451,21 +502,13 @@ class FastCombined:
         nu = (2.0 - p["short_rate"]) / p["short_rate"]
         threshold = p["tail_threshold"]
         zeta, t_mean, t_var = st["tail_zeta"][rows], st["tail_mean"][rows], st["tail_var"][rows]
+        r_zeta, r_mean, r_var = st["rtail_zeta"][rows], st["rtail_mean"][rows], st["rtail_var"][rows]
+        log_recent = np.log(_gammaincc(nu / 2.0, nu * recent_next / 2.0))
         if p["gpd_tail"]:
-            log_zeta = np.log(zeta)
-            excess = z - threshold
-            mean_excess = np.maximum(t_mean, TAIL_MIN_MEAN)
-            ratio = mean_excess * mean_excess / np.maximum(t_var, mean_excess * mean_excess * 1e-12)
-            heavy = ratio < 1.0
-            xi = np.where(heavy, 0.5 * (1.0 - ratio), 0.0)
-            scale = np.where(heavy, 0.5 * mean_excess * (1.0 + ratio), mean_excess)
-            beyond = np.where(
-                xi > 0.0, log_zeta - np.log1p(xi * excess / scale) / xi, log_zeta - excess / scale
-            )
-            log_point = np.where(excess > 0.0, beyond, log_zeta * z / threshold)
+            log_point = _gpd_log_tail(z, threshold, zeta, t_mean, t_var)
+            log_hw = np.minimum(log_point, _gpd_log_tail(-log_recent, 3.0, r_zeta, r_mean, r_var))
         else:
-            log_point = LN2 + _log_ndtr(-z)
-        log_hw = np.minimum(log_point, np.log(_gammaincc(nu / 2.0, nu * recent_next / 2.0)))
+            log_hw = np.minimum(LN2 + _log_ndtr(-z), log_recent)
         log_p = np.where(hw_ready, log_hw, 0.0)
 
         if p["hst"]:
@@ -478,7 +521,8 @@ class FastCombined:
             raw, leaves = self._walk(rows, u_d, u_v)
             cal_hst = st["cal_hst"][rows]
             log_tail, s_hst = self._log_tail(cal_hst, raw, HST_MIN_STD)
-            log_p = np.where(hst_ready, np.minimum(log_p, log_tail), log_p)
+            hst_min_log_p = math.log(p["hst_min_p"]) if p["hst_min_p"] > 0.0 else -math.inf
+            log_p = np.where(hst_ready, np.minimum(log_p, np.maximum(log_tail, hst_min_log_p)), log_p)
 
         log_p = np.minimum(0.0, math.log(self._views) + log_p)
         scores = np.where(valid, _score_from_log_tail(log_p), 0.0)
@@ -490,16 +534,14 @@ class FastCombined:
         # learn: the recent mean square and the residual tail (on the residuals of a ready forecaster)
         st["hw_recent"][rows] = np.where(hw_ready, recent_next, recent)
         if hw_ready.any():
-            tr_rows, tz = rows[hw_ready], z[hw_ready]
-            tz_zeta, tz_mean, tz_var = zeta[hw_ready], t_mean[hw_ready], t_var[hw_ready]
-            excess = tz - threshold
-            exceeds = excess > 0.0
-            st["tail_zeta"][tr_rows] = tz_zeta + p["exceed_rate"] * (exceeds - tz_zeta)
-            excess = np.minimum(excess, self._tail_clip * np.maximum(tz_mean, TAIL_MIN_MEAN))
-            d = excess - tz_mean
-            rate = p["tail_rate"]
-            st["tail_mean"][tr_rows] = np.where(exceeds, tz_mean + rate * d, tz_mean)
-            st["tail_var"][tr_rows] = np.where(exceeds, (1.0 - rate) * (tz_var + rate * d * d), tz_var)
+            h = hw_ready
+            tr_rows, rates = rows[h], (p["tail_rate"], p["exceed_rate"], self._tail_learn_p)
+            st["tail_zeta"][tr_rows], st["tail_mean"][tr_rows], st["tail_var"][tr_rows] = _gpd_update(
+                z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates
+            )
+            st["rtail_zeta"][tr_rows], st["rtail_mean"][tr_rows], st["rtail_var"][tr_rows] = _gpd_update(
+                -log_recent[h], 3.0, r_zeta[h], r_mean[h], r_var[h], *rates
+            )
 
         # Holt-Winters initialisation
         filling = ~inited & valid
@@ -525,8 +567,15 @@ class FastCombined:
             ok = valid[inited]
             rn, rv = res_n[inited], res_var[inited]
             bound = p["clip_sigmas"] * sg
-            yc = np.where(rn >= p["warmup"], np.minimum(np.maximum(y[inited], yh - bound), yh + bound), y[inited])
+            clipping = rn >= p["warmup"]
+            yr = y[inited]
+            yc = np.where(clipping, np.minimum(np.maximum(yr, yh - bound), yh + bound), yr)
             yc = np.where(ok, yc, yh)
+            run = st["hw_run"][ir]
+            up, down = yr > yh + bound, yr < yh - bound
+            run_next = np.where(up, np.where(run > 0, run + 1, 1), np.where(down, np.where(run < 0, run - 1, -1), 0))
+            relevel = ok & clipping & (p["relevel_after"] > 0) & (np.abs(run_next) >= p["relevel_after"])
+            st["hw_run"][ir] = np.where(ok & clipping, np.where(relevel, 0, run_next), run)
             r = yc - yh
             rate = np.maximum(p["residual_rate"], 1.0 / (rn + 1))
             st["res_var"][ir] = np.where(ok, rv + rate * (r * r - rv), rv)
@@ -535,7 +584,7 @@ class FastCombined:
             new_level = p["alpha"] * (yc - so) + (1 - p["alpha"]) * (lv + tr)
             if p["beta"]:
                 st["trend"][ir] = p["beta"] * (new_level - lv) + (1 - p["beta"]) * tr
-            st["level"][ir] = new_level
+            st["level"][ir] = np.where(relevel, yr - so, new_level)
             if m:
                 ph = phase[inited]
                 st["season"][ir, ph] = p["gamma"] * (yc - lv - tr) + (1 - p["gamma"]) * so

@@ -15,6 +15,11 @@ ours, because river's version breaks on real metrics:
   followed because the residual scale grows while values are clipped.
 - Gaps. A missing value advances the model by its own forecast, so the
   season stays in phase across a gap.
+- Steps. After ``relevel_after`` values in a row beyond the clip on the same
+  side, the level is set to the last value (minus its seasonal term): a
+  lasting step is news for that many points, then learnt, instead of being
+  crept up on at ``alpha * clip_sigmas`` sigmas a point while every residual
+  on the way looks anomalous. A spike (one value) is still clipped.
 
 ``sigma`` is the root of an exponentially weighted mean of squared (clipped)
 residuals, floored at ``min_sigma + min_rel_sigma * |forecast|`` so a constant
@@ -76,6 +81,7 @@ class HoltWintersDetector(Detector):
         min_rel_sigma: float = 1e-6,
         max_z: float = math.inf,
         resolution_scale: float = RESOLUTION_SCALE,
+        relevel_after: int = 0,
     ) -> None:
         if season == 1 or season < 0:
             raise ValueError(f"season must be 0 (none) or at least 2, not {season}")
@@ -94,6 +100,8 @@ class HoltWintersDetector(Detector):
         self.min_rel_sigma = min_rel_sigma
         self.max_z = max_z
         self.resolution_scale = resolution_scale
+        self.relevel_after = relevel_after
+        self._run = 0
         self._resolution = Resolution()
         self._model = time_series.HoltWinters(
             alpha=alpha,
@@ -175,11 +183,25 @@ class HoltWintersDetector(Detector):
         if math.isnan(y):  # missing: advance by the forecast, keep the season in phase
             model.learn_one(yhat)
             return
+        raw = y
+        relevel = False
         if self._n_res >= self.warmup:
             bound = self.clip_sigmas * self.sigma(yhat)
             y = min(max(y, yhat - bound), yhat + bound)
+            run = self._run
+            if raw > yhat + bound:
+                run = run + 1 if run > 0 else 1
+            elif raw < yhat - bound:
+                run = run - 1 if run < 0 else -1
+            else:
+                run = 0
+            relevel = self.relevel_after > 0 and abs(run) >= self.relevel_after
+            self._run = 0 if relevel else run
         r = y - yhat
         rate = max(self.residual_rate, 1.0 / (self._n_res + 1))
         self._var = self._var + rate * (r * r - self._var)
         self._n_res += 1
+        season = model.season[-model.seasonality] if model.season is not None else 0.0
         model.learn_one(y)
+        if relevel:  # a step, not a spike: take the new level now, not at alpha * 4 sigmas a point
+            model.level[-1] = raw - season
