@@ -15,7 +15,7 @@ import csv
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -43,13 +43,18 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def read_series(lines: Iterable[str]) -> Iterator[float]:
+def read_series(lines: Iterable[str], warn: Callable[[str], None] | None = None) -> Iterator[float]:
     """The values of a ``timestamp,value`` CSV, checked row by row; raises :class:`CsvError`.
 
     The header must name ``timestamp`` and ``value`` columns (other columns are
-    ignored). Timestamps are numbers (epoch seconds) or ISO 8601 and must not
-    go backwards. A value is a number; an empty value, ``nan`` or ``NaN`` is a
-    missing point (score 0). Blank lines are skipped.
+    ignored). Timestamps are numbers (epoch seconds) or ISO 8601. A value is a
+    number; an empty value, ``nan`` or ``NaN`` is a missing point (score 0).
+    Blank lines are skipped.
+
+    A timestamp before the previous row's is an error, unless ``warn`` is
+    given: then the rows are kept in arrival order (a clock that stepped back
+    an hour is common in real files) and ``warn`` is called once, naming the
+    first such line and, at the end, how many there were.
 
     >>> list(read_series(["timestamp,value", "1,2.5", "2,", "2,3"]))
     [2.5, nan, 3.0]
@@ -57,6 +62,9 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
     Traceback (most recent call last):
     ...
     aiops.detect_cli.CsvError: line 3: timestamp 4 is before the previous row's 5 (rows must be in time order)
+    >>> list(read_series(["timestamp,value", "5,1", "4,2", "3,3"], warn=print))
+    line 3: timestamp 4 is before the previous row's 5; scoring rows in arrival order (2 rows step back)
+    [1.0, 2.0, 3.0]
     """
     reader = csv.reader(lines)
     header = next(reader, None)
@@ -67,6 +75,8 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
     t_col, v_col = names.index("timestamp"), names.index("value")
     previous: float | None = None
     previous_text = ""
+    first_back = ""
+    backs = 0
     for row in reader:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
@@ -79,9 +89,14 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
         except ValueError:
             raise CsvError(f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time") from None
         if previous is not None and t < previous:
-            raise CsvError(
-                f"line {line}: timestamp {t_text} is before the previous row's {previous_text} (rows must be in time order)"
-            )
+            if warn is None:
+                raise CsvError(
+                    f"line {line}: timestamp {t_text} is before the previous row's {previous_text} "
+                    "(rows must be in time order)"
+                )
+            backs += 1
+            if backs == 1:
+                first_back = f"line {line}: timestamp {t_text} is before the previous row's {previous_text}"
         previous, previous_text = t, t_text
         if v_text == "":
             yield math.nan
@@ -90,32 +105,49 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
             yield float(v_text)
         except ValueError:
             raise CsvError(f"line {line}: value {v_text!r} is not a number") from None
+    if backs and warn is not None:
+        warn(f"{first_back}; scoring rows in arrival order ({backs} row{'s' if backs > 1 else ''} step back)")
 
 
 def score_command(
     season: int = typer.Option(
         None, help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
     ),
+    detector_name: str = typer.Option(
+        None, "--detector", help="detector name from the registry [default: the stream's default detector]"
+    ),
 ) -> None:
     """Score a series: CSV 'timestamp,value' on stdin, one score in [0, 1] per row on stdout.
 
-    Uses the stream's default detector; each row is scored from the rows before
-    it. 0.5 means a tail probability of 1e-5 on this series' own history. Empty
-    or 'nan' values are missing points (score 0). Bad input stops with the line
-    number and exit code 1, before anything is written.
+    Uses the stream's default detector (or ``--detector``); each row is scored
+    from the rows before it. 0.5 means a tail probability of 1e-5 on this
+    series' own history. Empty or 'nan' values are missing points (score 0).
+    Rows whose time steps back are scored in arrival order, with one warning
+    naming the line. Bad input stops with the line number and exit code 1,
+    before anything is written.
     """
-    from aiops.core.detectors import default_detector
+    import inspect
+
+    from aiops.core.detectors import REGISTRY, default_detector
     from aiops.settings import Settings
 
     if season is None:
         season = Settings().detect_season
+    if detector_name is not None and detector_name not in REGISTRY:
+        typer.echo(f"error: unknown detector {detector_name!r}; choose from {', '.join(sorted(REGISTRY))}", err=True)
+        raise typer.Exit(code=1)
     try:
-        values = list(read_series(sys.stdin))
+        values = list(read_series(sys.stdin, warn=lambda message: typer.echo(f"warning: {message}", err=True)))
     except CsvError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
     try:
-        detector = default_detector(season=season)
+        if detector_name is None:
+            detector = default_detector(season=season)
+        else:
+            cls = REGISTRY[detector_name]
+            takes_season = "season" in inspect.signature(cls.__init__).parameters
+            detector = cls(season=season) if takes_season else cls()
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
