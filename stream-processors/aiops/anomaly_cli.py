@@ -305,8 +305,10 @@ def evaluate_command(
         str,
         typer.Option(
             help="'default' (48 generated files, about a minute), 'tiny' (6 generated files), "
-            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]') "
-            "or 'all' (default and aeon)"
+            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]'), "
+            "'all' (default and aeon), 'v2' (30 production-like files), 'v2-train' (v2, seeds 0-2: "
+            "choose defaults here), 'v2-heldout' (v2, seeds 10-12: report here) or 'quiet' (the "
+            "quiet-series checks: share of rows >= 0.5 after 15%, target <= 0.2%)"
         ),
     ] = "default",
     seed: Annotated[int, typer.Option(help="seed of the corpus")] = 0,
@@ -329,13 +331,18 @@ def evaluate_command(
     from aiops.core.detectors import REGISTRY
     from aiops.evaluation.corpus import default_corpus, tiny_corpus
     from aiops.evaluation.packaged import PackageMissing, aeon_corpus
-    from aiops.evaluation.run import EVALUATED, evaluate, markdown_table
+    from aiops.evaluation.corpus_v2 import HELD_OUT_SEEDS, TRAIN_SEEDS, corpus_v2
+    from aiops.evaluation.run import EVALUATED, evaluate, markdown_table, quiet_shares
 
     builders = {
         "default": default_corpus,
         "tiny": tiny_corpus,
         "aeon": lambda seed: aeon_corpus(),
         "all": lambda seed: default_corpus(seed) + aeon_corpus(),
+        "v2": corpus_v2,
+        "v2-train": lambda seed: [file for s in TRAIN_SEEDS for file in corpus_v2(s)],
+        "v2-heldout": lambda seed: [file for s in HELD_OUT_SEEDS for file in corpus_v2(s)],
+        "quiet": None,
     }
     if corpus not in builders:
         typer.echo(f"error: unknown corpus {corpus!r}; choose from {', '.join(builders)}", err=True)
@@ -348,6 +355,17 @@ def evaluate_command(
             err=True,
         )
         raise typer.Exit(code=1)
+    if corpus == "quiet":
+        shares = quiet_shares(names, seed)
+        if json_output:
+            typer.echo(json.dumps(shares, sort_keys=True))
+            return
+        labels = list(next(iter(shares.values())))
+        table = Table("detector", *labels, title="Share of rows >= 0.5 after the first 15% (target <= 0.2%)")
+        for name, row in shares.items():
+            table.add_row(name, *(f"{100 * row[label]:.2f}%" for label in labels))
+        Console().print(table)
+        return
     try:
         files = builders[corpus](seed)
     except PackageMissing as error:

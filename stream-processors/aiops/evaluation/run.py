@@ -31,7 +31,7 @@ from aiops.evaluation.nab import (
     score_corpus,
 )
 
-__all__ = ["EVALUATED", "Row", "evaluate", "markdown_table", "score_file_with"]
+__all__ = ["EVALUATED", "Row", "evaluate", "markdown_table", "quiet_shares", "score_file_with"]
 
 EVALUATED = ("half_space_trees", "holt_winters", "windowed_gaussian", "combined")
 """The detectors ``aiops evaluate`` reports on by default, in table order."""
@@ -102,6 +102,29 @@ def evaluate(
                 )
             )
     return rows
+
+
+def quiet_shares(names: Sequence[str] = EVALUATED, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per detector, per quiet series (:func:`~aiops.evaluation.corpus_v2.quiet_series`): the share of rows >= 0.5 after 15%.
+
+    Each series is scored from its first point by a fresh detector, with
+    the same season rule as :func:`score_file_with`; the target is at most
+    0.2% everywhere.
+
+    >>> shares = quiet_shares(["windowed_gaussian"])
+    >>> sorted(shares["windowed_gaussian"])[:2]
+    ['flat_step', 'heavy_tailed']
+    """
+    from aiops.evaluation.corpus_v2 import quiet_series, quiet_share
+
+    series = quiet_series(seed)
+    return {
+        name: {
+            label: quiet_share(score_file_with(name, LabelledSeries(label, values.tolist())))
+            for label, values in series.items()
+        }
+        for name in names
+    }
 
 
 def markdown_table(rows: Sequence[Row]) -> str:

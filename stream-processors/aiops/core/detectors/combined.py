@@ -108,7 +108,7 @@ class CombinedDetector(Detector):
         calibration_warmup: int = 30,
         recent_clip_sigmas: float = 3.0,
         gpd_tail: bool = True,
-        tail_threshold: float = 2.0,
+        tail_threshold: float = 1.75,
         tail_rate: float = 0.01,
         exceed_rate: float = 0.002,
         relevel_after: int = 0,

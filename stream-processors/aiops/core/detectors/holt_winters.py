@@ -26,7 +26,7 @@ residuals, floored at ``min_sigma + min_rel_sigma * |forecast|`` so a constant
 series has a defined, tiny scale, and at ``resolution_scale`` times the
 series' resolution (:class:`~aiops.core.detectors.scaling.Resolution`: the
 smallest non-zero step seen, at most 1 while every value was an integer), so
-0 → 1 on an idle integer gauge is 2 sigmas, not a billion, and a level step
+0 → 1 on an idle integer gauge is 1 sigma, not a billion, and a level step
 on a flat line is news once and then learnt in a few points. The score of
 ``x`` is the two-sided Gaussian tail probability of ``z = (x - forecast) /
 sigma`` as a :func:`~aiops.core.detectors.calibration.score_from_log_tail`

@@ -32,8 +32,8 @@ import math
 
 __all__ = ["RESOLUTION_SCALE", "CausalScaler", "Resolution"]
 
-RESOLUTION_SCALE = 0.5
-"""Residual scales are floored at this fraction of the series' resolution (a uniform rounding error has 0.29)."""
+RESOLUTION_SCALE = 1.0
+"""Residual scales are floored at this multiple of the series' resolution: one step of an integer gauge is one sigma."""
 
 
 class Resolution:
