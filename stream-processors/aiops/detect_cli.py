@@ -43,7 +43,9 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def read_series(lines: Iterable[str], warn: Callable[[str], None] | None = None) -> Iterator[float]:
+def read_series(
+    lines: Iterable[str], warn: Callable[[str], None] | None = None, times: list[float] | None = None
+) -> Iterator[float]:
     """The values of a ``timestamp,value`` CSV, checked row by row; raises :class:`CsvError`.
 
     The header must name ``timestamp`` and ``value`` columns (other columns are
@@ -54,7 +56,8 @@ def read_series(lines: Iterable[str], warn: Callable[[str], None] | None = None)
     A timestamp before the previous row's is an error, unless ``warn`` is
     given: then the rows are kept in arrival order (a clock that stepped back
     an hour is common in real files) and ``warn`` is called once, naming the
-    first such line and, at the end, how many there were.
+    first such line and, at the end, how many there were. ``times``, if
+    given, receives each yielded row's timestamp (epoch seconds).
 
     >>> list(read_series(["timestamp,value", "1,2.5", "2,", "2,3"]))
     [2.5, nan, 3.0]
@@ -98,6 +101,8 @@ def read_series(lines: Iterable[str], warn: Callable[[str], None] | None = None)
             if backs == 1:
                 first_back = f"line {line}: timestamp {t_text} is before the previous row's {previous_text}"
         previous, previous_text = t, t_text
+        if times is not None:
+            times.append(t)
         if v_text == "":
             yield math.nan
             continue
@@ -111,7 +116,9 @@ def read_series(lines: Iterable[str], warn: Callable[[str], None] | None = None)
 
 def score_command(
     season: int = typer.Option(
-        None, help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]"
+        None,
+        help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON, "
+        "else the hourly, daily or weekly cycle found in the first 15% of rows (at most 750), else none]",
     ),
     detector_name: str = typer.Option(
         None, "--detector", help="detector name from the registry [default: the stream's default detector]"
@@ -121,7 +128,10 @@ def score_command(
 
     Uses the stream's default detector (or ``--detector``); each row is scored
     from the rows before it. 0.5 means a tail probability of 1e-5 on this
-    series' own history. Empty or 'nan' values are missing points (score 0).
+    series' own history. Without --season or AIOPS_DETECT_SEASON, the season
+    is the strongest wall-clock cycle (hourly, daily, weekly) of the first 15%
+    of rows (at most 750: NAB's probationary period), converted to points at
+    the file's own interval. Empty or 'nan' values are missing points (score 0).
     Rows whose time steps back are scored in arrival order, with one warning
     naming the line. Bad input stops with the line number and exit code 1,
     before anything is written.
@@ -131,16 +141,23 @@ def score_command(
     from aiops.core.detectors import REGISTRY, default_detector
     from aiops.settings import Settings
 
+    auto_season = season is None and not Settings().detect_season
     if season is None:
         season = Settings().detect_season
     if detector_name is not None and detector_name not in REGISTRY:
         typer.echo(f"error: unknown detector {detector_name!r}; choose from {', '.join(sorted(REGISTRY))}", err=True)
         raise typer.Exit(code=1)
     try:
-        values = list(read_series(sys.stdin, warn=lambda message: typer.echo(f"warning: {message}", err=True)))
+        times: list[float] = []
+        values = list(read_series(sys.stdin, lambda message: typer.echo(f"warning: {message}", err=True), times))
     except CsvError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    if auto_season:
+        from aiops.core.detectors.seasonality import wall_clock_season
+
+        history = min(int(0.15 * len(values)), 750)
+        season = wall_clock_season(times[:history], values[:history])
     try:
         if detector_name is None:
             detector = default_detector(season=season)

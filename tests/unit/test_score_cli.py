@@ -105,6 +105,14 @@ def test_detector_option_takes_a_registry_name():
     assert result.exit_code == 1 and "unknown detector 'nope'" in result.stderr
 
 
+def test_without_a_season_setting_the_daily_cycle_of_the_first_rows_is_used():
+    values = [round(100 + 30 * math.sin(2 * math.pi * i / 288), 3) for i in range(288 * 14)]
+    auto = _score(_csv(values, step=300))
+    assert auto.exit_code == 0, auto.stderr
+    assert auto.stdout == _score(_csv(values, step=300), "--season", "288").stdout
+    assert _score(_csv(values, step=300), "--season", "0").stdout != auto.stdout
+
+
 def test_season_option_and_its_validation():
     values = [100 + 10 * math.sin(2 * math.pi * t / 12) for t in range(100)]
     assert _score(_csv(values), "--season", "12").exit_code == 0
