@@ -127,6 +127,7 @@ class CombinedDetector(Detector):
         exceed_rate: float = 0.002,
         relevel_after: int = 0,
         hst_min_p: float = 1e-5,
+        elevated_rate: float = 1.0,
     ) -> None:
         self.season = season
         self.alpha = alpha
@@ -152,6 +153,7 @@ class CombinedDetector(Detector):
         self.exceed_rate = exceed_rate
         self.relevel_after = relevel_after
         self.hst_min_p = hst_min_p
+        self.elevated_rate = elevated_rate
         self._hst_min_log_p = math.log(hst_min_p) if hst_min_p > 0.0 else -math.inf
         self._tail = ResidualTail(threshold=tail_threshold, rate=tail_rate, exceed_rate=exceed_rate)
         self._recent_tail = ResidualTail(threshold=3.0, rate=tail_rate, exceed_rate=exceed_rate, prior=EVIDENCE_PRIOR)
@@ -206,6 +208,10 @@ class CombinedDetector(Detector):
         y = clean(x)
         if math.isnan(y):
             return 0.0
+        return score_from_log_tail(self._log_p(y))
+
+    def _log_p(self, y: float) -> float:
+        """The combined tail probability of ``y`` (not missing), as a natural log."""
         hw_raw, hst_raw = self._raws(y)
         log_p = 0.0
         if hw_raw is not None:
@@ -216,11 +222,13 @@ class CombinedDetector(Detector):
             log_p = min(point, recent)
         if hst_raw is not None:
             log_p = min(log_p, max(self._hst_likelihood.log_tail(hst_raw), self._hst_min_log_p))
-        return score_from_log_tail(min(0.0, math.log(self._views) + log_p))
+        return min(0.0, math.log(self._views) + log_p)
 
     def learn_one(self, x: float | None) -> None:
         y = clean(x)
+        elevated = False
         if not math.isnan(y):
+            elevated = self.elevated_rate != 1.0 and self._log_p(y) <= ELEVATED_LOG_P
             hw_raw, hst_raw = self._raws(y)
             if hw_raw is not None:
                 self._recent_tail.update(-self._recent.log_tail(hw_raw))
@@ -229,7 +237,7 @@ class CombinedDetector(Detector):
             if hst_raw is not None:
                 self._hst_likelihood.update(hst_raw)
         self._pending = None
-        self._hw.learn_one(y)
+        self._hw._learn_scaled(y, self.elevated_rate if elevated else 1.0)
         if self._trees is not None:
             self._trees.learn_one(y)
 
@@ -243,6 +251,9 @@ class CombinedDetector(Detector):
             return None
         return forecast, self._hw.sigma(forecast)
 
+
+ELEVATED_LOG_P = math.log(1e-5)
+"""A point is elevated when its combined tail probability is at most this (its score at least 0.5)."""
 
 HST_MIN_STD = 0.01
 """Floor of the calibrator's standard deviation for HalfSpaceTrees score averages."""

@@ -74,7 +74,7 @@ from aiops.core.detectors.calibration import (
     AnomalyLikelihood,
     ResidualTail,
 )
-from aiops.core.detectors.combined import HST_MIN_STD, CombinedDetector
+from aiops.core.detectors.combined import ELEVATED_LOG_P, HST_MIN_STD, CombinedDetector
 from aiops.core.detectors.holt_winters import HoltWintersDetector
 from aiops.core.detectors.scaling import RESOLUTION_SCALE, CausalScaler
 from aiops.core.detectors.values import MAX_ABS, clean
@@ -578,6 +578,8 @@ class FastCombined:
             st["hw_run"][ir] = np.where(ok & clipping, np.where(relevel, 0, run_next), run)
             r = yc - yh
             rate = np.maximum(p["residual_rate"], 1.0 / (rn + 1))
+            if p["elevated_rate"] != 1.0:
+                rate = np.where(log_p[inited] <= ELEVATED_LOG_P, rate * p["elevated_rate"], rate)
             st["res_var"][ir] = np.where(ok, rv + rate * (r * r - rv), rv)
             st["res_n"][ir] = rn + ok
             so = s_old[inited] if m else 0.0

@@ -166,12 +166,15 @@ class HoltWintersDetector(Detector):
         return score_from_log_tail(LN2 + gaussian_log_tail(z))
 
     def learn_one(self, x: float | None) -> None:
-        y = clean(x)
-        self._learn(y)
+        self._learn_scaled(clean(x), 1.0)
+
+    def _learn_scaled(self, y: float, rate_scale: float) -> None:
+        """Learn ``y`` (cleaned), the residual scale at ``rate_scale`` times its rate (an elevated point teaches less)."""
+        self._learn(y, rate_scale)
         if not math.isnan(y):
             self._resolution.update(y)
 
-    def _learn(self, y: float) -> None:
+    def _learn(self, y: float, rate_scale: float) -> None:
         if not self._initialized:
             if not math.isnan(y):
                 self._first.append(y)
@@ -198,7 +201,7 @@ class HoltWintersDetector(Detector):
             relevel = self.relevel_after > 0 and abs(run) >= self.relevel_after
             self._run = 0 if relevel else run
         r = y - yhat
-        rate = max(self.residual_rate, 1.0 / (self._n_res + 1))
+        rate = max(self.residual_rate, 1.0 / (self._n_res + 1)) * rate_scale
         self._var = self._var + rate * (r * r - self._var)
         self._n_res += 1
         season = model.season[-model.seasonality] if model.season is not None else 0.0
