@@ -371,6 +371,7 @@ def evaluate_command(
     except PackageMissing as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    seeds = {"v2-train": f"seeds {TRAIN_SEEDS}", "v2-heldout": f"seeds {HELD_OUT_SEEDS}"}.get(corpus, f"seed {seed}")
     rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
     text = markdown_table(rows)
     if markdown is not None:
@@ -378,7 +379,7 @@ def evaluate_command(
         windows = sum(len(file.anomalies) for file in files)
         markdown.write_text(
             f"NAB normalised scores (null 0, perfect 100), threshold optimised per profile; corpus '{corpus}' "
-            f"seed {seed}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
+            f"{seeds}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
         )
     if json_output:
         for row in rows:
@@ -386,7 +387,7 @@ def evaluate_command(
         return
     profiles = list(dict.fromkeys(row.profile for row in rows))
     table = Table(
-        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' (seed {seed})"
+        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' ({seeds})"
     )
     cells = {(row.detector, row.profile): row for row in rows}
     for name in dict.fromkeys(row.detector for row in rows):
