@@ -19,7 +19,9 @@ ours, because river's version breaks on real metrics:
   side, the level is set to the last value (minus its seasonal term): a
   lasting step is news for that many points, then learnt, instead of being
   crept up on at ``alpha * clip_sigmas`` sigmas a point while every residual
-  on the way looks anomalous. A spike (one value) is still clipped.
+  on the way looks anomalous. A spike (one value) is still clipped. Off
+  (0) by default: it also ends a real incident's alert after that many
+  points.
 
 ``sigma`` is the root of an exponentially weighted mean of squared (clipped)
 residuals, floored at ``min_sigma + min_rel_sigma * |forecast|`` so a constant
