@@ -28,7 +28,8 @@ into the tail and tie only on equal evidence (:func:`score_from_log_tail`):
 ``L / 10`` up to ``L = 5``, then ``1 - 2.5 / L`` (the two pieces meet with the
 same slope). A threshold has one meaning on every series: 0.3 means
 ``p = 1e-3``, 0.5 means ``p = 1e-5``, 0.75 means ``p = 1e-10``, 0.9 means
-``p = 1e-25``; 1.0 is never reached by a finite ``L``. Every tail probability
+``p = 1e-25``; 1.0 only where float64 runs out (``L`` beyond about 1e16, a
+value of 1e100 against a scale of 1). Every tail probability
 is carried as its natural log, so nothing underflows to 0 at 40 sigmas.
 
 :class:`ResidualTail` gives a standardised residual ``|z|`` its tail

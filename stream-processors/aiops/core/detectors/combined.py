@@ -36,7 +36,7 @@ is carried as a log and reported by
 "probability at most 1e-5 that one of the views is this extreme" (0.3 means
 1e-3), judged on this series' own residuals and own history of tree scores;
 above 0.5 the score keeps rising with the evidence (0.75 at 1e-10, 0.9 at
-1e-25) and never reaches 1.0, so scores rank. Everything is causal:
+1e-25) and reaches 1.0 only where float64 runs out, so scores rank. Everything is causal:
 ``score_one(x)`` uses only the values learnt before ``x``.
 
 Residual scales are floored at the series' resolution
