@@ -330,8 +330,8 @@ def evaluate_command(
 
     from aiops.core.detectors import REGISTRY
     from aiops.evaluation.corpus import default_corpus, tiny_corpus
-    from aiops.evaluation.packaged import PackageMissing, aeon_corpus
     from aiops.evaluation.corpus_v2 import HELD_OUT_SEEDS, TRAIN_SEEDS, corpus_v2
+    from aiops.evaluation.packaged import PackageMissing, aeon_corpus
     from aiops.evaluation.run import EVALUATED, evaluate, markdown_table, quiet_shares
 
     builders = {

@@ -6,6 +6,7 @@ reference within 1e-9 (see test_fast_path_equivalence.py), to stay quick.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -133,7 +134,7 @@ def test_scores_rank_far_into_the_tail():
     for value in history:
         detector.learn_one(value)
     scores = [detector.score_one(100 + k * 2) for k in (8, 16, 32, 64, 1e6)]
-    assert 0.5 < scores[0] and all(a < b for a, b in zip(scores, scores[1:])), scores
+    assert 0.5 < scores[0] and all(a < b for a, b in itertools.pairwise(scores)), scores
     assert scores[-1] < 1.0
 
 

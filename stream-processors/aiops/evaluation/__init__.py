@@ -17,7 +17,13 @@ Pure: numpy and the detectors, no Kafka or Faust.
 """
 
 from aiops.evaluation.corpus import KINDS, default_corpus, generate_corpus, tiny_corpus
-from aiops.evaluation.corpus_v2 import HELD_OUT_SEEDS, TRAIN_SEEDS, corpus_v2, quiet_series, quiet_share
+from aiops.evaluation.corpus_v2 import (
+    HELD_OUT_SEEDS,
+    TRAIN_SEEDS,
+    corpus_v2,
+    quiet_series,
+    quiet_share,
+)
 from aiops.evaluation.nab import (
     PROFILES,
     CorpusScore,
@@ -32,10 +38,10 @@ __all__ = [
     "HELD_OUT_SEEDS",
     "KINDS",
     "PROFILES",
+    "TRAIN_SEEDS",
     "CorpusScore",
     "LabelledSeries",
     "PackageMissing",
-    "TRAIN_SEEDS",
     "Profile",
     "aeon_corpus",
     "corpus_v2",

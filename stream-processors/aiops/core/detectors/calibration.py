@@ -53,9 +53,9 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "EVIDENCE_PRIOR",
     "LN10",
     "SQRT2",
-    "EVIDENCE_PRIOR",
     "AnomalyLikelihood",
     "RecentVarianceTest",
     "ResidualTail",

@@ -75,10 +75,10 @@ import math
 
 from aiops.core.detectors.base import Detector
 from aiops.core.detectors.calibration import (
+    EVIDENCE_PRIOR,
     LN2,
     AnomalyLikelihood,
     RecentVarianceTest,
-    EVIDENCE_PRIOR,
     ResidualTail,
     gaussian_log_tail,
     score_from_log_tail,

@@ -109,7 +109,7 @@ def wall_clock_season(
         return 0
     best, best_lag = min_strength, 0
     for period in periods:
-        lag = int(round(period / interval))
+        lag = round(period / interval)
         if lag < 2 or lag * min_cycles > n:
             continue
         peak = max(float(np.dot(y[: n - k], y[k:])) / denom for k in (lag - 1, lag, lag + 1) if 1 <= k < n)
