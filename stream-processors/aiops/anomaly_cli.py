@@ -361,7 +361,9 @@ def evaluate_command(
             typer.echo(json.dumps(shares, sort_keys=True))
             return
         labels = list(next(iter(shares.values())))
-        table = Table("detector", *labels, title="Share of rows >= 0.5 after the first 15% (target <= 0.2%)")
+        table = Table(
+            "detector", *labels, title="Share of rows >= 0.5 after the first 15% (target <= 0.2%)"
+        )
         for name, row in shares.items():
             table.add_row(name, *(f"{100 * row[label]:.2f}%" for label in labels))
         Console().print(table)
@@ -371,7 +373,9 @@ def evaluate_command(
     except PackageMissing as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    seeds = {"v2-train": f"seeds {TRAIN_SEEDS}", "v2-heldout": f"seeds {HELD_OUT_SEEDS}"}.get(corpus, f"seed {seed}")
+    seeds = {"v2-train": f"seeds {TRAIN_SEEDS}", "v2-heldout": f"seeds {HELD_OUT_SEEDS}"}.get(
+        corpus, f"seed {seed}"
+    )
     rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
     text = markdown_table(rows)
     if markdown is not None:
@@ -386,9 +390,7 @@ def evaluate_command(
             typer.echo(json.dumps(asdict(row)))
         return
     profiles = list(dict.fromkeys(row.profile for row in rows))
-    table = Table(
-        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' ({seeds})"
-    )
+    table = Table("detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' ({seeds})")
     cells = {(row.detector, row.profile): row for row in rows}
     for name in dict.fromkeys(row.detector for row in rows):
         table.add_row(name, *(f"{cells[name, p].normalised:.1f}" for p in profiles))

@@ -18,7 +18,9 @@ from aiops_producers.cli import app as producers_cli
 __all__ = ["cli", "main"]
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-stack_cli = typer.Typer(no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker.")
+stack_cli = typer.Typer(
+    no_args_is_help=True, help="Run the whole stack locally as plain processes, no Docker."
+)
 topics_cli = typer.Typer(no_args_is_help=True, help="The Kafka topics the project owns.")
 points_cli = typer.Typer(no_args_is_help=True, help="Decoded data points on the points topic.")
 alerts_cli = typer.Typer(no_args_is_help=True, help="Alert events on the alerts topic.")
@@ -33,7 +35,11 @@ cli.add_typer(bench_cli, name="bench")
 cli.command("score")(score_command)
 cli.command("replay")(replay_command)
 cli.command("evaluate")(evaluate_command)
-cli.add_typer(producers_cli, name="load", help="Drive the demo service: steady or diurnal traffic, fault scenarios.")
+cli.add_typer(
+    producers_cli,
+    name="load",
+    help="Drive the demo service: steady or diurnal traffic, fault scenarios.",
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -80,7 +86,11 @@ def stack_status() -> None:
 
     table = Table("component", "pid", "state")
     for row in status(Settings()):
-        state = "[green]healthy[/]" if row.healthy else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        state = (
+            "[green]healthy[/]"
+            if row.healthy
+            else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+        )
         table.add_row(row.name, str(row.pid or "-"), state)
     console.print(table)
 
@@ -98,7 +108,11 @@ def stack_logs(
     path = Settings().stack_dir / "logs" / f"{name}.log"
     if not path.exists():
         raise _fail(f"no log at {path}: has the stack run here?")
-    console.print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]), markup=False, highlight=False)
+    console.print(
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]),
+        markup=False,
+        highlight=False,
+    )
 
 
 @stack_cli.command("prepare")
@@ -146,7 +160,9 @@ def show_settings() -> None:
 
 @cli.command("generate")
 def generate(
-    check: bool = typer.Option(False, "--check", help="write nothing; exit 1 if a committed file is stale"),
+    check: bool = typer.Option(
+        False, "--check", help="write nothing; exit 1 if a committed file is stale"
+    ),
 ) -> None:
     """Write every generated file: SLO rules, JSON Schemas (SLO spec, topics), dashboards, the config copies in k8s/."""
     from aiops.dashboards import dashboards_drift, write_dashboards
@@ -159,17 +175,27 @@ def generate(
     dashboards_dir = settings.repo_root / "grafana" / "dashboards"
     try:
         if check:
-            stale = [*drift(settings.slo_file, settings.repo_root),
-                     *(name for name, text in json_schemas().items()
-                       if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text),
-                     *dashboards_drift(dashboards_dir),
-                     *k8s_config_drift(settings)]
+            stale = [
+                *drift(settings.slo_file, settings.repo_root),
+                *(
+                    name
+                    for name, text in json_schemas().items()
+                    if not (JSON_DIR / name).is_file() or (JSON_DIR / name).read_text() != text
+                ),
+                *dashboards_drift(dashboards_dir),
+                *k8s_config_drift(settings),
+            ]
             if stale:
-                raise _fail(f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result")
+                raise _fail(
+                    f"stale: {', '.join(map(str, stale))}; run `aiops generate` and commit the result"
+                )
             console.print("every generated file is up to date")
             return
-        written = [*write_artifacts(settings.slo_file, settings.repo_root), *write_json_schemas(),
-                   *write_dashboards(dashboards_dir)]
+        written = [
+            *write_artifacts(settings.slo_file, settings.repo_root),
+            *write_json_schemas(),
+            *write_dashboards(dashboards_dir),
+        ]
         written += write_k8s_config(settings)
     except SpecError as error:
         for problem in error.problems:
@@ -208,11 +234,15 @@ def worker(loglevel: str = typer.Option("info", help="Faust log level")) -> None
 
 @points_cli.command("tail")
 def points_tail(
-    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest retained point"),
+    from_beginning: bool = typer.Option(
+        False, "--from-beginning", help="start at the oldest retained point"
+    ),
     limit: int = typer.Option(0, help="stop after this many points (0: follow until Ctrl-C)"),
     contains: str = typer.Option("", help="only series whose key contains this text"),
     as_json: bool = typer.Option(False, "--json", help="one JSON record per line, for piping"),
-    idle_timeout: float = typer.Option(0, help="give up after this many seconds without a point (0: never)"),
+    idle_timeout: float = typer.Option(
+        0, help="give up after this many seconds without a point (0: never)"
+    ),
 ) -> None:
     """Print decoded points as they arrive on the points topic."""
     from confluent_kafka import KafkaException
@@ -222,8 +252,13 @@ def points_tail(
     settings = Settings()
     shown = 0
     try:
-        for record in follow(settings, settings.topic_points, from_beginning=from_beginning,
-                             idle_timeout_s=idle_timeout or None, keep=lambda r: contains in (r.key or "")):
+        for record in follow(
+            settings,
+            settings.topic_points,
+            from_beginning=from_beginning,
+            idle_timeout_s=idle_timeout or None,
+            keep=lambda r: contains in (r.key or ""),
+        ):
             if as_json:
                 sys.stdout.write(json.dumps(record.value) + "\n")
                 sys.stdout.flush()
@@ -233,12 +268,16 @@ def points_tail(
             if limit and shown >= limit:
                 break
     except KafkaException as error:
-        raise _fail(f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?") from None
+        raise _fail(
+            f"Kafka at {settings.kafka_bootstrap_servers}: {error}; is the stack up (aiops stack status)?"
+        ) from None
     except KeyboardInterrupt:
         return
     if idle_timeout and (not limit or shown < limit):
-        raise _fail(f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
-                    "check aiops stack status and aiops stack logs worker")
+        raise _fail(
+            f"no point for {idle_timeout:.0f}s on {settings.topic_points}; "
+            "check aiops stack status and aiops stack logs worker"
+        )
 
 
 def _point_line(point: dict) -> str:
@@ -259,8 +298,12 @@ def _point_line(point: dict) -> str:
 
 @alerts_cli.command("tail")
 def alerts_tail(
-    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest retained alert"),
-    group: str = typer.Option("", help="consumer group to join and commit in, so the next run resumes"),
+    from_beginning: bool = typer.Option(
+        False, "--from-beginning", help="start at the oldest retained alert"
+    ),
+    group: str = typer.Option(
+        "", help="consumer group to join and commit in, so the next run resumes"
+    ),
     severity: list[str] = typer.Option([], help="only these severities (repeatable), e.g. page"),
     service: list[str] = typer.Option([], help="only these services (repeatable)"),
     alertname: list[str] = typer.Option([], help="only these alert names (repeatable)"),
@@ -281,18 +324,23 @@ def alerts_tail(
     wanted = {"severity": set(severity), "service": set(service), "alertname": set(alertname)}
 
     def wanted_alert(alert: AlertV1) -> bool:
-        return all(not values or alert.labels.get(name) in values for name, values in wanted.items())
+        return all(
+            not values or alert.labels.get(name) in values for name, values in wanted.items()
+        )
 
     shown = 0
     while True:
         try:
-            for record in follow(settings, settings.topic_alerts, from_beginning=from_beginning,
-                                 group=group or None):
+            for record in follow(
+                settings, settings.topic_alerts, from_beginning=from_beginning, group=group or None
+            ):
                 try:
                     alert = AlertV1.model_validate(record.value)
                 except ValidationError as error:
-                    errors.print(f"[yellow]skipped a record at offset {record.offset} that is not an "
-                                 f"aiops.alerts/v1 event:[/] {error.errors()[0]['msg']}")
+                    errors.print(
+                        f"[yellow]skipped a record at offset {record.offset} that is not an "
+                        f"aiops.alerts/v1 event:[/] {error.errors()[0]['msg']}"
+                    )
                     continue
                 if not wanted_alert(alert):
                     continue
@@ -305,8 +353,10 @@ def alerts_tail(
                 if limit and shown >= limit:
                     return
         except KafkaException as error:
-            errors.print(f"[yellow]Kafka at {settings.kafka_bootstrap_servers} does not answer[/] ({error}); "
-                         f"retrying in {retry_s:.0f}s, Ctrl-C to stop")
+            errors.print(
+                f"[yellow]Kafka at {settings.kafka_bootstrap_servers} does not answer[/] ({error}); "
+                f"retrying in {retry_s:.0f}s, Ctrl-C to stop"
+            )
             try:
                 time.sleep(retry_s)
             except KeyboardInterrupt:
@@ -324,7 +374,9 @@ def forward_alertmanager() -> None:
 
     from aiops.forwarder import Forwarder
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -346,9 +398,13 @@ def _alert_line(alert) -> str:
     """
     colour = "bold red" if alert.status == "firing" else "green"
     at = (alert.endsAt or alert.startsAt).strftime("%Y-%m-%d %H:%M:%SZ")
-    labels = " ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity"))
-    return (f"[{colour}]{alert.status.upper():8}[/] {at} {alert.labels['severity']:7} {alert.labels['alertname']} "
-            f"{labels}  {alert.annotations.get('summary', '')}")
+    labels = " ".join(
+        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+    )
+    return (
+        f"[{colour}]{alert.status.upper():8}[/] {at} {alert.labels['severity']:7} {alert.labels['alertname']} "
+        f"{labels}  {alert.annotations.get('summary', '')}"
+    )
 
 
 def main() -> None:

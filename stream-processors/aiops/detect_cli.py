@@ -44,7 +44,9 @@ def _timestamp(text: str) -> float:
 
 
 def read_series(
-    lines: Iterable[str], warn: Callable[[str], None] | None = None, times: list[float] | None = None
+    lines: Iterable[str],
+    warn: Callable[[str], None] | None = None,
+    times: list[float] | None = None,
 ) -> Iterator[float]:
     """The values of a ``timestamp,value`` CSV, checked row by row; raises :class:`CsvError`.
 
@@ -74,7 +76,9 @@ def read_series(
     names = [name.strip().lower() for name in header or []]
     if "timestamp" not in names or "value" not in names:
         shown = ",".join(header) if header else "nothing"
-        raise CsvError(f"line 1: expected a header naming 'timestamp' and 'value' columns, got {shown!r}")
+        raise CsvError(
+            f"line 1: expected a header naming 'timestamp' and 'value' columns, got {shown!r}"
+        )
     t_col, v_col = names.index("timestamp"), names.index("value")
     previous: float | None = None
     previous_text = ""
@@ -90,7 +94,9 @@ def read_series(
         try:
             t = _timestamp(t_text)
         except ValueError:
-            raise CsvError(f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time") from None
+            raise CsvError(
+                f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time"
+            ) from None
         if previous is not None and t < previous:
             if warn is None:
                 raise CsvError(
@@ -99,7 +105,9 @@ def read_series(
                 )
             backs += 1
             if backs == 1:
-                first_back = f"line {line}: timestamp {t_text} is before the previous row's {previous_text}"
+                first_back = (
+                    f"line {line}: timestamp {t_text} is before the previous row's {previous_text}"
+                )
         previous, previous_text = t, t_text
         if times is not None:
             times.append(t)
@@ -111,7 +119,9 @@ def read_series(
         except ValueError:
             raise CsvError(f"line {line}: value {v_text!r} is not a number") from None
     if backs and warn is not None:
-        warn(f"{first_back}; scoring rows in arrival order ({backs} row{'s' if backs > 1 else ''} step back)")
+        warn(
+            f"{first_back}; scoring rows in arrival order ({backs} row{'s' if backs > 1 else ''} step back)"
+        )
 
 
 def score_command(
@@ -121,7 +131,9 @@ def score_command(
         "else the hourly, daily or weekly cycle found in the first 15% of rows (at most 750), else none]",
     ),
     detector_name: str = typer.Option(
-        None, "--detector", help="detector name from the registry [default: the stream's default detector]"
+        None,
+        "--detector",
+        help="detector name from the registry [default: the stream's default detector]",
     ),
 ) -> None:
     """Score a series: CSV 'timestamp,value' on stdin, one score in [0, 1] per row on stdout.
@@ -145,11 +157,18 @@ def score_command(
     if season is None:
         season = Settings().detect_season
     if detector_name is not None and detector_name not in REGISTRY:
-        typer.echo(f"error: unknown detector {detector_name!r}; choose from {', '.join(sorted(REGISTRY))}", err=True)
+        typer.echo(
+            f"error: unknown detector {detector_name!r}; choose from {', '.join(sorted(REGISTRY))}",
+            err=True,
+        )
         raise typer.Exit(code=1)
     try:
         times: list[float] = []
-        values = list(read_series(sys.stdin, lambda message: typer.echo(f"warning: {message}", err=True), times))
+        values = list(
+            read_series(
+                sys.stdin, lambda message: typer.echo(f"warning: {message}", err=True), times
+            )
+        )
     except CsvError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
@@ -275,8 +294,14 @@ def run_bench(
         detector = detectors[key]
         for value in values[:warmup]:
             detector.learn_one(value)
-    progress(f"river path: timing {points} points for each of {river_series:,} series, one event at a time")
-    events = [(key, values[step]) for step in range(warmup, warmup + points) for key, values in zip(keys, river_data)]
+    progress(
+        f"river path: timing {points} points for each of {river_series:,} series, one event at a time"
+    )
+    events = [
+        (key, values[step])
+        for step in range(warmup, warmup + points)
+        for key, values in zip(keys, river_data)
+    ]
     river_scores = []
     start, cpu_start = time.perf_counter(), time.process_time()
     for key, value in events:
@@ -287,7 +312,11 @@ def run_bench(
 
     import numpy as np
 
-    difference = float(np.max(np.abs(np.asarray(river_scores) - np.concatenate(fast_scores)))) if river_scores else 0.0
+    difference = (
+        float(np.max(np.abs(np.asarray(river_scores) - np.concatenate(fast_scores))))
+        if river_scores
+        else 0.0
+    )
     progress("measuring memory per river-path detector")
     traced, pickled = _river_memory(params, data[:, :warmup], min(5, river_series))
     fast_rate = series * points / max(fast_cpu, 1e-9)
@@ -313,9 +342,12 @@ def run_bench(
 def bench_detect(
     series: int = typer.Option(10_000, help="live series in the fast path"),
     river_series: int = typer.Option(
-        200, help="series in the river path (about 1 MiB each, so fewer; per-event cost does not depend on it)"
+        200,
+        help="series in the river path (about 1 MiB each, so fewer; per-event cost does not depend on it)",
     ),
-    warmup: int = typer.Option(260, help="untimed points per series first (past the trees' first window of 250)"),
+    warmup: int = typer.Option(
+        260, help="untimed points per series first (past the trees' first window of 250)"
+    ),
     points: int = typer.Option(50, help="timed points per series"),
     season: int = typer.Option(0, help="Holt-Winters season length in points"),
     seed: int = typer.Option(0, help="seed of the data and the trees"),

@@ -78,13 +78,15 @@ class Forwarder:
 
     def run(self) -> None:
         """Rebuild the firing episodes, post them, then forward new events as they come."""
-        consumer = Consumer({
-            **client_config(self.settings),
-            "group.id": self.settings.forwarder_group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "log_level": 0,
-        })
+        consumer = Consumer(
+            {
+                **client_config(self.settings),
+                "group.id": self.settings.forwarder_group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "log_level": 0,
+            }
+        )
         try:
             consumer.subscribe([self.settings.topic_alerts])
             self._rebuild_active()
@@ -108,7 +110,9 @@ class Forwarder:
         try:
             alert = AlertV1.model_validate_json(message.value() or b"")
         except ValidationError as error:
-            self._dead_letter(message, "not_an_alert", f"not an aiops.alerts/v1 event: {error.errors()[0]['msg']}")
+            self._dead_letter(
+                message, "not_an_alert", f"not an aiops.alerts/v1 event: {error.errors()[0]['msg']}"
+            )
             return
         try:
             self._deliver([alert])
@@ -133,28 +137,38 @@ class Forwarder:
                     log.info("posted %d alert(s) to %s", len(body), self.url)
                     return
                 if 400 <= response.status_code < 500:
-                    raise AlertmanagerRejected(f"Alertmanager answered {response.status_code}: {response.text[:500]}")
+                    raise AlertmanagerRejected(
+                        f"Alertmanager answered {response.status_code}: {response.text[:500]}"
+                    )
                 problem = f"HTTP {response.status_code}"
-            log.warning("Alertmanager at %s: %s; %d alert(s) wait, retrying in %.1fs",
-                        self.url, problem, len(body), backoff)
+            log.warning(
+                "Alertmanager at %s: %s; %d alert(s) wait, retrying in %.1fs",
+                self.url,
+                problem,
+                len(body),
+                backoff,
+            )
             self.stop.wait(backoff)
             backoff = min(backoff * 2, self.settings.forwarder_max_backoff_s)
 
     def _rebuild_active(self) -> None:
         """Read the alerts topic from its start to its end to find the episodes still firing."""
-        reader = Consumer({
-            **client_config(self.settings),
-            "group.id": f"aiops-forwarder-rebuild-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "log_level": 0,
-        })
+        reader = Consumer(
+            {
+                **client_config(self.settings),
+                "group.id": f"aiops-forwarder-rebuild-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "log_level": 0,
+            }
+        )
         try:
             metadata = reader.list_topics(self.settings.topic_alerts, timeout=30)
             partitions = metadata.topics[self.settings.topic_alerts].partitions
             ends = {}
             for partition in partitions:
-                low, high = reader.get_watermark_offsets(TopicPartition(self.settings.topic_alerts, partition),
-                                                         timeout=30)
+                low, high = reader.get_watermark_offsets(
+                    TopicPartition(self.settings.topic_alerts, partition), timeout=30
+                )
                 if high > low:
                     ends[partition] = high
             reader.assign([TopicPartition(self.settings.topic_alerts, p, 0) for p in ends])
@@ -173,9 +187,22 @@ class Forwarder:
         log.info("%d alert episode(s) still firing", len(self.active.firing()))
 
     def _dead_letter(self, message: Message, kind: str, reason: str) -> None:
-        record = deadletter_record(message.value() or b"", reason=reason, kind=kind, stage="forward-alertmanager",
-                                   topic=message.topic(), partition=message.partition(), offset=message.offset(),
-                                   timestamp=message.timestamp()[1] / 1000)
+        record = deadletter_record(
+            message.value() or b"",
+            reason=reason,
+            kind=kind,
+            stage="forward-alertmanager",
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            timestamp=message.timestamp()[1] / 1000,
+        )
         self._producer.produce(self.settings.topic_deadletter, value=json.dumps(record).encode())
         self._producer.flush(10)
-        log.warning("dead-lettered %s:%s@%s: %s", message.topic(), message.partition(), message.offset(), reason)
+        log.warning(
+            "dead-lettered %s:%s@%s: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            reason,
+        )

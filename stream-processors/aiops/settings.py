@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     # Kafka
-    kafka_bootstrap_servers: str = _field("127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port]")
+    kafka_bootstrap_servers: str = _field(
+        "127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port]"
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = _field(
         "PLAINTEXT", "Kafka security protocol"
     )
@@ -48,78 +50,150 @@ class Settings(BaseSettings):
     kafka_sasl_username: str = _field("", "SASL user name")
     kafka_sasl_password: SecretStr = _field(SecretStr(""), "SASL password")
     kafka_ssl_ca_location: str = _field(
-        "", "PEM file of the CA that signed the brokers' certificates (SSL protocols; empty: the system's CAs)"
+        "",
+        "PEM file of the CA that signed the brokers' certificates (SSL protocols; empty: the system's CAs)",
     )
-    kafka_partitions: int = _field(3, "partitions of every topic the project owns (co-partitioned for Faust tables)", ge=1)
-    kafka_replication_factor: int = _field(1, "replication factor of every topic the project owns", ge=1)
+    kafka_partitions: int = _field(
+        3, "partitions of every topic the project owns (co-partitioned for Faust tables)", ge=1
+    )
+    kafka_replication_factor: int = _field(
+        1, "replication factor of every topic the project owns", ge=1
+    )
 
     # Topics
-    topic_otlp_metrics: str = _field("otlp_metrics", "OTLP metrics from the collector's kafka exporter (otlp_proto)")
-    topic_otlp_spans: str = _field("otlp_spans", "OTLP spans from the collector's kafka exporter (otlp_proto)")
-    topic_points: str = _field("aiops.points", "one decoded data point per record, keyed by series, partitioned by resource")
+    topic_otlp_metrics: str = _field(
+        "otlp_metrics", "OTLP metrics from the collector's kafka exporter (otlp_proto)"
+    )
+    topic_otlp_spans: str = _field(
+        "otlp_spans", "OTLP spans from the collector's kafka exporter (otlp_proto)"
+    )
+    topic_points: str = _field(
+        "aiops.points",
+        "one decoded data point per record, keyed by series, partitioned by resource",
+    )
     topic_sli: str = _field("aiops.sli", "rolling SLI snapshots")
     topic_scores: str = _field("aiops.scores", "anomaly scores per series")
     topic_alerts: str = _field("aiops.alerts", "firing and resolved alert events")
-    topic_deadletter: str = _field("aiops.deadletter", "payloads that could not be processed, with the reason")
+    topic_deadletter: str = _field(
+        "aiops.deadletter", "payloads that could not be processed, with the reason"
+    )
 
     # Stream processors
-    faust_app_id: str = _field("aiops", "Faust application id (consumer group and state topic prefix)")
+    faust_app_id: str = _field(
+        "aiops", "Faust application id (consumer group and state topic prefix)"
+    )
     faust_web_port: int = _field(6066, "Faust web server port; serves /metrics for Prometheus")
     faust_store: str = _field("memory://", "Faust table store URL")
-    faust_session_timeout_s: float = _field(10.0, "consumer group session timeout; lower makes rebalances faster", gt=0)
-    detect_season: int = _field(0, "season length in points of the default detector's Holt-Winters (0: none, else >= 2)", ge=0)
-    detect_max_series: int = _field(10_000, "cap on live detector tracks per worker; tracks beyond it are skipped "
-                                            "and counted (aiops_detect_points_total{outcome=\"skipped\"})", ge=1)
-    detect_idle_s: float = _field(3600.0, "a track unseen this long (wall clock) is forgotten; if it was firing, "
-                                          "its alert resolves as no_data", gt=0)
-    detect_close_after_s: float = _field(5.0, "an export group of a resource is scored this long after its first "
-                                                "point when no newer export has arrived", gt=0)
+    faust_session_timeout_s: float = _field(
+        10.0, "consumer group session timeout; lower makes rebalances faster", gt=0
+    )
+    detect_season: int = _field(
+        0,
+        "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
+        ge=0,
+    )
+    detect_max_series: int = _field(
+        10_000,
+        "cap on live detector tracks per worker; tracks beyond it are skipped "
+        'and counted (aiops_detect_points_total{outcome="skipped"})',
+        ge=1,
+    )
+    detect_idle_s: float = _field(
+        3600.0,
+        "a track unseen this long (wall clock) is forgotten; if it was firing, "
+        "its alert resolves as no_data",
+        gt=0,
+    )
+    detect_close_after_s: float = _field(
+        5.0,
+        "an export group of a resource is scored this long after its first "
+        "point when no newer export has arrived",
+        gt=0,
+    )
     detect_alert_policy: dict[str, Any] = _field(
-        {}, 'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
-            '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning"}, '
-            '"overrides": {"<metric glob>": {...}}}; fields left out keep these defaults')
+        {},
+        'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
+        '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning"}, '
+        '"overrides": {"<metric glob>": {...}}}; fields left out keep these defaults',
+    )
 
     # SLOs
-    slo_file: Path = _field(Path(__file__).resolve().parent / "slo" / "examples" / "demo.yaml",
-                            "the SLO spec (OpenSLO v1 subset) the stream evaluates and the rules come from")
-    sli_max_lateness_s: float = _field(60.0, "event-time lateness up to which a point still lands in its SLI bucket; "
-                                       "later points are dropped and counted", ge=0)
-    sli_buckets_per_window: int = _field(60, "buckets per rolling SLI window (edge error <= 1/buckets of a window)",
-                                         ge=1)
-    sli_evaluate_interval_s: float = _field(10.0, "how often the sli agent evaluates SLOs: snapshots, gauges, alerts",
-                                            gt=0)
-    sli_max_future_s: float = _field(300.0, "points newer than the wall clock by more than this are ignored and "
-                                     "counted (they would empty the short windows)", ge=0)
+    slo_file: Path = _field(
+        Path(__file__).resolve().parent / "slo" / "examples" / "demo.yaml",
+        "the SLO spec (OpenSLO v1 subset) the stream evaluates and the rules come from",
+    )
+    sli_max_lateness_s: float = _field(
+        60.0,
+        "event-time lateness up to which a point still lands in its SLI bucket; "
+        "later points are dropped and counted",
+        ge=0,
+    )
+    sli_buckets_per_window: int = _field(
+        60, "buckets per rolling SLI window (edge error <= 1/buckets of a window)", ge=1
+    )
+    sli_evaluate_interval_s: float = _field(
+        10.0, "how often the sli agent evaluates SLOs: snapshots, gauges, alerts", gt=0
+    )
+    sli_max_future_s: float = _field(
+        300.0,
+        "points newer than the wall clock by more than this are ignored and "
+        "counted (they would empty the short windows)",
+        ge=0,
+    )
 
     # Ports of the local stack
-    bind_host: str = _field("127.0.0.1", "address the project's servers listen on (0.0.0.0 in containers)")
+    bind_host: str = _field(
+        "127.0.0.1", "address the project's servers listen on (0.0.0.0 in containers)"
+    )
     kafka_port: int = _field(9092, "Kafka broker listener port")
     kafka_controller_port: int = _field(9093, "Kafka KRaft controller listener port")
     collector_otlp_grpc_port: int = _field(4317, "collector OTLP gRPC receiver port")
     collector_otlp_http_port: int = _field(4318, "collector OTLP HTTP receiver port")
-    collector_prometheus_port: int = _field(8889, "collector prometheus exporter port (scraped by Prometheus)")
+    collector_prometheus_port: int = _field(
+        8889, "collector prometheus exporter port (scraped by Prometheus)"
+    )
     collector_telemetry_port: int = _field(8888, "collector's own metrics port")
     collector_health_port: int = _field(13133, "collector health_check extension port")
     prometheus_port: int = _field(9090, "Prometheus web and API port")
     demo_port: int = _field(8000, "demo service HTTP port")
-    alertmanager_port: int = _field(9095, "Alertmanager web and API port of the local stack (9093 is Kafka's controller)")
-    alertmanager_url: str = _field("", "Alertmanager base URL the forwarder posts to; empty: the local stack's")
+    alertmanager_port: int = _field(
+        9095, "Alertmanager web and API port of the local stack (9093 is Kafka's controller)"
+    )
+    alertmanager_url: str = _field(
+        "", "Alertmanager base URL the forwarder posts to; empty: the local stack's"
+    )
 
     # Alertmanager forwarder
-    forwarder_group: str = _field("aiops-alertmanager-forwarder", "consumer group of the Alertmanager forwarder")
-    forwarder_resend_interval_s: float = _field(
-        60.0, "how often firing alerts are posted again, so Alertmanager does not time them out", gt=0
+    forwarder_group: str = _field(
+        "aiops-alertmanager-forwarder", "consumer group of the Alertmanager forwarder"
     )
-    forwarder_max_backoff_s: float = _field(30.0, "longest wait between attempts while Alertmanager is down", gt=0)
-    tempo_otlp_endpoint: str = _field("127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to")
+    forwarder_resend_interval_s: float = _field(
+        60.0,
+        "how often firing alerts are posted again, so Alertmanager does not time them out",
+        gt=0,
+    )
+    forwarder_max_backoff_s: float = _field(
+        30.0, "longest wait between attempts while Alertmanager is down", gt=0
+    )
+    tempo_otlp_endpoint: str = _field(
+        "127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to"
+    )
 
     # Intervals
-    otlp_export_interval_ms: int = _field(2000, "OTLP metric export interval of the demo service and load generator", ge=100)
-    prometheus_scrape_interval_s: int = _field(5, "Prometheus scrape interval of the local stack", ge=1)
+    otlp_export_interval_ms: int = _field(
+        2000, "OTLP metric export interval of the demo service and load generator", ge=100
+    )
+    prometheus_scrape_interval_s: int = _field(
+        5, "Prometheus scrape interval of the local stack", ge=1
+    )
 
     # Local stack
-    stack_dir: Path = _field(_REPO_ROOT / ".stack", "git-ignored folder for the local stack's logs, data and pid files")
-    cache_dir: Path = _field(_REPO_ROOT / ".cache", "git-ignored cache for Kafka jars and the collector build")
+    stack_dir: Path = _field(
+        _REPO_ROOT / ".stack", "git-ignored folder for the local stack's logs, data and pid files"
+    )
+    cache_dir: Path = _field(
+        _REPO_ROOT / ".cache", "git-ignored cache for Kafka jars and the collector build"
+    )
     repo_root: Path = _field(_REPO_ROOT, "the repository root, where the config files live")
 
     @property

@@ -29,8 +29,15 @@ class Record:
     value: dict | None
 
 
-def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle_timeout_s: float | None = None,
-           group: str | None = None, keep: Callable[[Record], bool] = lambda record: True) -> Iterator[Record]:
+def follow(
+    settings: Settings,
+    topic: str,
+    *,
+    from_beginning: bool = False,
+    idle_timeout_s: float | None = None,
+    group: str | None = None,
+    keep: Callable[[Record], bool] = lambda record: True,
+) -> Iterator[Record]:
     """Yield the records of ``topic`` as they arrive; stop after ``idle_timeout_s`` of silence if given.
 
     With ``group`` the consumer joins that group and commits, so the next run
@@ -38,13 +45,15 @@ def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle
     does not answer raises ``KafkaException`` within seconds (librdkafka's own
     connection log is silenced: the exception says it once).
     """
-    consumer = Consumer({
-        **client_config(settings),
-        "group.id": group or f"aiops-tail-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": group is not None,
-        "auto.offset.reset": "earliest" if from_beginning else "latest",
-        "log_level": 0,
-    })
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": group or f"aiops-tail-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": group is not None,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "log_level": 0,
+        }
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=5)
         if metadata.topics[topic].error is not None:
@@ -59,9 +68,13 @@ def follow(settings: Settings, topic: str, *, from_beginning: bool = False, idle
             if message.error():
                 raise KafkaException(message.error())
             idle = 0.0
-            record = Record(message.topic(), message.partition(), message.offset(),
-                            message.key().decode(errors="replace") if message.key() else None,
-                            _json(message.value()))
+            record = Record(
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                message.key().decode(errors="replace") if message.key() else None,
+                _json(message.value()),
+            )
             if keep(record):
                 yield record
     finally:

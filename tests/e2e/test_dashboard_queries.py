@@ -80,8 +80,11 @@ def _has_data(data: dict) -> bool:
 
 
 def test_the_non_prometheus_list_matches_the_dashboards():
-    other = {(board["uid"], panel["title"]) for board, panel in _panels()
-             if panel["datasource"]["type"] != "prometheus"}
+    other = {
+        (board["uid"], panel["title"])
+        for board, panel in _panels()
+        if panel["datasource"]["type"] != "prometheus"
+    }
     assert other == set(NOT_PROMETHEUS)
 
 

@@ -26,8 +26,10 @@ LOAD_ROUTES = {"/api/users", "/api/users/{user_id}", "/api/products", "/api/chec
 def test_points_account_for_every_request(local_stack):
     settings = local_stack
     start = end_offsets(settings)
-    httpx.post(f"{settings.demo_url}/faults", json={"route": "/api/checkout", "error_rate": 1.0,
-                                                   "duration_s": 600}).raise_for_status()
+    httpx.post(
+        f"{settings.demo_url}/faults",
+        json={"route": "/api/checkout", "error_rate": 1.0, "duration_s": 600},
+    ).raise_for_status()
     sent = run_load(settings.demo_url, rate=40, requests=200, seed=7, progress=False)
     httpx.delete(f"{settings.demo_url}/faults").raise_for_status()
     expected = Counter({key: n for key, n in sent.counts.items() if key[0] in LOAD_ROUTES})
@@ -36,11 +38,21 @@ def test_points_account_for_every_request(local_stack):
 
     seen: Counter = Counter()
     for point in points_after(settings, start, deadline_s=120, enough=lambda: +seen == expected):
-        if point["metric"] != DURATION_METRIC or point["attributes"].get("http.route") not in LOAD_ROUTES:
+        if (
+            point["metric"] != DURATION_METRIC
+            or point["attributes"].get("http.route") not in LOAD_ROUTES
+        ):
             continue
-        assert point["kind"] == "histogram" and len(point["bucket_counts"]) == len(point["bounds"]) + 1
+        assert (
+            point["kind"] == "histogram" and len(point["bucket_counts"]) == len(point["bounds"]) + 1
+        )
         assert point["resource"]["service.name"] == "demo-service"
-        seen[(point["attributes"]["http.route"], int(point["attributes"]["http.response.status_code"]))] += point["count"]
+        seen[
+            (
+                point["attributes"]["http.route"],
+                int(point["attributes"]["http.response.status_code"]),
+            )
+        ] += point["count"]
     assert +seen == expected, "streams that saw no request add zero and are left out"
 
 
@@ -51,20 +63,38 @@ def end_offsets(settings) -> dict[int, int]:
     intervals lets their last requests reach the topic before the baseline.
     """
     time.sleep(2 * settings.otlp_export_interval_ms / 1000 + 1)
-    consumer = Consumer({**client_config(settings), "group.id": f"e2e-{uuid.uuid4().hex[:8]}", "log_level": 0})
+    consumer = Consumer(
+        {**client_config(settings), "group.id": f"e2e-{uuid.uuid4().hex[:8]}", "log_level": 0}
+    )
     try:
-        partitions = consumer.list_topics(settings.topic_points, timeout=10).topics[settings.topic_points].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(settings.topic_points, p), timeout=10)[1]
-                for p in partitions}
+        partitions = (
+            consumer.list_topics(settings.topic_points, timeout=10)
+            .topics[settings.topic_points]
+            .partitions
+        )
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(settings.topic_points, p), timeout=10)[
+                1
+            ]
+            for p in partitions
+        }
     finally:
         consumer.close()
 
 
 def points_after(settings, offsets: dict[int, int], deadline_s: float, enough) -> Iterator[dict]:
     """The points written after ``offsets``, until ``enough()`` holds or the deadline passes."""
-    consumer = Consumer({**client_config(settings), "group.id": f"e2e-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, "log_level": 0})
-    consumer.assign([TopicPartition(settings.topic_points, p, offset) for p, offset in offsets.items()])
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": f"e2e-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    consumer.assign(
+        [TopicPartition(settings.topic_points, p, offset) for p, offset in offsets.items()]
+    )
     deadline = time.monotonic() + deadline_s
     try:
         while time.monotonic() < deadline and not enough():

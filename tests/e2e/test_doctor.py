@@ -22,12 +22,32 @@ pytestmark = pytest.mark.e2e
 def doctor(settings: Settings) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
     env |= {env_var(name): str(value) for name, value in settings.model_dump(mode="json").items()}
-    return subprocess.run([sys.executable, "-m", "aiops", "doctor", "--window", "5"], capture_output=True,
-                          text=True, timeout=120, env={**env, "COLUMNS": "200"}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aiops", "doctor", "--window", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "COLUMNS": "200"},
+        check=False,
+    )
 
 
-CHECKS = ("kafka", "topics", "collector", "worker", "alertmanager", "demo", "prometheus", "scrapes", "exports",
-          "otlp", "points", "scores", "lag", "forward lag")
+CHECKS = (
+    "kafka",
+    "topics",
+    "collector",
+    "worker",
+    "alertmanager",
+    "demo",
+    "prometheus",
+    "scrapes",
+    "exports",
+    "otlp",
+    "points",
+    "scores",
+    "lag",
+    "forward lag",
+)
 """Every check the doctor runs on a healthy stack: each component, topics, scrapes, flow and lag."""
 
 
@@ -38,7 +58,9 @@ def _failing(result: subprocess.CompletedProcess) -> list[str]:
 def wait_for_scrapes(settings: Settings, timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        body = httpx.get(f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query", params={"query": "up"}).json()
+        body = httpx.get(
+            f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query", params={"query": "up"}
+        ).json()
         if len(body["data"]["result"]) == 5:
             return True
         time.sleep(1)
@@ -46,8 +68,11 @@ def wait_for_scrapes(settings: Settings, timeout_s: float = 30.0) -> bool:
 
 
 def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack):
-    load = threading.Thread(target=run_load, args=(local_stack.demo_url,),
-                            kwargs={"rate": 10, "duration_s": 20, "progress": False})
+    load = threading.Thread(
+        target=run_load,
+        args=(local_stack.demo_url,),
+        kwargs={"rate": 10, "duration_s": 20, "progress": False},
+    )
     load.start()
     assert wait_for_scrapes(local_stack), "Prometheus never scraped its targets"
     healthy = doctor(local_stack)
@@ -69,9 +94,14 @@ def test_doctor_passes_on_a_healthy_stack_and_names_a_stopped_worker(local_stack
 
 
 def test_doctor_names_a_stopped_collector_and_the_otlp_that_stopped_with_it(local_stack):
-    load = threading.Thread(target=run_load, args=(local_stack.demo_url,),
-                            kwargs={"rate": 10, "duration_s": 15, "progress": False})
-    collector = ManagedProcess(collector_component(local_stack, ensure_collector(local_stack)), local_stack)
+    load = threading.Thread(
+        target=run_load,
+        args=(local_stack.demo_url,),
+        kwargs={"rate": 10, "duration_s": 15, "progress": False},
+    )
+    collector = ManagedProcess(
+        collector_component(local_stack, ensure_collector(local_stack)), local_stack
+    )
     collector.stop()
     load.start()
     try:

@@ -30,11 +30,17 @@ HEALTHY_ROUTE = "/api/users"
 
 def _end_offsets(settings: Settings, topic: str) -> list[TopicPartition]:
     """Every partition of ``topic`` at its current end: the test reads only what comes after."""
-    consumer = Consumer({**client_config(settings), "group.id": "aiops-e2e-error-traces", "log_level": 0})
+    consumer = Consumer(
+        {**client_config(settings), "group.id": "aiops-e2e-error-traces", "log_level": 0}
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                for p in partitions]
+        return [
+            TopicPartition(
+                topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            )
+            for p in partitions
+        ]
     finally:
         consumer.close()
 
@@ -42,15 +48,24 @@ def _end_offsets(settings: Settings, topic: str) -> list[TopicPartition]:
 def _request(client: httpx.Client, route: str) -> tuple[str, int]:
     """One GET with a new trace id of the test's own; returns the trace id (hex) and the status code."""
     trace_id = secrets.token_hex(16)
-    response = client.get(route, headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    response = client.get(
+        route, headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    )
     return trace_id, response.status_code
 
 
-def _server_spans(settings: Settings, start: list[TopicPartition], trace_ids: set[str],
-                  timeout_s: float = 60.0) -> dict[str, tuple[trace_pb2.Span, dict[str, str]]]:
+def _server_spans(
+    settings: Settings, start: list[TopicPartition], trace_ids: set[str], timeout_s: float = 60.0
+) -> dict[str, tuple[trace_pb2.Span, dict[str, str]]]:
     """trace id → (server span, its resource attributes) for each of ``trace_ids`` found on the spans topic."""
-    consumer = Consumer({**client_config(settings), "group.id": "aiops-e2e-error-traces", "log_level": 0,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": "aiops-e2e-error-traces",
+            "log_level": 0,
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign(start)
     found: dict[str, tuple[trace_pb2.Span, dict[str, str]]] = {}
     deadline = time.monotonic() + timeout_s
@@ -79,20 +94,27 @@ def _attributes(span: trace_pb2.Span) -> dict[str, object]:
 def test_an_injected_fault_produces_error_spans_with_the_route_on_the_spans_topic(local_stack):
     settings = local_stack
     start = _end_offsets(settings, settings.topic_otlp_spans)
-    httpx.post(f"{settings.demo_url}/faults", json={"route": FAULTY_ROUTE, "error_rate": 1.0, "duration_s": 60},
-               timeout=10).raise_for_status()
+    httpx.post(
+        f"{settings.demo_url}/faults",
+        json={"route": FAULTY_ROUTE, "error_rate": 1.0, "duration_s": 60},
+        timeout=10,
+    ).raise_for_status()
     try:
         with httpx.Client(base_url=settings.demo_url, timeout=10) as client:
             faulty = dict(_request(client, FAULTY_ROUTE) for _ in range(10))
             healthy = dict(_request(client, HEALTHY_ROUTE) for _ in range(5))
     finally:
-        httpx.delete(f"{settings.demo_url}/faults", params={"route": FAULTY_ROUTE}, timeout=10).raise_for_status()
+        httpx.delete(
+            f"{settings.demo_url}/faults", params={"route": FAULTY_ROUTE}, timeout=10
+        ).raise_for_status()
     assert set(faulty.values()) == {500} and set(healthy.values()) == {200}
 
     spans = _server_spans(settings, start, set(faulty) | set(healthy))
 
     missing = sorted((set(faulty) | set(healthy)) - set(spans))
-    assert not missing, f"{len(missing)} of the test's traces never reached {settings.topic_otlp_spans}"
+    assert not missing, (
+        f"{len(missing)} of the test's traces never reached {settings.topic_otlp_spans}"
+    )
     for trace_id in faulty:
         span, resource = spans[trace_id]
         attributes = _attributes(span)

@@ -102,8 +102,12 @@ ABSOLUTE_TOLERANCE = 1e-9
 """Near zero (never the case here: every compared value is above 0.1) a relative bound means nothing."""
 RESOLVE_TIMEOUT_S = 150.0
 
-PIPELINE_STAGES = ("collector → kafka (otlp_metrics)", "decode (aiops.points)", "sli route (repartition topic)",
-                   "sli windows (micro-batch, state)")
+PIPELINE_STAGES = (
+    "collector → kafka (otlp_metrics)",
+    "decode (aiops.points)",
+    "sli route (repartition topic)",
+    "sli windows (micro-batch, state)",
+)
 """The measured stages that make up the pipeline's own delay (the SDK's is bounded by its export interval)."""
 
 SHORT_S = AVAILABILITY.current_window_s
@@ -114,8 +118,12 @@ SHORT, LONG = format_duration(SHORT_S), format_duration(LONG_S)
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Settings]:
     """Kafka, collector, Prometheus, Alertmanager, worker, forwarder and demo, all on the fixture spec."""
-    settings = e2e_settings(tmp_path_factory.mktemp("agreement-stack"), MODULE_PORT_OFFSET,
-                            slo_file=SPEC, sli_evaluate_interval_s=EVALUATE_INTERVAL_S)
+    settings = e2e_settings(
+        tmp_path_factory.mktemp("agreement-stack"),
+        MODULE_PORT_OFFSET,
+        slo_file=SPEC,
+        sli_evaluate_interval_s=EVALUATE_INTERVAL_S,
+    )
     try:
         up(settings, print, with_load=False)
         yield settings
@@ -184,81 +192,147 @@ def test_stream_and_prometheus_agree_on_ratios_burn_rates_and_p95(load: Load):
     settings, plateau = load.settings, load.plateau
     availability = _snapshots(settings, AVAILABILITY, plateau, load.load_start)
     latency = _snapshots(settings, LATENCY, plateau, load.load_start)
-    assert availability and latency, f"no aiops.sli snapshot in the stream's plateau {plateau.stream}"
+    assert availability and latency, (
+        f"no aiops.sli snapshot in the stream's plateau {plateau.stream}"
+    )
 
     route = {"http_route": ROUTE}
-    ratio_short = _recorded(settings, f"slo:sli_error:ratio_rate{SHORT}", AVAILABILITY, route, plateau)
-    ratio_long = _recorded(settings, f"slo:sli_error:ratio_rate{LONG}", AVAILABILITY, route, plateau)
+    ratio_short = _recorded(
+        settings, f"slo:sli_error:ratio_rate{SHORT}", AVAILABILITY, route, plateau
+    )
+    ratio_long = _recorded(
+        settings, f"slo:sli_error:ratio_rate{LONG}", AVAILABILITY, route, plateau
+    )
     latency_ratio = _recorded(settings, f"slo:sli_error:ratio_rate{SHORT}", LATENCY, route, plateau)
-    burn_short = _recorded(settings, "slo:current_burn_rate:ratio", AVAILABILITY, route, plateau,
-                           settle_s=_prometheus_interval_s(settings, "evaluation_interval"))
-    burn_long = {at: _instant(settings, f"slo:sli_error:ratio_rate{LONG}{_sloth_selector(AVAILABILITY, route)}"
-                              " / on(sloth_id, sloth_service, sloth_slo) group_left() "
-                              f"slo:error_budget:ratio{_sloth_selector(AVAILABILITY)}", at) for at in ratio_long}
+    burn_short = _recorded(
+        settings,
+        "slo:current_burn_rate:ratio",
+        AVAILABILITY,
+        route,
+        plateau,
+        settle_s=_prometheus_interval_s(settings, "evaluation_interval"),
+    )
+    burn_long = {
+        at: _instant(
+            settings,
+            f"slo:sli_error:ratio_rate{LONG}{_sloth_selector(AVAILABILITY, route)}"
+            " / on(sloth_id, sloth_service, sloth_slo) group_left() "
+            f"slo:error_budget:ratio{_sloth_selector(AVAILABILITY)}",
+            at,
+        )
+        for at in ratio_long
+    }
     assert isinstance(LATENCY.indicator, LatencyIndicator)
     buckets = selector_promql(LATENCY.indicator.source, "_bucket", [f'http_route="{ROUTE}"'])
-    p95 = {at: _instant(settings, f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{SHORT}])))", at)
-           for at in ratio_short}
+    p95 = {
+        at: _instant(
+            settings, f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{SHORT}])))", at
+        )
+        for at in ratio_short
+    }
 
     comparisons = {
-        f"error ratio {SHORT}": ([s["windows"][SHORT]["error_ratio"] for s in availability], ratio_short),
-        f"error ratio {LONG}": ([s["windows"][LONG]["error_ratio"] for s in availability], ratio_long),
-        f"burn rate {SHORT}": ([s["windows"][SHORT]["burn_rate"] for s in availability], burn_short),
+        f"error ratio {SHORT}": (
+            [s["windows"][SHORT]["error_ratio"] for s in availability],
+            ratio_short,
+        ),
+        f"error ratio {LONG}": (
+            [s["windows"][LONG]["error_ratio"] for s in availability],
+            ratio_long,
+        ),
+        f"burn rate {SHORT}": (
+            [s["windows"][SHORT]["burn_rate"] for s in availability],
+            burn_short,
+        ),
         f"burn rate {LONG}": ([s["windows"][LONG]["burn_rate"] for s in availability], burn_long),
         f"p95 {SHORT} (s)": ([s["latency"][SHORT]["p95"] for s in latency], p95),
-        f"latency SLI error ratio {SHORT}": ([s["windows"][SHORT]["error_ratio"] for s in latency], latency_ratio),
+        f"latency SLI error ratio {SHORT}": (
+            [s["windows"][SHORT]["error_ratio"] for s in latency],
+            latency_ratio,
+        ),
     }
-    print(f"\nagreement in the plateau: stream {_span(plateau.stream, load.load_start)}, "
-          f"Prometheus {_span(plateau.prometheus, load.load_start)} (s after the load began); "
-          f"{len(availability)} + {len(latency)} snapshots, {len(ratio_short)} rule evaluations")
+    print(
+        f"\nagreement in the plateau: stream {_span(plateau.stream, load.load_start)}, "
+        f"Prometheus {_span(plateau.prometheus, load.load_start)} (s after the load began); "
+        f"{len(availability)} + {len(latency)} snapshots, {len(ratio_short)} rule evaluations"
+    )
     print(f"{'quantity':<30} {'stream':>14} {'prometheus':>14} {'max rel diff':>13}")
     failures = []
     for name, (stream_values, prometheus_values) in comparisons.items():
-        assert prometheus_values, f"{name}: no Prometheus evaluation in the plateau {plateau.prometheus}"
-        assert all(v is not None for v in stream_values), f"{name}: the stream has no value: {stream_values}"
-        worst = max(_relative_difference(s, p) for s in stream_values for p in prometheus_values.values())
-        print(f"{name:<30} {stream_values[-1]:>14.9g} {list(prometheus_values.values())[-1]:>14.9g} {worst:>13.3g}")
-        if not all(math.isclose(s, p, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
-                   for s in stream_values for p in prometheus_values.values()):
+        assert prometheus_values, (
+            f"{name}: no Prometheus evaluation in the plateau {plateau.prometheus}"
+        )
+        assert all(v is not None for v in stream_values), (
+            f"{name}: the stream has no value: {stream_values}"
+        )
+        worst = max(
+            _relative_difference(s, p) for s in stream_values for p in prometheus_values.values()
+        )
+        print(
+            f"{name:<30} {stream_values[-1]:>14.9g} {list(prometheus_values.values())[-1]:>14.9g} {worst:>13.3g}"
+        )
+        if not all(
+            math.isclose(s, p, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+            for s in stream_values
+            for p in prometheus_values.values()
+        ):
             failures.append(f"{name}: stream {stream_values} vs Prometheus {prometheus_values}")
     assert not failures, "\n".join(failures)
     burst_share = LOAD_PHASES_S[1] / sum(LOAD_PHASES_S)
-    assert math.isclose(availability[-1]["windows"][SHORT]["error_ratio"], burst_share, rel_tol=0.1), \
-        "the windows must hold the load (its burst share of errors), not an empty or partial window"
-    assert latency[-1]["latency"][SHORT]["p95"] > LATENCY_SPIKE_MS / 1000, "the spike must set the p95"
+    assert math.isclose(
+        availability[-1]["windows"][SHORT]["error_ratio"], burst_share, rel_tol=0.1
+    ), "the windows must hold the load (its burst share of errors), not an empty or partial window"
+    assert latency[-1]["latency"][SHORT]["p95"] > LATENCY_SPIKE_MS / 1000, (
+        "the spike must set the p95"
+    )
 
 
-def test_page_fires_within_detection_time_plus_one_step_plus_the_pipeline_delay(load: Load, page: Page):
+def test_page_fires_within_detection_time_plus_one_step_plus_the_pipeline_delay(
+    load: Load, page: Page
+):
     settings = load.settings
     pair = next(p for p in AVAILABILITY.pairs if p.name == "page-quick")
     burst_error_ratio = 1.0
     detection_s = pair.factor * AVAILABILITY.error_budget * pair.long_s / burst_error_ratio
     export_interval_s = settings.otlp_export_interval_ms / 1000
     stages = _delay_stages(settings, load, page)
-    measured_pipeline_s = sum(seconds for name, seconds in stages.items() if name in PIPELINE_STAGES)
+    measured_pipeline_s = sum(
+        seconds for name, seconds in stages.items() if name in PIPELINE_STAGES
+    )
     bound_s = detection_s + EVALUATE_INTERVAL_S + export_interval_s + measured_pipeline_s
     took_s = page.firing_record_s - load.burst_start
-    print(f"\npage delay after a 100% error burst: {took_s:.3f} s; bound {bound_s:.3f} s = detection "
-          f"{detection_s:.3f} + evaluation step {EVALUATE_INTERVAL_S:g} + SDK export interval "
-          f"{export_interval_s:g} + measured pipeline {measured_pipeline_s:.3f}")
+    print(
+        f"\npage delay after a 100% error burst: {took_s:.3f} s; bound {bound_s:.3f} s = detection "
+        f"{detection_s:.3f} + evaluation step {EVALUATE_INTERVAL_S:g} + SDK export interval "
+        f"{export_interval_s:g} + measured pipeline {measured_pipeline_s:.3f}"
+    )
     for name, seconds in stages.items():
         print(f"  {name:<34} {seconds:8.3f} s")
     print(f"  {'total (burst start → alert record)':<34} {took_s:8.3f} s")
     starts_at = page.firing.startsAt.timestamp()
-    print(f"  {'(alert startsAt → record, agent lag)':<34} {page.firing_record_s - starts_at:8.3f} s")
+    print(
+        f"  {'(alert startsAt → record, agent lag)':<34} {page.firing_record_s - starts_at:8.3f} s"
+    )
     assert took_s <= bound_s
 
 
 def test_page_appears_in_alertmanager_and_resolves_when_the_fault_ends(load: Load, page: Page):
     firing, resolved = page.firing, page.resolved
-    assert firing.labels["alertname"] == AVAILABILITY.alert_name and firing.labels["http_route"] == ROUTE
+    assert (
+        firing.labels["alertname"] == AVAILABILITY.alert_name
+        and firing.labels["http_route"] == ROUTE
+    )
     assert page.in_alertmanager.get("labels") == firing.labels, "the page must reach Alertmanager"
     assert resolved.id == firing.id and resolved.labels == firing.labels
     assert resolved.endsAt is not None and resolved.endsAt.timestamp() > load.burst_end
-    assert resolved.annotations.get("resolution") == "ok", "good traffic follows the fault: the page resolves ok"
+    assert resolved.annotations.get("resolution") == "ok", (
+        "good traffic follows the fault: the page resolves ok"
+    )
     assert page.gone_from_alertmanager, "Alertmanager must stop listing the page once it resolved"
-    print(f"\npage resolved {resolved.endsAt.timestamp() - load.burst_end:.1f} s after the fault ended "
-          f"({SHORT} short window), and left Alertmanager's active alerts")
+    print(
+        f"\npage resolved {resolved.endsAt.timestamp() - load.burst_end:.1f} s after the fault ended "
+        f"({SHORT} short window), and left Alertmanager's active alerts"
+    )
 
 
 @dataclass(frozen=True)
@@ -269,19 +343,28 @@ class _Plateau:
     prometheus: tuple[float, float]
 
     @classmethod
-    def of(cls, settings: Settings, prime_end: float, load_start: float, load_end: float) -> _Plateau:
+    def of(
+        cls, settings: Settings, prime_end: float, load_start: float, load_end: float
+    ) -> _Plateau:
         export_s = settings.otlp_export_interval_ms / 1000
         scrape_s = _prometheus_interval_s(settings, "scrape_interval")
         bucket_s = LONG_S / settings.sli_buckets_per_window
         prime_seen = prime_end + export_s + DELIVERY_SLACK_S
         load_seen = load_end + export_s + DELIVERY_SLACK_S
-        stream = (max(prime_seen + bucket_s + LONG_S, load_seen),
-                  load_start - SHORT_S / settings.sli_buckets_per_window + SHORT_S)
-        prometheus = (max(prime_seen + LONG_S, load_seen + scrape_s), load_start - scrape_s + SHORT_S)
+        stream = (
+            max(prime_seen + bucket_s + LONG_S, load_seen),
+            load_start - SHORT_S / settings.sli_buckets_per_window + SHORT_S,
+        )
+        prometheus = (
+            max(prime_seen + LONG_S, load_seen + scrape_s),
+            load_start - scrape_s + SHORT_S,
+        )
         return cls(stream, prometheus)
 
 
-def _phases(settings: Settings, normal_s: float, burst_s: float, spike_s: float) -> tuple[float, float]:
+def _phases(
+    settings: Settings, normal_s: float, burst_s: float, spike_s: float
+) -> tuple[float, float]:
     """Normal checkouts, a 100% error burst, a latency spike; returns when the burst began and ended.
 
     No request is in flight while a fault is set or cleared, so the burst's
@@ -301,18 +384,23 @@ def _phases(settings: Settings, normal_s: float, burst_s: float, spike_s: float)
 
 def _prometheus_interval_s(settings: Settings, name: str) -> int:
     """``scrape_interval`` or ``evaluation_interval`` of the stack's Prometheus, from its one config file."""
-    config = yaml.safe_load((settings.repo_root / "storage" / "prometheus" / "prometheus.yml").read_text())
+    config = yaml.safe_load(
+        (settings.repo_root / "storage" / "prometheus" / "prometheus.yml").read_text()
+    )
     return parse_duration(config["global"][name])
 
 
 def _checkouts(settings: Settings, duration_s: float) -> None:
-    run_load(settings.demo_url, rate=RATE, duration_s=duration_s, mix=CHECKOUTS, seed=7, progress=False)
+    run_load(
+        settings.demo_url, rate=RATE, duration_s=duration_s, mix=CHECKOUTS, seed=7, progress=False
+    )
 
 
 def _set_fault(settings: Settings, **fault: float) -> None:
     """Set a fault on the checkout route (for longer than the test runs; it is cleared explicitly)."""
-    httpx.post(f"{settings.demo_url}/faults", json={"route": ROUTE, "duration_s": 600, **fault},
-               timeout=10).raise_for_status()
+    httpx.post(
+        f"{settings.demo_url}/faults", json={"route": ROUTE, "duration_s": 600, **fault}, timeout=10
+    ).raise_for_status()
 
 
 def _clear_faults(settings: Settings) -> None:
@@ -336,13 +424,23 @@ class _Message:
 
 def _read(settings: Settings, topic: str, since_s: float) -> list[_Message]:
     """Every record of ``topic`` from ``since_s`` (record time) to its current end, oldest first."""
-    consumer = Consumer({**client_config(settings), "group.id": f"aiops-agreement-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, "log_level": 0})
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": f"aiops-agreement-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        starts = consumer.offsets_for_times([TopicPartition(topic, p, int(since_s * 1000)) for p in partitions],
-                                            timeout=10)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        starts = consumer.offsets_for_times(
+            [TopicPartition(topic, p, int(since_s * 1000)) for p in partitions], timeout=10
+        )
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
         assigned = [tp for tp in starts if 0 <= tp.offset < ends[tp.partition]]
         consumer.assign(assigned)
         open_partitions = {tp.partition for tp in assigned}
@@ -350,7 +448,9 @@ def _read(settings: Settings, topic: str, since_s: float) -> list[_Message]:
         while open_partitions:
             message = consumer.poll(10)
             if message is None:
-                raise TimeoutError(f"{topic}: partitions {sorted(open_partitions)} stopped short of their end")
+                raise TimeoutError(
+                    f"{topic}: partitions {sorted(open_partitions)} stopped short of their end"
+                )
             if message.error():
                 raise KafkaException(message.error())
             messages.append(_Message(message.timestamp()[1] / 1000, message.key(), message.value()))
@@ -362,26 +462,39 @@ def _read(settings: Settings, topic: str, since_s: float) -> list[_Message]:
 
 
 def _is_checkout_page(alert: AlertV1) -> bool:
-    return (alert.labels.get("slo") == AVAILABILITY.name and alert.labels.get("severity") == "page"
-            and alert.labels.get("http_route") == ROUTE)
+    return (
+        alert.labels.get("slo") == AVAILABILITY.name
+        and alert.labels.get("severity") == "page"
+        and alert.labels.get("http_route") == ROUTE
+    )
 
 
-def _wait_for_alert(settings: Settings, since_s: float, status: str, episode: str | None = None,
-                    timeout_s: float = RESOLVE_TIMEOUT_S) -> tuple[AlertV1, float]:
+def _wait_for_alert(
+    settings: Settings,
+    since_s: float,
+    status: str,
+    episode: str | None = None,
+    timeout_s: float = RESOLVE_TIMEOUT_S,
+) -> tuple[AlertV1, float]:
     """The first checkout page event with ``status`` (of ``episode`` if given) and its record time."""
     deadline = time.monotonic() + timeout_s
     while True:
         for message in _read(settings, settings.topic_alerts, since_s - 5):
             alert = AlertV1.model_validate_json(message.value or b"{}")
-            if _is_checkout_page(alert) and alert.status == status and episode in (None, alert.id) \
-                    and alert.startsAt.timestamp() >= since_s:
+            if (
+                _is_checkout_page(alert)
+                and alert.status == status
+                and episode in (None, alert.id)
+                and alert.startsAt.timestamp() >= since_s
+            ):
                 return alert, message.timestamp_s
         assert time.monotonic() < deadline, f"no {status} checkout page on {settings.topic_alerts}"
         time.sleep(1)
 
 
-def _wait_in_alertmanager(settings: Settings, labels: dict[str, str], *, present: bool,
-                          timeout_s: float = 60.0) -> dict | None:
+def _wait_in_alertmanager(
+    settings: Settings, labels: dict[str, str], *, present: bool, timeout_s: float = 60.0
+) -> dict | None:
     """The alert with ``labels`` as Alertmanager's API v2 lists it, once it is (``present``) or is not listed."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -392,11 +505,17 @@ def _wait_in_alertmanager(settings: Settings, labels: dict[str, str], *, present
         time.sleep(1)
 
 
-def _snapshots(settings: Settings, objective: Objective, plateau: _Plateau, since_s: float) -> list[dict]:
+def _snapshots(
+    settings: Settings, objective: Objective, plateau: _Plateau, since_s: float
+) -> list[dict]:
     """The ``aiops.sli`` snapshots of the checkout route evaluated inside the stream's plateau."""
     key = sli_key(objective.id, (ROUTE,)).encode()
     first, last = plateau.stream
-    records = [json.loads(m.value or b"{}") for m in _read(settings, settings.topic_sli, since_s) if m.key == key]
+    records = [
+        json.loads(m.value or b"{}")
+        for m in _read(settings, settings.topic_sli, since_s)
+        if m.key == key
+    ]
     return [r for r in records if first <= r["time_unix"] <= last]
 
 
@@ -406,14 +525,23 @@ def _sloth_selector(objective: Objective, extra: dict[str, str] | None = None) -
 
 
 def _prometheus(settings: Settings, query: str, at: float) -> list[dict]:
-    response = httpx.get(f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query",
-                         params={"query": query, "time": f"{at:.3f}"}, timeout=10)
+    response = httpx.get(
+        f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query",
+        params={"query": query, "time": f"{at:.3f}"},
+        timeout=10,
+    )
     response.raise_for_status()
     return response.json()["data"]["result"]
 
 
-def _recorded(settings: Settings, series: str, objective: Objective, labels: dict[str, str], plateau: _Plateau,
-              settle_s: float = 0.0) -> dict[float, float]:
+def _recorded(
+    settings: Settings,
+    series: str,
+    objective: Objective,
+    labels: dict[str, str],
+    plateau: _Plateau,
+    settle_s: float = 0.0,
+) -> dict[float, float]:
     """Every evaluation of a recorded series in Prometheus's plateau: {evaluation instant: value}.
 
     ``settle_s`` skips the plateau's first seconds for rules that read other
@@ -423,7 +551,9 @@ def _recorded(settings: Settings, series: str, objective: Objective, labels: dic
     span_s = math.ceil(last - first)
     result = _prometheus(settings, f"{series}{_sloth_selector(objective, labels)}[{span_s}s]", last)
     assert len(result) == 1, f"{series}: expected one series, got {result}"
-    return {float(t): float(v) for t, v in result[0]["values"] if first + settle_s <= float(t) <= last}
+    return {
+        float(t): float(v) for t, v in result[0]["values"] if first + settle_s <= float(t) <= last
+    }
 
 
 def _instant(settings: Settings, query: str, at: float) -> float:
@@ -450,23 +580,44 @@ def _delay_stages(settings: Settings, load: Load, page: Page) -> dict[str, float
     """
     since = load.burst_start - 5
     decided_ns = round(page.firing.startsAt.timestamp() * 1e9)
-    errors = [(m, json.loads(m.value or b"{}")) for m in _read(settings, settings.topic_points, since)]
-    errors = [(m, p) for m, p in errors if _is_checkout_error(p) and p["count"] > 0
-              and load.burst_start * 1e9 <= p["time_unix_nano"] <= decided_ns + 1_000]
+    errors = [
+        (m, json.loads(m.value or b"{}")) for m in _read(settings, settings.topic_points, since)
+    ]
+    errors = [
+        (m, p)
+        for m, p in errors
+        if _is_checkout_error(p)
+        and p["count"] > 0
+        and load.burst_start * 1e9 <= p["time_unix_nano"] <= decided_ns + 1_000
+    ]
     assert errors, "no error point of the burst on aiops.points up to the page's startsAt"
     point_message, point = max(errors, key=lambda e: e[1]["time_unix_nano"])
     exported_ns = point["time_unix_nano"]
     exported_s = exported_ns / 1e9
-    otlp = next(m for m in _read(settings, settings.topic_otlp_metrics, since)
-                if any(isinstance(o, Observation) and o.time_unix_nano == exported_ns
-                       and _is_checkout_error({"metric": o.metric, "attributes": o.attributes})
-                       for o in flatten(decode_metrics(m.value or b""))))
-    routed = next(m for m in _read(settings, sli_events_topic(settings), since)
-                  if _is_routed_error(json.loads(m.value or b"{}"), exported_s))
+    otlp = next(
+        m
+        for m in _read(settings, settings.topic_otlp_metrics, since)
+        if any(
+            isinstance(o, Observation)
+            and o.time_unix_nano == exported_ns
+            and _is_checkout_error({"metric": o.metric, "attributes": o.attributes})
+            for o in flatten(decode_metrics(m.value or b""))
+        )
+    )
+    routed = next(
+        m
+        for m in _read(settings, sli_events_topic(settings), since)
+        if _is_routed_error(json.loads(m.value or b"{}"), exported_s)
+    )
     key = sli_key(AVAILABILITY.id, (ROUTE,))
-    state = next(m for m in _read(settings, changelog_topic(settings, SLI_STATE_TABLE), since)
-                 if m.timestamp_s >= routed.timestamp_s and m.key is not None and json.loads(m.key) == key
-                 and json.loads(m.value or b"{}")["windows"]["watermark"] >= exported_s)
+    state = next(
+        m
+        for m in _read(settings, changelog_topic(settings, SLI_STATE_TABLE), since)
+        if m.timestamp_s >= routed.timestamp_s
+        and m.key is not None
+        and json.loads(m.key) == key
+        and json.loads(m.value or b"{}")["windows"]["watermark"] >= exported_s
+    )
     return {
         "sdk export": exported_s - load.burst_start,
         "collector → kafka (otlp_metrics)": otlp.timestamp_s - exported_s,
@@ -479,10 +630,17 @@ def _delay_stages(settings: Settings, load: Load, page: Page) -> dict[str, float
 
 def _is_checkout_error(point: dict) -> bool:
     attributes = point.get("attributes") or {}
-    return (point.get("metric") == "http.server.request.duration" and attributes.get("http.route") == ROUTE
-            and str(attributes.get("http.response.status_code", "")).startswith("5"))
+    return (
+        point.get("metric") == "http.server.request.duration"
+        and attributes.get("http.route") == ROUTE
+        and str(attributes.get("http.response.status_code", "")).startswith("5")
+    )
 
 
 def _is_routed_error(event: dict, exported_s: float) -> bool:
-    return (event.get("slo") == AVAILABILITY.id and event.get("group") == [ROUTE]
-            and abs(float(event.get("t", 0)) - exported_s) < 1e-6 and event["good"] < event["total"])
+    return (
+        event.get("slo") == AVAILABILITY.id
+        and event.get("group") == [ROUTE]
+        and abs(float(event.get("t", 0)) - exported_s) < 1e-6
+        and event["good"] < event["total"]
+    )

@@ -38,25 +38,44 @@ def settings(kafka_bootstrap, tmp_path, free_port):
 
 
 def forwarder(settings: Settings) -> ManagedProcess:
-    env = {env_var(name): str(getattr(settings, name)) for name in (
-        "kafka_bootstrap_servers", "alertmanager_port", "topic_alerts", "topic_deadletter", "forwarder_group",
-        "forwarder_max_backoff_s")}
-    component = Component(name="forwarder", command=[sys.executable, "-m", "aiops", "forward", "alertmanager"],
-                          ports={}, healthy=lambda: True, env=env)
+    env = {
+        env_var(name): str(getattr(settings, name))
+        for name in (
+            "kafka_bootstrap_servers",
+            "alertmanager_port",
+            "topic_alerts",
+            "topic_deadletter",
+            "forwarder_group",
+            "forwarder_max_backoff_s",
+        )
+    }
+    component = Component(
+        name="forwarder",
+        command=[sys.executable, "-m", "aiops", "forward", "alertmanager"],
+        ports={},
+        healthy=lambda: True,
+        env=env,
+    )
     return ManagedProcess(component, settings)
 
 
 def publish(settings: Settings, *alerts: AlertV1) -> None:
     producer = Producer(client_config(settings))
     for alert in alerts:
-        producer.produce(settings.topic_alerts, key=alert.id.encode(), value=alert.model_dump_json(by_alias=True))
+        producer.produce(
+            settings.topic_alerts, key=alert.id.encode(), value=alert.model_dump_json(by_alias=True)
+        )
     assert producer.flush(10) == 0
 
 
 def active_alertnames(settings: Settings) -> set[str]:
     response = httpx.get(f"{settings.alertmanager_base_url}/api/v2/alerts", timeout=5)
     response.raise_for_status()
-    return {alert["labels"]["alertname"] for alert in response.json() if alert["status"]["state"] == "active"}
+    return {
+        alert["labels"]["alertname"]
+        for alert in response.json()
+        if alert["status"]["state"] == "active"
+    }
 
 
 def wait_for(condition, timeout_s: float = 30.0) -> bool:
@@ -69,8 +88,12 @@ def wait_for(condition, timeout_s: float = 30.0) -> bool:
 
 
 def alert(name: str) -> AlertV1:
-    return AlertV1.firing({"alertname": name, "severity": "page", "service": "demo", "slo": "availability"},
-                          {"summary": f"{name} burns"}, START, "http://127.0.0.1:9090/graph")
+    return AlertV1.firing(
+        {"alertname": name, "severity": "page", "service": "demo", "slo": "availability"},
+        {"summary": f"{name} burns"},
+        START,
+        "http://127.0.0.1:9090/graph",
+    )
 
 
 def test_alerts_reach_alertmanager_resolve_and_survive_outages(settings):
@@ -87,14 +110,20 @@ def test_alerts_reach_alertmanager_resolve_and_survive_outages(settings):
 
         alertmanager.stop()
         publish(settings, second, first.resolve(datetime.now(UTC)))
-        assert wait_for(lambda: "retrying" in worker.log_path.read_text()), "the forwarder should retry while down"
+        assert wait_for(lambda: "retrying" in worker.log_path.read_text()), (
+            "the forwarder should retry while down"
+        )
         alertmanager.start()
-        assert wait_for(lambda: active_alertnames(settings) == {"Second"}), "an alert sent while down was lost"
+        assert wait_for(lambda: active_alertnames(settings) == {"Second"}), (
+            "an alert sent while down was lost"
+        )
 
         worker.stop()
         publish(settings, third, second.resolve(datetime.now(UTC)))
         worker.start()
-        assert wait_for(lambda: active_alertnames(settings) == {"Third"}), "the restarted forwarder did not resume"
+        assert wait_for(lambda: active_alertnames(settings) == {"Third"}), (
+            "the restarted forwarder did not resume"
+        )
     finally:
         worker.stop()
         alertmanager.stop()

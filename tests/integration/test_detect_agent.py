@@ -54,14 +54,22 @@ def depth(service: str, route: str, step: int) -> float:
 
 def payload(service: str, step: int) -> bytes:
     points = [
-        pb.NumberDataPoint(attributes=[KeyValue(key="route", value=AnyValue(string_value=route))],
-                           time_unix_nano=T0_NS + step * STEP_NS, as_double=depth(service, route, step))
+        pb.NumberDataPoint(
+            attributes=[KeyValue(key="route", value=AnyValue(string_value=route))],
+            time_unix_nano=T0_NS + step * STEP_NS,
+            as_double=depth(service, route, step),
+        )
         for route in ROUTES
     ]
     metric = pb.Metric(name="queue.depth", unit="1", gauge=pb.Gauge(data_points=points))
-    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))])
-    return pb.MetricsData(resource_metrics=[pb.ResourceMetrics(
-        resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])]).SerializeToString()
+    resource = Resource(
+        attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))]
+    )
+    return pb.MetricsData(
+        resource_metrics=[
+            pb.ResourceMetrics(resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])
+        ]
+    ).SerializeToString()
 
 
 @pytest.fixture
@@ -73,7 +81,9 @@ def produce(settings: Settings, steps: range) -> None:
     producer = Producer(client_config(settings))
     for step in steps:
         for service in SERVICES:
-            producer.produce(settings.topic_otlp_metrics, key=service.encode(), value=payload(service, step))
+            producer.produce(
+                settings.topic_otlp_metrics, key=service.encode(), value=payload(service, step)
+            )
     assert producer.flush(10) == 0
 
 
@@ -113,10 +123,21 @@ def assert_scores_match_an_uninterrupted_run(settings: Settings, scored: list) -
     for record in records(settings, settings.topic_points, lambda out: False, idle_timeout_s=5):
         points.setdefault(record.partition, []).append(record.value)
     # gauges carry no decode state, so a restarted decode agent re-emits what it had not committed
-    assert len({(p["series"], p["time_unix_nano"]) for recs in points.values() for p in recs}) == tracks * EXPORTS
+    assert (
+        len({(p["series"], p["time_unix_nano"]) for recs in points.values() for p in recs})
+        == tracks * EXPORTS
+    )
     for service in SERVICES:
-        assert len({p for p, recs in points.items() if any(f'"{service}"' in r["series"] for r in recs)}) == 1, (
-            "all of a resource's points must share one partition")
+        assert (
+            len(
+                {
+                    p
+                    for p, recs in points.items()
+                    if any(f'"{service}"' in r["series"] for r in recs)
+                }
+            )
+            == 1
+        ), "all of a resource's points must share one partition"
     expected_scores, expected_alerts = reference(points)
     got: dict[tuple[str, int], float | None] = {}
     for record in scored:
@@ -142,51 +163,78 @@ def test_a_worker_killed_mid_stream_resumes_with_the_same_scores_and_no_second_p
             time.sleep(0.1)
         worker.start()
         # every export but each resource's last is closed by the next; the last by the quiet timer
-        scored = records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * EXPORTS,
-                         idle_timeout_s=60)
+        scored = records(
+            settings,
+            settings.topic_scores,
+            lambda out: len(scored_keys(out)) >= tracks * EXPORTS,
+            idle_timeout_s=60,
+        )
     finally:
         worker.stop()
 
     expected_alerts = assert_scores_match_an_uninterrupted_run(settings, scored)
-    alerts = [AlertV1.model_validate(r.value) for r in
-              records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)]
+    alerts = [
+        AlertV1.model_validate(r.value)
+        for r in records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)
+    ]
     anomaly = [a for a in alerts if a.labels["alertname"] == "AnomalyDetected"]
     firing = {a.id: a for a in anomaly if a.status == "firing"}
-    assert list(firing) == [a.id for a in expected_alerts if a.status == "firing"], "one episode, fired once"
+    assert list(firing) == [a.id for a in expected_alerts if a.status == "firing"], (
+        "one episode, fired once"
+    )
     (alert,) = firing.values()
     assert alert.labels["route"] == "/b" and alert.labels["service"] == "catalog"
     assert {a.id for a in anomaly if a.status == "resolved"} == set(firing)
 
 
-def test_a_second_worker_takes_over_half_the_resources_and_their_state(settings, tmp_path, free_port):
+def test_a_second_worker_takes_over_half_the_resources_and_their_state(
+    settings, tmp_path, free_port
+):
     """Rebalances both ways: a second worker joins mid-stream, then the first leaves; scores stay exact."""
     tracks = len(SERVICES) * len(ROUTES)
     first = ManagedProcess(worker_component(settings), settings)
-    second_settings = settings.model_copy(update={"stack_dir": tmp_path / "second", "faust_web_port": free_port()})
+    second_settings = settings.model_copy(
+        update={"stack_dir": tmp_path / "second", "faust_web_port": free_port()}
+    )
     second = ManagedProcess(worker_component(second_settings), second_settings)
     thirds = [range(80), range(80, 160), range(160, EXPORTS)]
 
     first.start()
     try:
         produce(settings, thirds[0])
-        records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * (len(thirds[0]) - 1))
+        records(
+            settings,
+            settings.topic_scores,
+            lambda out: len(scored_keys(out)) >= tracks * (len(thirds[0]) - 1),
+        )
         second.start()
         produce(settings, thirds[1])
-        records(settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * (160 - 1))
+        records(
+            settings, settings.topic_scores, lambda out: len(scored_keys(out)) >= tracks * (160 - 1)
+        )
         first.stop()
         produce(settings, thirds[2])
-        scored = records(settings, settings.topic_scores,
-                         lambda out: len(scored_keys(out)) >= tracks * EXPORTS, idle_timeout_s=60)
+        scored = records(
+            settings,
+            settings.topic_scores,
+            lambda out: len(scored_keys(out)) >= tracks * EXPORTS,
+            idle_timeout_s=60,
+        )
     finally:
         second.stop()
         first.stop()
 
     expected_alerts = assert_scores_match_an_uninterrupted_run(settings, scored)
-    alerts = [AlertV1.model_validate(r.value) for r in
-              records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)]
-    firing = {a.id for a in alerts if a.labels["alertname"] == "AnomalyDetected" and a.status == "firing"}
+    alerts = [
+        AlertV1.model_validate(r.value)
+        for r in records(settings, settings.topic_alerts, lambda out: False, idle_timeout_s=5)
+    ]
+    firing = {
+        a.id for a in alerts if a.labels["alertname"] == "AnomalyDetected" and a.status == "firing"
+    }
     assert firing == {a.id for a in expected_alerts if a.status == "firing"}
     restored = [line for line in second.log_path.read_text().splitlines() if "restored {" in line]
     for service in SERVICES:
         assert any(f'service.name="{service}"' in line for line in restored), (
-            f"the second worker must take {service} over from the checkpoint")
+            f"the second worker must take {service} over from the checkpoint"
+        )

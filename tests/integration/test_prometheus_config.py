@@ -67,12 +67,17 @@ def test_a_layout_with_the_old_rules_symlink_gets_a_rules_folder(settings: Setti
     (home / "rules").symlink_to(STORAGE / "rules")
     write_layout(settings)
     assert not (home / "rules").is_symlink() and (home / "rules" / RULES_FILE.name).is_file()
-    assert (STORAGE / "rules" / RULES_FILE.name).is_file(), "the committed rules must stay untouched"
+    assert (STORAGE / "rules" / RULES_FILE.name).is_file(), (
+        "the committed rules must stay untouched"
+    )
 
 
 def test_a_bad_slo_file_stops_the_layout_before_it_is_written(tmp_path: Path, free_port):
-    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port(),
-                        slo_file=SLO_DATA / "bad" / "target-is-one.yaml")
+    settings = Settings(
+        stack_dir=tmp_path / "stack",
+        prometheus_port=free_port(),
+        slo_file=SLO_DATA / "bad" / "target-is-one.yaml",
+    )
     with pytest.raises(SpecError, match="target"):
         write_layout(settings)
     assert not (settings.stack_dir / "prometheus").exists()

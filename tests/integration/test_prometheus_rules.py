@@ -30,13 +30,17 @@ DATA = REPO / "tests" / "data" / "slo"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 
-
 def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    return subprocess.run(
+        [PROMTOOL, *args], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+    )
 
 
-@pytest.mark.parametrize("rules", [REPO / RULES_FILE, DATA / "golden" / "out-scaled-windows.yml"],
-                         ids=["committed", "golden-scaled-windows"])
+@pytest.mark.parametrize(
+    "rules",
+    [REPO / RULES_FILE, DATA / "golden" / "out-scaled-windows.yml"],
+    ids=["committed", "golden-scaled-windows"],
+)
 def test_promtool_checks_the_rules(rules: Path):
     result = promtool("check", "rules", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -48,11 +52,18 @@ def test_promtool_unit_tests_of_the_generated_rules_pass():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("slo_file", [Settings().slo_file, DATA / "good" / "scaled-windows.yaml"],
-                         ids=["default-spec", "scaled-windows"])
-def test_prometheus_loads_and_evaluates_every_generated_group(tmp_path: Path, free_port, slo_file: Path):
+@pytest.mark.parametrize(
+    "slo_file",
+    [Settings().slo_file, DATA / "good" / "scaled-windows.yaml"],
+    ids=["default-spec", "scaled-windows"],
+)
+def test_prometheus_loads_and_evaluates_every_generated_group(
+    tmp_path: Path, free_port, slo_file: Path
+):
     """The local stack's Prometheus evaluates the rules of whichever spec the settings name."""
-    settings = Settings(stack_dir=tmp_path / "stack", prometheus_port=free_port(), slo_file=slo_file)
+    settings = Settings(
+        stack_dir=tmp_path / "stack", prometheus_port=free_port(), slo_file=slo_file
+    )
     expected = {g["name"] for o in load_objectives(settings.slo_file) for g in rule_groups(o)}
     process = ManagedProcess(prometheus_component(settings), settings)
     process.start()
@@ -61,12 +72,18 @@ def test_prometheus_loads_and_evaluates_every_generated_group(tmp_path: Path, fr
         groups: dict[str, list[dict]] = {}
         while time.monotonic() < deadline:
             groups = {g["name"]: g["rules"] for g in _rule_groups(settings)}
-            if expected <= set(groups) and all(r["health"] == "ok" for n in expected for r in groups[n]):
+            if expected <= set(groups) and all(
+                r["health"] == "ok" for n in expected for r in groups[n]
+            ):
                 break
             time.sleep(0.5)
         assert expected <= set(groups), f"missing groups: {expected - set(groups)}"
-        unhealthy = [(n, r["name"], r["health"], r.get("lastError")) for n in expected for r in groups[n]
-                     if r["health"] != "ok"]
+        unhealthy = [
+            (n, r["name"], r["health"], r.get("lastError"))
+            for n in expected
+            for r in groups[n]
+            if r["health"] != "ok"
+        ]
         assert not unhealthy
     finally:
         assert process.stop()

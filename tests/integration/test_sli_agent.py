@@ -99,11 +99,21 @@ KEY = 'demo-service-checkout-availability|["/api/checkout"]'
 
 def point(status: int, count: int, t_ns: int) -> dict:
     return {
-        "schema": "aiops.points/v1", "series": f"duration{{status={status}}}", "metric": "http.server.request.duration",
-        "kind": "histogram", "unit": "s", "resource": {"service.name": "demo-service"},
+        "schema": "aiops.points/v1",
+        "series": f"duration{{status={status}}}",
+        "metric": "http.server.request.duration",
+        "kind": "histogram",
+        "unit": "s",
+        "resource": {"service.name": "demo-service"},
         "attributes": {"http.route": "/api/checkout", "http.response.status_code": status},
-        "interval_start_unix_nano": t_ns - 250_000_000, "time_unix_nano": t_ns, "monotonic": True, "reset": False,
-        "count": count, "sum": 0.01 * count, "bounds": [0.1, 1.0], "bucket_counts": [count, 0, 0],
+        "interval_start_unix_nano": t_ns - 250_000_000,
+        "time_unix_nano": t_ns,
+        "monotonic": True,
+        "reset": False,
+        "count": count,
+        "sum": 0.01 * count,
+        "bounds": [0.1, 1.0],
+        "bucket_counts": [count, 0, 0],
     }
 
 
@@ -124,7 +134,9 @@ class Traffic(threading.Thread):
             t = time.time_ns()
             status = 200 if self.mode == "healthy" else 503
             record = point(status, 10, t)
-            producer.produce(self.settings.topic_points, key=record["series"].encode(), value=json.dumps(record))
+            producer.produce(
+                self.settings.topic_points, key=record["series"].encode(), value=json.dumps(record)
+            )
             producer.poll(0)
             time.sleep(0.25)
         producer.flush(10)
@@ -134,15 +146,21 @@ class Traffic(threading.Thread):
 def settings(worker_settings, tmp_path):
     spec = tmp_path / "slos.yaml"
     spec.write_text(SPEC)
-    return worker_settings(slo_file=spec, sli_evaluate_interval_s=0.5, sli_max_lateness_s=5.0,
-                           sli_buckets_per_window=30)
+    return worker_settings(
+        slo_file=spec,
+        sli_evaluate_interval_s=0.5,
+        sli_max_lateness_s=5.0,
+        sli_buckets_per_window=30,
+    )
 
 
 def alerts(settings: Settings, until, timeout_s: float) -> list[AlertV1]:
     """The SLO's alert events from the beginning, until ``until(events)`` holds or nothing new arrives for
     ``timeout_s`` (the detect agent's anomaly alerts on the same topic are not this test's business)."""
     events: list[AlertV1] = []
-    for record in follow(settings, settings.topic_alerts, from_beginning=True, idle_timeout_s=timeout_s):
+    for record in follow(
+        settings, settings.topic_alerts, from_beginning=True, idle_timeout_s=timeout_s
+    ):
         event = AlertV1.model_validate(record.value)
         if event.labels["alertname"] != "SLOBurnRate":
             continue
@@ -163,22 +181,37 @@ def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settin
         fired = alerts(settings, lambda e: any(a.status == "firing" for a in e), timeout_s=20)
         assert [a.status for a in fired] == ["firing"], "the burst must page once"
         page = fired[0]
-        assert page.labels == {"alertname": "SLOBurnRate", "severity": "page", "slo": "checkout-availability",
-                               "service": "demo-service", "http_route": "/api/checkout"}
-        assert "burn rate" in page.annotations["description"] and "Budget remaining" in page.annotations["description"]
-        assert f":{settings.prometheus_port}/graph?g0.expr=slo%3Acurrent_burn_rate" in page.generatorURL
+        assert page.labels == {
+            "alertname": "SLOBurnRate",
+            "severity": "page",
+            "slo": "checkout-availability",
+            "service": "demo-service",
+            "http_route": "/api/checkout",
+        }
+        assert (
+            "burn rate" in page.annotations["description"]
+            and "Budget remaining" in page.annotations["description"]
+        )
+        assert (
+            f":{settings.prometheus_port}/graph?g0.expr=slo%3Acurrent_burn_rate"
+            in page.generatorURL
+        )
 
-        worker.stop()                    # the burst goes on while the worker is down
+        worker.stop()  # the burst goes on while the worker is down
         time.sleep(2)
         worker.start()
         time.sleep(3)
         traffic.mode = "healthy"
         events = alerts(settings, lambda e: any(a.status == "resolved" for a in e), timeout_s=30)
-        assert [a.status for a in events] == ["firing", "resolved"], "a restart must neither re-fire nor lose it"
+        assert [a.status for a in events] == ["firing", "resolved"], (
+            "a restart must neither re-fire nor lose it"
+        )
         assert events[1].id == page.id and events[1].endsAt > page.startsAt
 
         time.sleep(2)
-        assert len(alerts(settings, lambda e: False, timeout_s=2)) == 2, "nothing after the resolution"
+        assert len(alerts(settings, lambda e: False, timeout_s=2)) == 2, (
+            "nothing after the resolution"
+        )
     finally:
         traffic.halt.set()
         worker.stop()

@@ -30,7 +30,10 @@ app.command("other")(lambda: None)
 def test_the_corpus_is_seeded_and_holds_every_shape_and_artefact():
     files = corpus_v2(1)
     again = corpus_v2(1)
-    assert all(np.array_equal(np.array(a.values), np.array(b.values), equal_nan=True) for a, b in zip(files, again))
+    assert all(
+        np.array_equal(np.array(a.values), np.array(b.values), equal_nan=True)
+        for a, b in zip(files, again)
+    )
     assert {f.tags["shape"] for f in files} == set(SHAPES)
     assert set(TRAIN_SEEDS).isdisjoint(HELD_OUT_SEEDS)
     everything = [f for seed in TRAIN_SEEDS for f in corpus_v2(seed)]
@@ -62,12 +65,19 @@ def test_the_default_detector_is_quiet_on_the_quiet_series():
 
 
 def test_evaluate_quiet_and_v2_from_the_command_line():
-    result = CliRunner().invoke(app, ["evaluate", "--corpus", "quiet", "--detector", "windowed_gaussian", "--json"])
+    result = CliRunner().invoke(
+        app, ["evaluate", "--corpus", "quiet", "--detector", "windowed_gaussian", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.stdout)["windowed_gaussian"]) == set(quiet_series())
     result = CliRunner().invoke(
-        app, ["evaluate", "--corpus", "v2", "--detector", "windowed_gaussian", "--jobs", "1", "--json"]
+        app,
+        ["evaluate", "--corpus", "v2", "--detector", "windowed_gaussian", "--jobs", "1", "--json"],
     )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert {row["profile"] for row in rows} == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert {row["profile"] for row in rows} == {
+        "standard",
+        "reward_low_FP_rate",
+        "reward_low_FN_rate",
+    }

@@ -127,7 +127,9 @@ def test_otlp_grpc_export_carries_the_duration_histogram(receiver):
     assert point_routes == {("/api/users", 200), ("/api/checkout", 200)}
     assert duration.histogram.aggregation_temporality == 2  # cumulative
     assert metrics["demo.checkout.orders"].sum.data_points[0].as_int == 1
-    assert {"process.cpu.time", "process.memory.usage"} <= set(metrics), "the service's CPU and memory"
+    assert {"process.cpu.time", "process.memory.usage"} <= set(metrics), (
+        "the service's CPU and memory"
+    )
     span_names = {
         s.name
         for req in receiver.spans

@@ -24,19 +24,38 @@ def histogram(route: str, status: int, count: int, mean_s: float, t: float) -> d
     resource = {"service.name": "demo", "telemetry.sdk.version": "1.0"}
     labels = ",".join(f'{k}="{v}"' for k, v in sorted(attributes.items()))
     return {
-        "schema": "aiops.points/v1", "series": f"http.server.request.duration{{{labels}}}@{resource_key({'resource': resource})}",
-        "metric": "http.server.request.duration", "kind": "histogram", "unit": "s", "resource": resource,
-        "attributes": attributes, "interval_start_unix_nano": int((t - STEP) * 1e9), "time_unix_nano": int(t * 1e9),
-        "monotonic": False, "reset": False, "value": 0.0, "count": count, "sum": count * mean_s,
-        "bounds": [0.1, 1.0], "bucket_counts": [count, 0, 0],
+        "schema": "aiops.points/v1",
+        "series": f"http.server.request.duration{{{labels}}}@{resource_key({'resource': resource})}",
+        "metric": "http.server.request.duration",
+        "kind": "histogram",
+        "unit": "s",
+        "resource": resource,
+        "attributes": attributes,
+        "interval_start_unix_nano": int((t - STEP) * 1e9),
+        "time_unix_nano": int(t * 1e9),
+        "monotonic": False,
+        "reset": False,
+        "value": 0.0,
+        "count": count,
+        "sum": count * mean_s,
+        "bounds": [0.1, 1.0],
+        "bucket_counts": [count, 0, 0],
     }
 
 
 def export(step: int, rng: np.random.Generator, errors: int = 0, slow: float = 1.0) -> list[dict]:
     """One export of the demo: every route's 200s, plus ``errors`` 500s on checkout; checkout ``slow``-times slower."""
     t = T0 + STEP * step
-    points = [histogram(route, 200, int(rng.poisson(50)), 0.05 * (slow if route == ROUTES[0] else 1.0)
-                        * rng.uniform(0.9, 1.1), t) for route in ROUTES]
+    points = [
+        histogram(
+            route,
+            200,
+            int(rng.poisson(50)),
+            0.05 * (slow if route == ROUTES[0] else 1.0) * rng.uniform(0.9, 1.1),
+            t,
+        )
+        for route in ROUTES
+    ]
     points.append(histogram(ROUTES[0], 500, errors, 0.02, t))
     return points
 
@@ -82,12 +101,19 @@ def test_an_error_burst_alerts_and_names_the_status_code_that_moved():
     _, alerts = run(DetectEngine(), demo_exports(errors=90))
     firing = [a for a in alerts if a.status == "firing"]
     assert firing, "a burst of 500s where there were none must alert"
-    service_level = [a for a in firing if "http_route" not in a.labels and a.labels["signal"] == "rate"]
+    service_level = [
+        a for a in firing if "http_route" not in a.labels and a.labels["signal"] == "rate"
+    ]
     assert service_level, [a.labels for a in firing]
     alert = service_level[0]
-    assert alert.labels["service"] == "demo" and alert.labels["metric"] == "http.server.request.duration"
+    assert (
+        alert.labels["service"] == "demo"
+        and alert.labels["metric"] == "http.server.request.duration"
+    )
     assert "telemetry_sdk_version" not in alert.labels
-    assert alert.id == alert_id(alert.labels, alert.startsAt), "the id is the labels' and start's hash"
+    assert alert.id == alert_id(alert.labels, alert.startsAt), (
+        "the id is the labels' and start's hash"
+    )
     assert alert.annotations["attribution"].startswith("http.response.status_code=500: ")
 
     assert "expected" in alert.annotations["description"]
@@ -96,25 +122,38 @@ def test_an_error_burst_alerts_and_names_the_status_code_that_moved():
 @pytest.mark.parametrize("errors", [80, 100, 120])
 def test_the_status_that_rose_is_named_before_the_one_that_fell_as_much(errors):
     _, alerts = run(DetectEngine(), demo_exports(errors=errors))
-    attributions = [a.annotations["attribution"] for a in alerts
-                    if a.status == "firing" and a.annotations.get("attribution")]
-    assert attributions and all(text.startswith("http.response.status_code=500: ") for text in attributions)
+    attributions = [
+        a.annotations["attribution"]
+        for a in alerts
+        if a.status == "firing" and a.annotations.get("attribution")
+    ]
+    assert attributions and all(
+        text.startswith("http.response.status_code=500: ") for text in attributions
+    )
 
 
 def test_a_long_incident_is_still_explained_against_the_time_before_it():
     """The baseline stops learning once the service level is anomalous (only the first point leaks in)."""
     _, alerts = run(DetectEngine(), demo_exports(n=200, fault_at=150, errors=90))
-    resolved = [a for a in alerts if a.status == "resolved" and a.labels["signal"] == "rate"
-                and "http_route" not in a.labels]
+    resolved = [
+        a
+        for a in alerts
+        if a.status == "resolved" and a.labels["signal"] == "rate" and "http_route" not in a.labels
+    ]
     assert resolved and resolved[0].endsAt > resolved[0].startsAt + timedelta(seconds=5 * STEP)
-    before = re.match(r"http.response.status_code=500: (\d+)% ->", resolved[0].annotations["attribution"])
+    before = re.match(
+        r"http.response.status_code=500: (\d+)% ->", resolved[0].annotations["attribution"]
+    )
     assert before and int(before.group(1)) <= 2, resolved[0].annotations["attribution"]
 
 
 def test_a_latency_spike_on_one_route_names_that_route():
     _, alerts = run(DetectEngine(), demo_exports(slow=20.0))
-    mean_alerts = [a for a in alerts if a.status == "firing" and a.labels["signal"] == "mean"
-                   and "http_route" not in a.labels]
+    mean_alerts = [
+        a
+        for a in alerts
+        if a.status == "firing" and a.labels["signal"] == "mean" and "http_route" not in a.labels
+    ]
     assert mean_alerts
     assert mean_alerts[0].annotations["attribution"].startswith("http.route=/api/checkout:")
 
@@ -131,9 +170,15 @@ def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupt
     first = DetectEngine()
     before, alerts_before = run(first, exports[:160])
     key = resource_key(exports[0][0])
-    checkpoint = json.loads(json.dumps(
-        (first.export_source(key), {name: first.export_track(name) for name in first.sources[key].tracks}),
-        allow_nan=False))
+    checkpoint = json.loads(
+        json.dumps(
+            (
+                first.export_source(key),
+                {name: first.export_track(name) for name in first.sources[key].tracks},
+            ),
+            allow_nan=False,
+        )
+    )
     second = DetectEngine()
     second.restore_source(key, checkpoint[0], checkpoint[1], now=0.0)
     replay = exports[150:]  # ten exports already scored come again, as after a restart
@@ -187,17 +232,25 @@ def test_idle_tracks_expire_and_free_their_rows():
 
 def test_a_firing_track_that_goes_quiet_resolves_as_no_data():
     engine = DetectEngine(idle_s=60.0)
-    exports = demo_exports(n=155, errors=60)  # the track goes quiet 5 exports into the burst, while firing
+    exports = demo_exports(
+        n=155, errors=60
+    )  # the track goes quiet 5 exports into the burst, while firing
     _, alerts = run(engine, exports)
-    firing = {a.id for a in alerts if a.status == "firing"} - {a.id for a in alerts if a.status == "resolved"}
+    firing = {a.id for a in alerts if a.status == "firing"} - {
+        a.id for a in alerts if a.status == "resolved"
+    }
     assert firing
     last = exports[-1][0]["time_unix_nano"] / 1e9
     _, resolved = engine.expire(now=last + 3600)
     assert {a.id for a in resolved} == firing
-    assert {a.annotations["resolution"] for a in resolved} == {"no_data"} and engine.live_tracks == 0
+    assert {a.annotations["resolution"] for a in resolved} == {
+        "no_data"
+    } and engine.live_tracks == 0
 
 
 def test_unreadable_records_are_not_scored():
     engine = DetectEngine()
     assert engine.add({"no": "time"}, now=0.0) is PointOutcome.UNSCORABLE
-    assert engine.add({**gauge("a", 1.0, T0), "kind": "exemplar"}, now=0.0) is PointOutcome.UNSCORABLE
+    assert (
+        engine.add({**gauge("a", 1.0, T0), "kind": "exemplar"}, now=0.0) is PointOutcome.UNSCORABLE
+    )

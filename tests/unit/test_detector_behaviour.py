@@ -27,7 +27,9 @@ from aiops.core.detectors import (
 
 def _scores(bank: FastCombined, data: np.ndarray) -> np.ndarray:
     slots = bank.slots(range(len(data)))
-    return np.stack([bank.score_learn_slots(slots, data[:, t]).scores for t in range(data.shape[1])], axis=1)
+    return np.stack(
+        [bank.score_learn_slots(slots, data[:, t]).scores for t in range(data.shape[1])], axis=1
+    )
 
 
 def test_one_threshold_means_the_same_on_a_quiet_and_a_noisy_series():
@@ -41,7 +43,9 @@ def test_one_threshold_means_the_same_on_a_quiet_and_a_noisy_series():
     normal = both[:, 300:spike_at]
     quiet_alarms, noisy_alarms = (normal[:series] > 0.5).mean(), (normal[series:] > 0.5).mean()
     assert quiet_alarms < 2e-3 and noisy_alarms < 2e-3, (quiet_alarms, noisy_alarms)
-    assert abs(np.mean(normal[:series]) - np.mean(normal[series:])) < 0.01, "the same score distribution"
+    assert abs(np.mean(normal[:series]) - np.mean(normal[series:])) < 0.01, (
+        "the same score distribution"
+    )
     assert (both[:, spike_at] > 0.5).all(), "a 10-sigma spike crosses 0.5 on both"
 
 
@@ -90,7 +94,9 @@ def test_a_level_shift_is_flagged_then_learnt():
 
 def test_holt_winters_keeps_the_season_in_phase_across_a_gap():
     rng = random.Random(3)
-    values: list = [100 + 30 * math.sin(2 * math.pi * t / 24) + rng.gauss(0, 1) for t in range(24 * 20)]
+    values: list = [
+        100 + 30 * math.sin(2 * math.pi * t / 24) + rng.gauss(0, 1) for t in range(24 * 20)
+    ]
     values[24 * 12 : 24 * 12 + 30] = [None] * 30
     scores = score_many(HoltWintersDetector(season=24), values)
     assert max(scores[24 * 12 + 30 :]) < 0.5
@@ -140,7 +146,9 @@ def test_scores_rank_far_into_the_tail():
 
 def test_one_step_of_an_idle_integer_gauge_is_modest_and_a_level_step_is_news_once():
     idle = [0.0] * 400 + [1.0] + [0.0] * 50
-    assert max(score_many(default_detector(), idle)) < 0.5, "0 -> 1 on an idle gauge is one resolution step"
+    assert max(score_many(default_detector(), idle)) < 0.5, (
+        "0 -> 1 on an idle gauge is one resolution step"
+    )
     step = [0.0] * 400 + [3.0] * 200
     scores = score_many(default_detector(), step)
     assert max(scores[420:]) < 0.3, "the new level is learnt within 20 points"

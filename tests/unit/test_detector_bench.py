@@ -23,9 +23,24 @@ def test_run_bench_measures_both_paths_on_the_same_data():
 def test_bench_detect_command_prints_rates_and_ratio():
     app = typer.Typer()
     app.add_typer(bench_cli, name="bench")
-    args = ["bench", "detect", "--series", "20", "--river-series", "2", "--warmup", "10", "--points", "3"]
+    args = [
+        "bench",
+        "detect",
+        "--series",
+        "20",
+        "--river-series",
+        "2",
+        "--warmup",
+        "10",
+        "--points",
+        "3",
+    ]
     text = CliRunner().invoke(app, args)
     assert text.exit_code == 0, text.output
-    assert "river per-event path:" in text.stdout and "numpy fast path:" in text.stdout and "ratio" in text.stdout
+    assert (
+        "river per-event path:" in text.stdout
+        and "numpy fast path:" in text.stdout
+        and "ratio" in text.stdout
+    )
     data = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
     assert data["fast_series"] == 20 and data["river_series"] == 2

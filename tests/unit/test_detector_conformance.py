@@ -67,7 +67,9 @@ def test_clone_is_fresh_with_the_same_params(name, params):
     clone = trained.clone()
     assert type(clone) is type(trained) and clone is not trained
     assert clone._get_params() == trained._get_params()
-    assert score_many(clone, values) == score_many(_make(name, params), values), "a clone starts untrained"
+    assert score_many(clone, values) == score_many(_make(name, params), values), (
+        "a clone starts untrained"
+    )
     assert trained.score_one(values[80]) == before, "training the clone left the original alone"
 
 
@@ -129,7 +131,9 @@ def test_a_gap_does_not_break_scoring(name, params):
 @pytest.mark.parametrize(("name", "params"), CASES)
 def test_huge_and_infinite_values_never_raise(name, params):
     values: list = _series()
-    for i, huge in zip((3, 40, 41, 90, 91, 110), (1e300, -1e300, math.inf, -math.inf, 1.7e308, 1e100)):
+    for i, huge in zip(
+        (3, 40, 41, 90, 91, 110), (1e300, -1e300, math.inf, -math.inf, 1.7e308, 1e100)
+    ):
         values[i] = huge
     detector = _make(name, params)
     _assert_scores(score_many(detector, values))

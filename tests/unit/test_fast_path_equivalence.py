@@ -82,19 +82,25 @@ def _run_both(params: dict, n_series: int, n: int, seed: int):
         pytest.param({"season": 12}, 330, id="season-12"),
         pytest.param({"hst": False}, 300, id="without-trees"),
         pytest.param(SMALL, 200, id="small-trees"),
-        pytest.param({**SMALL, "season": 7, "beta": 0.1, "seed": 5}, 200, id="small-seasonal-seed-5"),
+        pytest.param(
+            {**SMALL, "season": 7, "beta": 0.1, "seed": 5}, 200, id="small-seasonal-seed-5"
+        ),
         pytest.param({"hst": False, "beta": 0.0}, 200, id="no-trend"),
         pytest.param({"gpd_tail": False}, 330, id="gaussian-tail"),
         pytest.param({"elevated_rate": 0.1, "relevel_after": 3}, 330, id="elevated-and-relevel"),
     ],
 )
 def test_fast_path_matches_the_river_reference(params, n):
-    ref, fast, ref_forecast, fast_forecast = _run_both(params, n_series=5, n=n, seed=len(str(params)))
+    ref, fast, ref_forecast, fast_forecast = _run_both(
+        params, n_series=5, n=n, seed=len(str(params))
+    )
     assert (ref > 0.5).any(), "the data holds anomalies the reference flags"
     np.testing.assert_allclose(fast, ref, rtol=0, atol=TOLERANCE)
     assert np.array_equal(np.isnan(ref_forecast), np.isnan(fast_forecast))
     finite = ~np.isnan(ref_forecast)
-    np.testing.assert_allclose(fast_forecast[finite], ref_forecast[finite], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        fast_forecast[finite], ref_forecast[finite], rtol=TOLERANCE, atol=TOLERANCE
+    )
 
 
 def test_score_without_learning_leaves_the_bank_unchanged():

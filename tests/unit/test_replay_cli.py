@@ -6,7 +6,6 @@ import json
 import math
 import random
 
-import pytest
 import typer
 from typer.testing import CliRunner
 

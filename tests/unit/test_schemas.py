@@ -1,6 +1,6 @@
 """Topic schemas: committed JSON Schemas match the models, and what the code writes validates."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -9,7 +9,7 @@ from aiops.core import decode_payload
 from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, SliV1, json_schemas
 from aiops.stream.deadletter import deadletter_record
 
-START = datetime(2026, 11, 27, 21, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
 
 
 def test_committed_json_schemas_match_the_models():
@@ -21,34 +21,77 @@ def test_committed_json_schemas_match_the_models():
 def test_decoded_points_validate():
     from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
-    histogram = pb.Metric(name="latency", unit="s", histogram=pb.Histogram(
-        aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
-        data_points=[pb.HistogramDataPoint(start_time_unix_nano=1, time_unix_nano=2, count=3, sum=0.4,
-                                           bucket_counts=[1, 2], explicit_bounds=[0.1])]))
-    gauge = pb.Metric(name="cpu", gauge=pb.Gauge(data_points=[pb.NumberDataPoint(time_unix_nano=2, as_double=0.5)]))
-    payload = pb.MetricsData(resource_metrics=[pb.ResourceMetrics(
-        scope_metrics=[pb.ScopeMetrics(metrics=[histogram, gauge])])]).SerializeToString()
+    histogram = pb.Metric(
+        name="latency",
+        unit="s",
+        histogram=pb.Histogram(
+            aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
+            data_points=[
+                pb.HistogramDataPoint(
+                    start_time_unix_nano=1,
+                    time_unix_nano=2,
+                    count=3,
+                    sum=0.4,
+                    bucket_counts=[1, 2],
+                    explicit_bounds=[0.1],
+                )
+            ],
+        ),
+    )
+    gauge = pb.Metric(
+        name="cpu",
+        gauge=pb.Gauge(data_points=[pb.NumberDataPoint(time_unix_nano=2, as_double=0.5)]),
+    )
+    payload = pb.MetricsData(
+        resource_metrics=[
+            pb.ResourceMetrics(scope_metrics=[pb.ScopeMetrics(metrics=[histogram, gauge])])
+        ]
+    ).SerializeToString()
     points = decode_payload(payload, {}).points
     assert [PointV1.model_validate(p.as_record()).kind for p in points] == ["histogram", "gauge"]
 
 
 def test_point_with_mismatched_buckets_is_rejected():
-    record = {"schema": "aiops.points/v1", "series": "x{}@{}", "metric": "x", "kind": "histogram", "unit": "s",
-              "resource": {}, "attributes": {}, "interval_start_unix_nano": 1, "time_unix_nano": 2,
-              "monotonic": True, "reset": False, "value": 0.0, "count": 1, "sum": 0.1, "bounds": [0.1],
-              "bucket_counts": [1]}
+    record = {
+        "schema": "aiops.points/v1",
+        "series": "x{}@{}",
+        "metric": "x",
+        "kind": "histogram",
+        "unit": "s",
+        "resource": {},
+        "attributes": {},
+        "interval_start_unix_nano": 1,
+        "time_unix_nano": 2,
+        "monotonic": True,
+        "reset": False,
+        "value": 0.0,
+        "count": 1,
+        "sum": 0.1,
+        "bounds": [0.1],
+        "bucket_counts": [1],
+    }
     with pytest.raises(ValidationError, match="len\\(bounds\\) \\+ 1"):
         PointV1.model_validate(record)
 
 
 def test_deadletter_records_validate():
-    record = deadletter_record(b"\x00", reason="r", kind="malformed_payload", stage="decode", topic="t",
-                               partition=0, offset=1, timestamp=None)
+    record = deadletter_record(
+        b"\x00",
+        reason="r",
+        kind="malformed_payload",
+        stage="decode",
+        topic="t",
+        partition=0,
+        offset=1,
+        timestamp=None,
+    )
     assert DeadLetterV1.model_validate(record).source.offset == 1
 
 
 def test_alert_episode_keeps_its_id_and_round_trips_through_json():
-    firing = AlertV1.firing({"alertname": "A", "severity": "page"}, {"summary": "s"}, START, "http://x")
+    firing = AlertV1.firing(
+        {"alertname": "A", "severity": "page"}, {"summary": "s"}, START, "http://x"
+    )
     resolved = firing.resolve(START + timedelta(minutes=5))
     again = AlertV1.model_validate_json(resolved.model_dump_json(by_alias=True))
     assert again == resolved and again.id == firing.id
@@ -65,7 +108,10 @@ def test_alert_needs_alertname_and_severity_and_a_consistent_end():
 
 def test_a_new_episode_gets_a_new_id():
     labels = {"alertname": "A", "severity": "page"}
-    assert AlertV1.firing(labels, {}, START, "u").id != AlertV1.firing(labels, {}, START + timedelta(hours=1), "u").id
+    assert (
+        AlertV1.firing(labels, {}, START, "u").id
+        != AlertV1.firing(labels, {}, START + timedelta(hours=1), "u").id
+    )
 
 
 def test_sli_snapshots_validate_with_and_without_events():

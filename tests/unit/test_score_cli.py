@@ -20,7 +20,9 @@ app.add_typer(bench_cli, name="bench")
 
 
 def _csv(values, start=1_700_000_000, step=60) -> str:
-    rows = ["timestamp,value"] + [f"{start + i * step},{'' if v is None else v}" for i, v in enumerate(values)]
+    rows = ["timestamp,value"] + [
+        f"{start + i * step},{'' if v is None else v}" for i, v in enumerate(values)
+    ]
     return "\n".join(rows) + "\n"
 
 
@@ -72,7 +74,10 @@ def test_no_rows_no_output():
         ("", "line 1: expected a header"),
         ("time,val\n1,2\n", "line 1"),
         ("timestamp,value\n1,2\n2,3\n3,abc\n", "line 4: value 'abc' is not a number"),
-        ("timestamp,value\nyesterday,1\n", "line 2: timestamp 'yesterday' is neither a number nor an ISO 8601"),
+        (
+            "timestamp,value\nyesterday,1\n",
+            "line 2: timestamp 'yesterday' is neither a number nor an ISO 8601",
+        ),
         ("timestamp,value\n1\n", "line 2: expected 2 columns, got 1"),
     ],
 )
@@ -86,7 +91,9 @@ def test_bad_input_stops_with_the_line_number(text, message):
 def test_rows_that_step_back_in_time_are_scored_in_arrival_order_with_one_warning():
     values = _values(60)
     text = _csv(values).splitlines()
-    text[31:] = [f"{int(row.split(',')[0]) - 3600},{row.split(',')[1]}" for row in text[31:]]  # the clock steps back an hour
+    text[31:] = [
+        f"{int(row.split(',')[0]) - 3600},{row.split(',')[1]}" for row in text[31:]
+    ]  # the clock steps back an hour
     result = _score("\n".join(text) + "\n")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == _score(_csv(values)).stdout
@@ -131,11 +138,21 @@ def test_season_defaults_to_the_setting(monkeypatch):
 def test_runs_as_a_process_on_real_pipes():
     code = "import typer; from aiops.detect_cli import score_command; typer.run(score_command)"
     done = subprocess.run(
-        [sys.executable, "-c", code], input=_csv(_values(40)), capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        input=_csv(_values(40)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 40
     bad = subprocess.run(
-        [sys.executable, "-c", code], input="timestamp,value\n1,x\n", capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        input="timestamp,value\n1,x\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert bad.returncode == 1 and "line 2" in bad.stderr

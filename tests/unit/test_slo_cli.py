@@ -22,7 +22,10 @@ def test_validate_summarises_a_good_file():
     result = invoke("validate", str(DATA / "good" / "ratio.yaml"))
     assert result.exit_code == 0, result.output
     assert "2 SLO(s) valid" in result.output
-    assert "demo-service-checkout-availability" in result.output and "demo-service-orders-success" in result.output
+    assert (
+        "demo-service-checkout-availability" in result.output
+        and "demo-service-orders-success" in result.output
+    )
     assert "14.4x" in result.output and "13.44x" in result.output and "1h / 5m" in result.output
 
 
@@ -36,8 +39,10 @@ def test_validate_prints_every_problem_with_file_and_line_and_fails():
     path = DATA / "bad" / "threshold-not-a-bound.yaml"
     result = invoke("validate", str(path))
     assert result.exit_code == 1
-    assert (f"{path}:28: slo[0].spec.objectives[0].value: 0.3 is not a bucket bound of "
-            "http.server.request.duration; the nearest bounds are 0.25 and 0.5") in result.output
+    assert (
+        f"{path}:28: slo[0].spec.objectives[0].value: 0.3 is not a bucket bound of "
+        "http.server.request.duration; the nearest bounds are 0.25 and 0.5"
+    ) in result.output
     assert "nothing was generated or started" in result.output
 
 
@@ -54,7 +59,9 @@ def test_generate_check_passes_on_the_committed_files():
 
 
 def test_generate_refuses_a_bad_spec_and_writes_nothing(tmp_path: Path):
-    result = invoke("generate", "--spec", str(DATA / "bad" / "target-is-one.yaml"), "--out-dir", str(tmp_path))
+    result = invoke(
+        "generate", "--spec", str(DATA / "bad" / "target-is-one.yaml"), "--out-dir", str(tmp_path)
+    )
     assert result.exit_code == 1
     assert "must be < 1" in result.output
     assert not any(tmp_path.iterdir())

@@ -18,8 +18,15 @@ from aiops.slo.rules import render_rules, rule_groups, sli_error_expr
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
 GOLDEN = sorted((DATA / "golden").glob("in-*.yaml"))
-SLOTH_META = ["slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days", "slo:current_burn_rate:ratio",
-              "slo:period_burn_rate:ratio", "slo:period_error_budget_remaining:ratio", "sloth_slo_info"]
+SLOTH_META = [
+    "slo:objective:ratio",
+    "slo:error_budget:ratio",
+    "slo:time_period:days",
+    "slo:current_burn_rate:ratio",
+    "slo:period_burn_rate:ratio",
+    "slo:period_error_budget_remaining:ratio",
+    "sloth_slo_info",
+]
 
 
 def test_regenerating_into_a_tmp_dir_matches_the_committed_files(tmp_path: Path):
@@ -27,8 +34,9 @@ def test_regenerating_into_a_tmp_dir_matches_the_committed_files(tmp_path: Path)
     written = write_artifacts(settings.slo_file, settings.repo_root, out_dir=tmp_path)
     assert sorted(p.relative_to(tmp_path) for p in written) == sorted([RULES_FILE, SCHEMA_FILE])
     for relative in (RULES_FILE, SCHEMA_FILE):
-        assert (tmp_path / relative).read_text() == (settings.repo_root / relative).read_text(), \
+        assert (tmp_path / relative).read_text() == (settings.repo_root / relative).read_text(), (
             f"{relative} is stale: run `aiops slo generate` and commit the result"
+        )
     assert drift(settings.slo_file, settings.repo_root) == []
 
 
@@ -57,8 +65,11 @@ def demo_groups() -> dict[str, list[dict]]:
 
 def test_every_slo_gets_sloths_three_groups(demo_groups):
     ids = ["demo-service-api-availability", "demo-service-api-latency", "demo-service-availability"]
-    assert list(demo_groups) == [f"sloth-slo-{kind}-{i}" for i in ids
-                                 for kind in ("sli-recordings", "meta-recordings", "alerts")]
+    assert list(demo_groups) == [
+        f"sloth-slo-{kind}-{i}"
+        for i in ids
+        for kind in ("sli-recordings", "meta-recordings", "alerts")
+    ]
 
 
 def test_sli_recordings_per_window_with_sloth_labels(demo_groups):
@@ -66,8 +77,13 @@ def test_sli_recordings_per_window_with_sloth_labels(demo_groups):
     windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     assert [r["record"] for r in rules] == [f"slo:sli_error:ratio_rate{w}" for w in windows]
     for rule, window in zip(rules, windows, strict=True):
-        assert rule["labels"] == {"sloth_id": "demo-service-api-availability", "sloth_service": "demo-service",
-                                  "sloth_slo": "api-availability", "sloth_window": window, "team": "demo"}
+        assert rule["labels"] == {
+            "sloth_id": "demo-service-api-availability",
+            "sloth_service": "demo-service",
+            "sloth_slo": "api-availability",
+            "sloth_window": window,
+            "team": "demo",
+        }
         assert f"[{window}]" in rule["expr"] and "sum by (http_route)" in rule["expr"]
 
 
@@ -86,13 +102,27 @@ def test_meta_recordings_as_sloth_names_them(demo_groups):
 def test_alerts_and_within_a_pair_or_across_pairs(demo_groups):
     page, ticket = demo_groups["sloth-slo-alerts-demo-service-api-availability"]
     assert page["alert"] == ticket["alert"] == "DemoApiAvailability"
-    assert page["labels"] == {"severity": "page", "sloth_severity": "page", "slo": "api-availability",
-                              "service": "demo-service"}
+    assert page["labels"] == {
+        "severity": "page",
+        "sloth_severity": "page",
+        "slo": "api-availability",
+        "service": "demo-service",
+    }
     clauses = page["expr"].split("\nor\n")
     assert len(clauses) == 2
-    assert "ratio_rate5m" in clauses[0] and "ratio_rate1h" in clauses[0] and "(14.4 * 0.001)" in clauses[0]
-    assert "ratio_rate30m" in clauses[1] and "ratio_rate6h" in clauses[1] and "(6 * 0.001)" in clauses[1]
-    assert all(c.count("\n    and\n") == 1 and c.count("without (sloth_window)") == 2 for c in clauses)
+    assert (
+        "ratio_rate5m" in clauses[0]
+        and "ratio_rate1h" in clauses[0]
+        and "(14.4 * 0.001)" in clauses[0]
+    )
+    assert (
+        "ratio_rate30m" in clauses[1]
+        and "ratio_rate6h" in clauses[1]
+        and "(6 * 0.001)" in clauses[1]
+    )
+    assert all(
+        c.count("\n    and\n") == 1 and c.count("without (sloth_window)") == 2 for c in clauses
+    )
     assert "(3 * 0.001)" in ticket["expr"] and "(1 * 0.001)" in ticket["expr"]
 
 
@@ -106,8 +136,10 @@ def test_28_day_factors_in_the_alerts(demo_groups):
 def test_latency_reads_the_threshold_bucket_over_the_count():
     latency = load_objectives(DATA / "good" / "latency.yaml")[0]
     expr = sli_error_expr(latency, 300)
-    assert 'http_server_request_duration_seconds_bucket{service_name="demo-service", http_route=~"/api/.*", ' \
-           'le="0.25"}[5m]' in expr
+    assert (
+        'http_server_request_duration_seconds_bucket{service_name="demo-service", http_route=~"/api/.*", '
+        'le="0.25"}[5m]' in expr
+    )
     assert "http_server_request_duration_seconds_count{" in expr and expr.startswith("1 - (")
 
 
@@ -123,6 +155,11 @@ def test_ungrouped_slos_sum_without_by_and_disabled_severities_have_no_alert():
     groups = {g["name"]: g["rules"] for g in rule_groups(fast)}
     alerts = groups["sloth-slo-alerts-demo-service-checkout-availability-fast"]
     assert [a["labels"]["severity"] for a in alerts] == ["page"]
-    assert "sum(rate(" in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"][0]["expr"]
-    assert [r["record"] for r in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"]][:2] == [
-        "slo:sli_error:ratio_rate30s", "slo:sli_error:ratio_rate1m"]
+    assert (
+        "sum(rate("
+        in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"][0]["expr"]
+    )
+    assert [
+        r["record"]
+        for r in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"]
+    ][:2] == ["slo:sli_error:ratio_rate30s", "slo:sli_error:ratio_rate1m"]

@@ -29,7 +29,11 @@ def _header(path: Path) -> tuple[str, str]:
 
 
 def _where(problem) -> str:
-    return f"{problem.line}: {problem.path}: {problem.message}" if problem.path else f"{problem.line}: {problem.message}"
+    return (
+        f"{problem.line}: {problem.path}: {problem.message}"
+        if problem.path
+        else f"{problem.line}: {problem.message}"
+    )
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
@@ -39,8 +43,11 @@ def test_good_fixtures_load(path: Path):
 
 def test_the_default_spec_is_valid():
     slos = load_slos(Settings().slo_file)
-    assert [s.id for s in slos] == ["demo-service-api-availability", "demo-service-api-latency",
-                                    "demo-service-availability"]
+    assert [s.id for s in slos] == [
+        "demo-service-api-availability",
+        "demo-service-api-latency",
+        "demo-service-availability",
+    ]
 
 
 def test_there_are_bad_fixtures_for_every_kind_of_mistake():
@@ -62,12 +69,20 @@ def test_bad_fixture_changes_one_field_of_its_base(path: Path):
     base, _ = _header(path)
     good = (DATA / "good" / base).read_text().splitlines()[2:]
     bad = path.read_text().splitlines()[2:]
-    changes = [op for op in difflib.SequenceMatcher(a=good, b=bad, autojunk=False).get_opcodes() if op[0] != "equal"]
+    changes = [
+        op
+        for op in difflib.SequenceMatcher(a=good, b=bad, autojunk=False).get_opcodes()
+        if op[0] != "equal"
+    ]
     assert len(changes) == 1, f"{path.name} differs from {base} in {len(changes)} places"
 
 
 def test_every_problem_of_every_document_is_reported_in_file_order():
-    two = EXAMPLE.replace("target: 0.999", "target: 2") + "---\n" + EXAMPLE.replace("kind: SLO", "kind: SLI")
+    two = (
+        EXAMPLE.replace("target: 0.999", "target: 2")
+        + "---\n"
+        + EXAMPLE.replace("kind: SLO", "kind: SLI")
+    )
     with pytest.raises(SpecError) as error:
         parse_slos(two, "slos.yaml")
     assert str(error.value).splitlines() == [

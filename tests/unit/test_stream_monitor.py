@@ -18,8 +18,9 @@ from aiops.stream.monitor import AiopsMonitor, approximate_json_bytes
 
 @pytest.fixture
 def wired(tmp_path):
-    app = faust.App("aiops-monitor-test", broker="kafka://127.0.0.1:1", store="memory://",
-                    datadir=str(tmp_path))
+    app = faust.App(
+        "aiops-monitor-test", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path)
+    )
     table = app.Table("decode-state", default=None, partitions=3)
     registry = CollectorRegistry()
     monitor = AiopsMonitor(app, registry, StreamMetrics(registry))
@@ -40,15 +41,29 @@ def test_state_keys_and_bytes_follow_the_table_when_scraped(wired):
     table.data["stream-a"] = {"value": 5.0, "time_unix_nano": 1}
     table.data["stream-b"] = {"value": 7.0, "time_unix_nano": 2}
     assert registry.get_sample_value("aiops_state_keys", labels) == 2
-    assert registry.get_sample_value("aiops_state_bytes", labels) == approximate_json_bytes(dict(table.data)) > 0
+    assert (
+        registry.get_sample_value("aiops_state_bytes", labels)
+        == approximate_json_bytes(dict(table.data))
+        > 0
+    )
 
 
 def test_acknowledged_records_are_counted_per_topic_and_partition(wired):
     _, _, monitor, registry = wired
     for partition in (0, 0, 2):
         _acknowledged(monitor, "aiops.points", partition)
-    assert registry.get_sample_value("aiops_records_out_total", {"topic": "aiops.points", "partition": "0"}) == 2
-    assert registry.get_sample_value("aiops_records_out_total", {"topic": "aiops.points", "partition": "2"}) == 1
+    assert (
+        registry.get_sample_value(
+            "aiops_records_out_total", {"topic": "aiops.points", "partition": "0"}
+        )
+        == 2
+    )
+    assert (
+        registry.get_sample_value(
+            "aiops_records_out_total", {"topic": "aiops.points", "partition": "2"}
+        )
+        == 1
+    )
 
 
 def test_a_changelog_write_starts_that_partitions_checkpoint_age(wired):
@@ -56,18 +71,34 @@ def test_a_changelog_write_starts_that_partitions_checkpoint_age(wired):
     changelog = table.changelog_topic.get_topic_name()
     assert changelog == "aiops-monitor-test-decode-state-changelog"
     _acknowledged(monitor, "aiops.points", 1)
-    assert registry.get_sample_value("aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"}) is None
+    assert (
+        registry.get_sample_value(
+            "aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"}
+        )
+        is None
+    )
     _acknowledged(monitor, changelog, 1)
-    first = registry.get_sample_value("aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"})
-    later = registry.get_sample_value("aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"})
+    first = registry.get_sample_value(
+        "aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"}
+    )
+    later = registry.get_sample_value(
+        "aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "1"}
+    )
     assert 0 <= first <= later, "the age grows from the last write"
-    assert registry.get_sample_value("aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "0"}) is None
+    assert (
+        registry.get_sample_value(
+            "aiops_checkpoint_age_seconds", {"table": "decode-state", "partition": "0"}
+        )
+        is None
+    )
 
 
 def test_size_estimate_is_exact_up_to_the_sample_and_close_beyond():
     small = {f"k{i}": {"v": i} for i in range(100)}
     exact = sum(len(f'"k{i}"') + len(f'{{"v": {i}}}') for i in range(100))
     assert approximate_json_bytes(small) == exact
-    large = {f"series-{i:06d}": {"value": float(i), "bounds": [0.1, 0.5, 1.0]} for i in range(50_000)}
+    large = {
+        f"series-{i:06d}": {"value": float(i), "bounds": [0.1, 0.5, 1.0]} for i in range(50_000)
+    }
     exact_large = approximate_json_bytes(large, sample=len(large))
     assert approximate_json_bytes(large) == pytest.approx(exact_large, rel=0.05)

@@ -212,15 +212,26 @@ class AnomalyAlerter:
         >>> restored.firing, restored.update(1.0, 0.1).kind
         (True, 'resolved')
         """
-        return {"firing": self.firing, "n": self._n, "run": self._run,
-                "since": None if math.isnan(self._since) else self._since,
-                "last_resolved": self._last_resolved, "peak": self._peak}
+        return {
+            "firing": self.firing,
+            "n": self._n,
+            "run": self._run,
+            "since": None if math.isnan(self._since) else self._since,
+            "last_resolved": self._last_resolved,
+            "peak": self._peak,
+        }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], policy: AlertPolicy | None = None) -> AnomalyAlerter:
+    def from_state(
+        cls, state: Mapping[str, Any], policy: AlertPolicy | None = None
+    ) -> AnomalyAlerter:
         """The machine :meth:`to_state` saved, under ``policy``."""
         alerter = cls(policy)
-        alerter.firing, alerter._n, alerter._run = bool(state["firing"]), int(state["n"]), int(state["run"])
+        alerter.firing, alerter._n, alerter._run = (
+            bool(state["firing"]),
+            int(state["n"]),
+            int(state["run"]),
+        )
         alerter._since = math.nan if state["since"] is None else float(state["since"])
         alerter._last_resolved = tuple(state["last_resolved"]) if state["last_resolved"] else None
         alerter._peak = tuple(state["peak"]) if state["peak"] else None

@@ -89,7 +89,9 @@ def error_ratio_threshold(factor: float, target: float) -> float:
     return factor * (1.0 - target)
 
 
-def detection_time_s(factor: float, target: float, long_window_s: float, error_ratio: float) -> float:
+def detection_time_s(
+    factor: float, target: float, long_window_s: float, error_ratio: float
+) -> float:
     """Seconds until a steady ``error_ratio`` makes the long window cross its threshold.
 
     The SRE Workbook's time to detect: ``factor * (1 - target) * long_window
@@ -126,7 +128,9 @@ class WindowPair:
 
     def __post_init__(self) -> None:
         if not 0 < self.short_s < self.long_s:
-            raise ValueError(f"{self.name}: the short window must be shorter than the long one and > 0")
+            raise ValueError(
+                f"{self.name}: the short window must be shorter than the long one and > 0"
+            )
         if self.factor <= 0:
             raise ValueError(f"{self.name}: the burn-rate factor must be > 0")
 
@@ -180,8 +184,9 @@ class SeverityResult:
         return tuple(p for p in self.pairs if p.state is State.FIRING)
 
 
-def evaluate_pair(pair: WindowPair, counts: Mapping[float, EventCounts], target: float,
-                  min_events: float = 0) -> PairResult:
+def evaluate_pair(
+    pair: WindowPair, counts: Mapping[float, EventCounts], target: float, min_events: float = 0
+) -> PairResult:
     """Whether one pair burns: AND of its two windows, with the low-traffic guard.
 
     ``counts`` maps window lengths in seconds to the events of that window.
@@ -204,12 +209,23 @@ def evaluate_pair(pair: WindowPair, counts: Mapping[float, EventCounts], target:
         state = State.FIRING if short.total >= min_events else State.LOW_TRAFFIC
     else:
         state = State.OK
-    return PairResult(pair, short, long, threshold, state,
-                      burn_rate(short_ratio, target), burn_rate(long_ratio, target))
+    return PairResult(
+        pair,
+        short,
+        long,
+        threshold,
+        state,
+        burn_rate(short_ratio, target),
+        burn_rate(long_ratio, target),
+    )
 
 
-def evaluate(pairs: Sequence[WindowPair], counts: Mapping[float, EventCounts], target: float,
-             min_events: float = 0) -> list[SeverityResult]:
+def evaluate(
+    pairs: Sequence[WindowPair],
+    counts: Mapping[float, EventCounts],
+    target: float,
+    min_events: float = 0,
+) -> list[SeverityResult]:
     """Evaluate every pair and combine them per severity, in the order severities first appear.
 
     A severity is ``firing`` if any pair burns, else ``low_traffic`` if the
@@ -223,7 +239,9 @@ def evaluate(pairs: Sequence[WindowPair], counts: Mapping[float, EventCounts], t
     """
     results: dict[str, list[PairResult]] = {}
     for pair in pairs:
-        results.setdefault(pair.severity, []).append(evaluate_pair(pair, counts, target, min_events))
+        results.setdefault(pair.severity, []).append(
+            evaluate_pair(pair, counts, target, min_events)
+        )
     out = []
     for severity, pair_results in results.items():
         states = {r.state for r in pair_results}

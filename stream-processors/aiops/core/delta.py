@@ -66,7 +66,9 @@ class Point:
         return {"schema": "aiops.points/v1", **asdict(self)}
 
 
-def to_delta(observation: Observation, previous: State | None) -> tuple[Point | None, State | None, Outcome]:
+def to_delta(
+    observation: Observation, previous: State | None
+) -> tuple[Point | None, State | None, Outcome]:
     """Turn one observation into a point, given the stream's previous state.
 
     Returns the point (None when nothing is emitted), the state to keep for
@@ -87,8 +89,14 @@ def to_delta(observation: Observation, previous: State | None) -> tuple[Point | 
     (2.0, True, 'reset')
     """
     if not observation.cumulative or not observation.monotonic:
-        point = _point(observation, observation.start_time_unix_nano, value=observation.value,
-                       count=observation.count, total=observation.sum, buckets=observation.bucket_counts)
+        point = _point(
+            observation,
+            observation.start_time_unix_nano,
+            value=observation.value,
+            count=observation.count,
+            total=observation.sum,
+            buckets=observation.bucket_counts,
+        )
         return point, None, Outcome.EMITTED
     state = _state(observation)
     if previous is None:
@@ -105,7 +113,9 @@ def to_delta(observation: Observation, previous: State | None) -> tuple[Point | 
             previous["time"],
             count=observation.count - previous["count"],
             total=observation.sum - previous["sum"],
-            buckets=tuple(now - before for now, before in zip(observation.bucket_counts, previous["buckets"])),
+            buckets=tuple(
+                now - before for now, before in zip(observation.bucket_counts, previous["buckets"])
+            ),
         )
     else:
         point = _point(observation, previous["time"], value=observation.value - previous["value"])
@@ -119,7 +129,9 @@ def _is_reset(observation: Observation, previous: State) -> bool:
         return (
             list(observation.bounds) != previous["bounds"]
             or observation.count < previous["count"]
-            or any(now < before for now, before in zip(observation.bucket_counts, previous["buckets"]))
+            or any(
+                now < before for now, before in zip(observation.bucket_counts, previous["buckets"])
+            )
         )
     return observation.value < previous["value"]
 
@@ -136,8 +148,16 @@ def _since_start(observation: Observation, *, reset: bool) -> Point:
     )
 
 
-def _point(observation: Observation, interval_start: int, *, reset: bool = False, value: float = 0.0,
-           count: int = 0, total: float = 0.0, buckets: tuple[int, ...] = ()) -> Point:
+def _point(
+    observation: Observation,
+    interval_start: int,
+    *,
+    reset: bool = False,
+    value: float = 0.0,
+    count: int = 0,
+    total: float = 0.0,
+    buckets: tuple[int, ...] = (),
+) -> Point:
     return Point(
         series=observation.series,
         metric=observation.metric,
@@ -160,8 +180,12 @@ def _point(observation: Observation, interval_start: int, *, reset: bool = False
 def _state(observation: Observation) -> State:
     state = {"start": observation.start_time_unix_nano, "time": observation.time_unix_nano}
     if observation.kind == "histogram":
-        state.update(count=observation.count, sum=observation.sum, bounds=list(observation.bounds),
-                     buckets=list(observation.bucket_counts))
+        state.update(
+            count=observation.count,
+            sum=observation.sum,
+            bounds=list(observation.bounds),
+            buckets=list(observation.bucket_counts),
+        )
     else:
         state["value"] = observation.value
     return state

@@ -141,7 +141,9 @@ def signals(point: Mapping[str, Any]) -> dict[str, float]:
     return {}
 
 
-def gauge(metric: str, value: float, t: float, service: str = "demo", **attributes: Any) -> dict[str, Any]:
+def gauge(
+    metric: str, value: float, t: float, service: str = "demo", **attributes: Any
+) -> dict[str, Any]:
     """A gauge point record at epoch seconds ``t`` (for examples and tests).
 
     >>> gauge("queue.depth", 3.0, 10.0)["series"]
@@ -149,10 +151,22 @@ def gauge(metric: str, value: float, t: float, service: str = "demo", **attribut
     """
     resource = {"service.name": service}
     return {
-        "schema": "aiops.points/v1", "series": f"{metric}{_label_set(attributes)}@{_label_set(resource)}",
-        "metric": metric, "kind": "gauge", "unit": "1", "resource": resource, "attributes": attributes,
-        "interval_start_unix_nano": 0, "time_unix_nano": int(t * 1e9), "monotonic": False, "reset": False,
-        "value": value, "count": 0, "sum": 0.0, "bounds": [], "bucket_counts": [],
+        "schema": "aiops.points/v1",
+        "series": f"{metric}{_label_set(attributes)}@{_label_set(resource)}",
+        "metric": metric,
+        "kind": "gauge",
+        "unit": "1",
+        "resource": resource,
+        "attributes": attributes,
+        "interval_start_unix_nano": 0,
+        "time_unix_nano": int(t * 1e9),
+        "monotonic": False,
+        "reset": False,
+        "value": value,
+        "count": 0,
+        "sum": 0.0,
+        "bounds": [],
+        "bucket_counts": [],
     }
 
 
@@ -193,10 +207,19 @@ class Score:
             return None if math.isnan(x) else float(x)
 
         return {
-            "schema": "aiops.scores/v1", "track": self.track, "series": self.series, "signal": self.signal,
-            "metric": self.metric, "service": self.service, "attributes": self.attributes,
-            "resource": self.resource, "time_unix_nano": self.time_unix_nano, "value": finite(self.value),
-            "expected": finite(self.expected), "sigma": finite(self.sigma), "score": finite(self.score),
+            "schema": "aiops.scores/v1",
+            "track": self.track,
+            "series": self.series,
+            "signal": self.signal,
+            "metric": self.metric,
+            "service": self.service,
+            "attributes": self.attributes,
+            "resource": self.resource,
+            "time_unix_nano": self.time_unix_nano,
+            "value": finite(self.value),
+            "expected": finite(self.expected),
+            "sigma": finite(self.sigma),
+            "score": finite(self.score),
         }
 
 
@@ -241,14 +264,19 @@ class _Total:
         self.spent += spent
         for name, value in (point.get("attributes") or {}).items():
             label = f"{name}={value}"
-            for signal, weight in (("rate", requests), ("mean", spent)) if histogram else (("rate", requests),):
+            for signal, weight in (
+                (("rate", requests), ("mean", spent)) if histogram else (("rate", requests),)
+            ):
                 by_label = self.weights.setdefault(signal, {}).setdefault(name, {})
                 by_label[label] = by_label.get(label, 0.0) + weight
 
     def values(self) -> dict[str, float]:
         if self.point["kind"] != "histogram":
             return {"rate": self.rate}
-        return {"rate": self.rate, "mean": self.spent / self.requests if self.requests > 0 else math.nan}
+        return {
+            "rate": self.rate,
+            "mean": self.spent / self.requests if self.requests > 0 else math.nan,
+        }
 
 
 @dataclass
@@ -291,7 +319,13 @@ def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
     >>> attribution_text([("http.response.status_code=500", 0.01, 0.48)], "rate")
     'http.response.status_code=500: 1% -> 48% of requests'
     """
-    of = "of requests" if signal == "rate" else "of the time spent" if signal == "mean" else "of the total"
+    of = (
+        "of requests"
+        if signal == "rate"
+        else "of the time spent"
+        if signal == "mean"
+        else "of the total"
+    )
     return "; ".join(f"{name}: {before:.0%} -> {now:.0%} {of}" for name, before, now in moves)
 
 
@@ -358,7 +392,10 @@ class DetectEngine:
         for key, source in self.sources.items():
             while source.pending:
                 group = source.pending[0]
-                complete = source.newest - group.t >= self.group_s or now - group.arrived >= self.close_after_s
+                complete = (
+                    source.newest - group.t >= self.group_s
+                    or now - group.arrived >= self.close_after_s
+                )
                 if not (complete or force):
                     break
                 source.pending.pop(0)
@@ -386,17 +423,41 @@ class DetectEngine:
             track = self.tracks[name]
             track.last_t, track.seen = t, now
             closed.tracks.add(name)
-            score, forecast, sigma = float(result.scores[i]), float(result.forecasts[i]), float(result.sigmas[i])
-            closed.scores.append(Score(name, track.series, track.signal, track.metric, track.attributes,
-                                       track.resource, time_ns, value, forecast, sigma, score))
+            score, forecast, sigma = (
+                float(result.scores[i]),
+                float(result.forecasts[i]),
+                float(result.sigmas[i]),
+            )
+            closed.scores.append(
+                Score(
+                    name,
+                    track.series,
+                    track.signal,
+                    track.metric,
+                    track.attributes,
+                    track.resource,
+                    time_ns,
+                    value,
+                    forecast,
+                    sigma,
+                    score,
+                )
+            )
             expected = None if math.isnan(forecast) else (forecast, sigma)
-            transition = track.alerter.update(t, score, None if math.isnan(value) else value, expected)
+            transition = track.alerter.update(
+                t, score, None if math.isnan(value) else value, expected
+            )
             if transition is not None:
-                closed.alerts.append(self._alert(track, transition, moves.get((key, track.metric, track.signal, group_ns))))
+                closed.alerts.append(
+                    self._alert(
+                        track, transition, moves.get((key, track.metric, track.signal, group_ns))
+                    )
+                )
         return closed
 
-    def _group_tracks(self, key: str, source: _Source, group: _Group,
-                      moves: dict[tuple[str, str, str, int], str]) -> list[_Item]:
+    def _group_tracks(
+        self, key: str, source: _Source, group: _Group, moves: dict[tuple[str, str, str, int], str]
+    ) -> list[_Item]:
         """The items of a group: each point's signals, then per metric the service-level totals."""
         items = []
         totals: dict[str, _Total] = {}
@@ -406,7 +467,9 @@ class DetectEngine:
             for signal, value in values.items():
                 track = self._track(series, signal, point, key, source)
                 items.append(_Item(track, point["time_unix_nano"], value, key, group_ns))
-            if "rate" in values:  # counters and histograms add up to a service level; gauges need not
+            if (
+                "rate" in values
+            ):  # counters and histograms add up to a service level; gauges need not
                 totals.setdefault(point["metric"], _Total(point)).add(point, values)
         for metric, total in sorted(totals.items()):
             point = {**total.point, "attributes": {}}
@@ -414,12 +477,22 @@ class DetectEngine:
                 track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
                 items.append(_Item(track, group_ns, value, key, group_ns))
                 moves[(key, metric, signal, group_ns)] = self._attribution(
-                    source, f"{metric}|{signal}", signal, total.weights.get(signal, {}),
-                    learn=not self.tracks[track].alerter.elevated)
+                    source,
+                    f"{metric}|{signal}",
+                    signal,
+                    total.weights.get(signal, {}),
+                    learn=not self.tracks[track].alerter.elevated,
+                )
         return items
 
-    def _attribution(self, source: _Source, name: str, signal: str,
-                     weights_by_attribute: dict[str, dict[str, float]], learn: bool = True) -> str:
+    def _attribution(
+        self,
+        source: _Source,
+        name: str,
+        signal: str,
+        weights_by_attribute: dict[str, dict[str, float]],
+        learn: bool = True,
+    ) -> str:
         """Compare this group's shares with the baseline, then fold them into it unless ``learn`` is off.
 
         The baseline does not learn while its service-level track is above threshold or firing,
@@ -449,12 +522,20 @@ class DetectEngine:
             baseline[label] = (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
         return attribution_text(moved[: self.top_moves], signal)
 
-    def _track(self, series: str, signal: str, point: Mapping[str, Any], key: str, source: _Source) -> str:
+    def _track(
+        self, series: str, signal: str, point: Mapping[str, Any], key: str, source: _Source
+    ) -> str:
         name = f"{series}|{signal}"
         if name not in self.tracks:
-            self.tracks[name] = _Track(series, signal, point["metric"], dict(point.get("attributes") or {}),
-                                       dict(point.get("resource") or {}), key,
-                                       AnomalyAlerter(self.policies.for_metric(point["metric"])))
+            self.tracks[name] = _Track(
+                series,
+                signal,
+                point["metric"],
+                dict(point.get("attributes") or {}),
+                dict(point.get("resource") or {}),
+                key,
+                AnomalyAlerter(self.policies.for_metric(point["metric"])),
+            )
             source.tracks.add(name)
         return name
 
@@ -465,19 +546,29 @@ class DetectEngine:
         identity = {k: v for k, v in track.resource.items() if k.startswith(IDENTITY_RESOURCE)}
         attributes = {**identity, **track.attributes, "signal": track.signal}
         service = str(track.resource.get("service.name", "")) or None
-        annotations = anomaly_annotations(transition, f"{track.metric} ({track.signal})", service, attribution)
+        annotations = anomaly_annotations(
+            transition, f"{track.metric} ({track.signal})", service, attribution
+        )
         if transition.kind == "firing":
             labels = anomaly_labels(track.metric, attributes, track.alerter.policy.severity)
-            alert = AlertV1.firing(labels, annotations, datetime.fromtimestamp(transition.since, UTC),
-                                   self.generator_url(track))
+            alert = AlertV1.firing(
+                labels,
+                annotations,
+                datetime.fromtimestamp(transition.since, UTC),
+                self.generator_url(track),
+            )
             track.episode = alert.model_dump(mode="json", by_alias=True)
             return alert
         if track.episode is not None:
             firing = AlertV1.model_validate(track.episode)
         else:  # an episode from before a lost checkpoint: resolve what we can name
             labels = anomaly_labels(track.metric, attributes, track.alerter.policy.severity)
-            firing = AlertV1.firing(labels, annotations, datetime.fromtimestamp(transition.since, UTC),
-                                    self.generator_url(track))
+            firing = AlertV1.firing(
+                labels,
+                annotations,
+                datetime.fromtimestamp(transition.since, UTC),
+                self.generator_url(track),
+            )
         track.episode = None
         return firing.resolve(datetime.fromtimestamp(transition.at, UTC), annotations)
 
@@ -497,8 +588,12 @@ class DetectEngine:
             episode = self.tracks[name].episode
             if episode is not None:
                 firing = AlertV1.model_validate(episode)
-                resolved.append(firing.resolve(datetime.fromtimestamp(now, UTC),
-                                               {**firing.annotations, "resolution": "no_data"}))
+                resolved.append(
+                    firing.resolve(
+                        datetime.fromtimestamp(now, UTC),
+                        {**firing.annotations, "resolution": "no_data"},
+                    )
+                )
         self.bank.forget(idle)
         for name in idle:
             self._drop_track(name)
@@ -522,34 +617,64 @@ class DetectEngine:
     def export_source(self, key: str) -> dict[str, Any]:
         """A resource's open groups, clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
         source = self.sources[key]
-        return {"pending": [[g.t, g.points] for g in source.pending], "newest": _finite(source.newest),
-                "closed_upto": _finite(source.closed_upto), "shares": source.shares, "tracks": sorted(source.tracks)}
+        return {
+            "pending": [[g.t, g.points] for g in source.pending],
+            "newest": _finite(source.newest),
+            "closed_upto": _finite(source.closed_upto),
+            "shares": source.shares,
+            "tracks": sorted(source.tracks),
+        }
 
     def export_track(self, name: str) -> dict[str, Any]:
         """A track's identity, alert state and detector row (JSON-able; the row as base64 ``.npz``)."""
         track = self.tracks[name]
         detector = self.bank.export_state(name) if name in self.bank else None
         return {
-            "series": track.series, "signal": track.signal, "metric": track.metric,
-            "attributes": track.attributes, "resource": track.resource, "source": track.source,
-            "last_t": _finite(track.last_t), "seen": _finite(track.seen), "episode": track.episode,
+            "series": track.series,
+            "signal": track.signal,
+            "metric": track.metric,
+            "attributes": track.attributes,
+            "resource": track.resource,
+            "source": track.source,
+            "last_t": _finite(track.last_t),
+            "seen": _finite(track.seen),
+            "episode": track.episode,
             "alerter": track.alerter.to_state(),
             "detector": base64.b64encode(detector).decode() if detector is not None else None,
         }
 
-    def restore_source(self, key: str, state: Mapping[str, Any], tracks: Mapping[str, Mapping[str, Any]],
-                       now: float) -> None:
+    def restore_source(
+        self,
+        key: str,
+        state: Mapping[str, Any],
+        tracks: Mapping[str, Mapping[str, Any]],
+        now: float,
+    ) -> None:
         """Load a resource and its tracks from a checkpoint; open groups wait ``close_after_s`` from ``now``."""
         self.forget_source(key)
-        source = _Source([_Group(t, now, dict(points)) for t, points in state["pending"]],
-                         _or_never(state["newest"]), _or_never(state["closed_upto"]),
-                         {k: dict(v) for k, v in state["shares"].items()})
+        source = _Source(
+            [_Group(t, now, dict(points)) for t, points in state["pending"]],
+            _or_never(state["newest"]),
+            _or_never(state["closed_upto"]),
+            {k: dict(v) for k, v in state["shares"].items()},
+        )
         self.sources[key] = source
         for name, saved in tracks.items():
-            alerter = AnomalyAlerter.from_state(saved["alerter"], self.policies.for_metric(saved["metric"]))
-            self.tracks[name] = _Track(saved["series"], saved["signal"], saved["metric"], dict(saved["attributes"]),
-                                       dict(saved["resource"]), key, alerter, _or_never(saved["last_t"]),
-                                       _or_never(saved["seen"]), saved["episode"])
+            alerter = AnomalyAlerter.from_state(
+                saved["alerter"], self.policies.for_metric(saved["metric"])
+            )
+            self.tracks[name] = _Track(
+                saved["series"],
+                saved["signal"],
+                saved["metric"],
+                dict(saved["attributes"]),
+                dict(saved["resource"]),
+                key,
+                alerter,
+                _or_never(saved["last_t"]),
+                _or_never(saved["seen"]),
+                saved["episode"],
+            )
             source.tracks.add(name)
             if saved["detector"] is not None:
                 self.bank.import_state(name, base64.b64decode(saved["detector"]))

@@ -98,7 +98,9 @@ def decode_metrics(payload: bytes) -> MetricsData:
     except DecodeError as error:
         raise MalformedPayload(f"not an OTLP metrics payload: {error}") from None
     if payload and not data.resource_metrics:
-        raise MalformedPayload(f"not an OTLP metrics payload: {len(payload)} bytes hold no resource metrics")
+        raise MalformedPayload(
+            f"not an OTLP metrics payload: {len(payload)} bytes hold no resource metrics"
+        )
     return data
 
 
@@ -150,7 +152,9 @@ def flatten(data: MetricsData) -> Iterator[Observation | PointProblem]:
                 yield from _metric_points(metric, resource, scope)
 
 
-def _metric_points(metric, resource: Attributes, scope: str) -> Iterator[Observation | PointProblem]:
+def _metric_points(
+    metric, resource: Attributes, scope: str
+) -> Iterator[Observation | PointProblem]:
     data_kind = metric.WhichOneof("data")
     common = {"metric": metric.name, "unit": metric.unit, "resource": resource, "scope": scope}
     if not metric.name:
@@ -160,13 +164,21 @@ def _metric_points(metric, resource: Attributes, scope: str) -> Iterator[Observa
             yield _number_point(point, common, kind="gauge", cumulative=False, monotonic=False)
     elif data_kind in ("sum", "histogram"):
         data = getattr(metric, data_kind)
-        if data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED:
+        if (
+            data.aggregation_temporality
+            == AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED
+        ):
             yield PointProblem(metric.name, f"{data_kind} has no aggregation temporality")
             return
-        cumulative = data.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+        cumulative = (
+            data.aggregation_temporality
+            == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+        )
         for point in data.data_points:
             if data_kind == "sum":
-                yield _number_point(point, common, kind="sum", cumulative=cumulative, monotonic=data.is_monotonic)
+                yield _number_point(
+                    point, common, kind="sum", cumulative=cumulative, monotonic=data.is_monotonic
+                )
             else:
                 yield _histogram_point(point, common, cumulative=cumulative)
     elif data_kind is None:
@@ -208,10 +220,14 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
             attributes,
         )
     if any(b >= a for a, b in zip(bounds[1:], bounds)) or not all(map(math.isfinite, bounds)):
-        return PointProblem(common["metric"], "histogram bounds are not finite and increasing", attributes)
+        return PointProblem(
+            common["metric"], "histogram bounds are not finite and increasing", attributes
+        )
     if sum(counts) != point.count:
         return PointProblem(
-            common["metric"], f"histogram bucket counts add to {sum(counts)}, count is {point.count}", attributes
+            common["metric"],
+            f"histogram bucket counts add to {sum(counts)}, count is {point.count}",
+            attributes,
         )
     if problem := _time_problem(point, common["metric"], attributes):
         return problem
@@ -247,7 +263,11 @@ def _scalar(value: AnyValue) -> str | bool | int | float:
     if which == "array_value":
         return "[" + ",".join(str(_scalar(v)) for v in value.array_value.values) + "]"
     if which == "kvlist_value":
-        return "{" + ",".join(f"{kv.key}={_scalar(kv.value)}" for kv in value.kvlist_value.values) + "}"
+        return (
+            "{"
+            + ",".join(f"{kv.key}={_scalar(kv.value)}" for kv in value.kvlist_value.values)
+            + "}"
+        )
     if which == "bytes_value":
         return value.bytes_value.hex()
     return ""

@@ -127,14 +127,18 @@ def bucket_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:
     return start + (end - start) * _ieee_div(rank, count)
 
 
-def cumulative_buckets(bounds: Sequence[float], bucket_counts: Sequence[float]) -> list[tuple[float, float]]:
+def cumulative_buckets(
+    bounds: Sequence[float], bucket_counts: Sequence[float]
+) -> list[tuple[float, float]]:
     """OpenTelemetry per-bucket counts as Prometheus ``(le, cumulative count)`` pairs, ``+Inf`` last.
 
     >>> cumulative_buckets([0.1, 0.5], [10, 20, 10])
     [(0.1, 10.0), (0.5, 30.0), (inf, 40.0)]
     """
     if len(bucket_counts) != len(bounds) + 1:
-        raise ValueError(f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}")
+        raise ValueError(
+            f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}"
+        )
     running = 0.0
     out = []
     for bound, count in zip([*bounds, math.inf], bucket_counts, strict=True):
@@ -158,7 +162,9 @@ def histogram_quantile(q: float, bounds: Sequence[float], bucket_counts: Sequenc
     return bucket_quantile(q, cumulative_buckets(bounds, bucket_counts))
 
 
-def count_at_or_below(threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]) -> float:
+def count_at_or_below(
+    threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]
+) -> float:
     """Observations ``<= threshold``: the cumulative count of the bucket whose bound is ``threshold``.
 
     This is what ``x_bucket{le="<threshold>"}`` counts in Prometheus, and the
@@ -174,11 +180,15 @@ def count_at_or_below(threshold: float, bounds: Sequence[float], bucket_counts: 
     """
     index = _bound_index(threshold, bounds)
     if len(bucket_counts) != len(bounds) + 1:
-        raise ValueError(f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}")
+        raise ValueError(
+            f"{len(bounds)} bounds need {len(bounds) + 1} bucket counts, not {len(bucket_counts)}"
+        )
     return float(sum(bucket_counts[: index + 1]))
 
 
-def fraction_at_or_below(threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]) -> float:
+def fraction_at_or_below(
+    threshold: float, bounds: Sequence[float], bucket_counts: Sequence[float]
+) -> float:
     """The fraction of observations ``<= threshold`` (a latency SLI's good ratio); NaN with none.
 
     >>> fraction_at_or_below(0.25, [0.1, 0.25, 0.5], [10, 20, 5, 5])

@@ -131,7 +131,9 @@ class RollingWindow:
 
     def __init__(self, length_s: float, buckets: int = 60, width: int = 2):
         if length_s <= 0 or buckets < 1 or width < 1:
-            raise ValueError("a window needs a positive length, at least one bucket and one counter")
+            raise ValueError(
+                "a window needs a positive length, at least one bucket and one counter"
+            )
         self.length_s = float(length_s)
         self.step_s = self.length_s / buckets
         self.width = width
@@ -182,7 +184,9 @@ class RollingWindow:
         if k_at < self._head:
             raise ValueError("cannot read a window at an instant before its newest bucket")
         n = self._slots - 1
-        oldest_weight = (k_at + 1) - at / self.step_s  # the part of bucket k_at - n after at - length
+        oldest_weight = (
+            k_at + 1
+        ) - at / self.step_s  # the part of bucket k_at - n after at - length
         for k in range(max(k_at - n, self._head - n), self._head + 1):
             weight = oldest_weight if k == k_at - n else 1.0
             base = (k % self._slots) * self.width
@@ -196,8 +200,13 @@ class RollingWindow:
 
     def to_state(self) -> dict:
         """A JSON-friendly snapshot for a changelog or checkpoint; ``from_state`` restores it."""
-        return {"length_s": self.length_s, "buckets": self._slots - 1, "width": self.width,
-                "head": self._head, "counts": list(self._counts)}
+        return {
+            "length_s": self.length_s,
+            "buckets": self._slots - 1,
+            "width": self.width,
+            "head": self._head,
+            "counts": list(self._counts),
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> RollingWindow:
@@ -234,8 +243,14 @@ class WindowSet:
     1464
     """
 
-    def __init__(self, windows_s: Iterable[float] = DEFAULT_WINDOWS_S, *, width: int = 2,
-                 buckets_per_window: int = 60, max_lateness_s: float = 60.0):
+    def __init__(
+        self,
+        windows_s: Iterable[float] = DEFAULT_WINDOWS_S,
+        *,
+        width: int = 2,
+        buckets_per_window: int = 60,
+        max_lateness_s: float = 60.0,
+    ):
         lengths = sorted({float(w) for w in windows_s})
         if not lengths:
             raise ValueError("at least one window is needed")
@@ -255,7 +270,9 @@ class WindowSet:
         """Count ``values`` at event time ``t`` in every window; see ``Arrival`` for the outcomes."""
         if self.watermark is not None and t < self.watermark - self.max_lateness_s:
             return Arrival.DROPPED
-        arrival = Arrival.LATE if self.watermark is not None and t < self.watermark else Arrival.ON_TIME
+        arrival = (
+            Arrival.LATE if self.watermark is not None and t < self.watermark else Arrival.ON_TIME
+        )
         if arrival is Arrival.ON_TIME:
             self.advance(t)
         for window in self._windows.values():
@@ -274,7 +291,9 @@ class WindowSet:
         """The counters summed over ``window_s`` seconds up to ``at`` (the watermark by default)."""
         window = self._windows.get(float(window_s))
         if window is None:
-            raise KeyError(f"no {window_s:g} s window; windows are {', '.join(f'{w:g}' for w in self._windows)}")
+            raise KeyError(
+                f"no {window_s:g} s window; windows are {', '.join(f'{w:g}' for w in self._windows)}"
+            )
         if at is None:
             at = self.watermark
         if at is None:
@@ -289,8 +308,12 @@ class WindowSet:
 
     def to_state(self) -> dict:
         """A JSON-friendly snapshot (watermark, lateness, every ring) for a changelog or checkpoint."""
-        return {"width": self.width, "max_lateness_s": self.max_lateness_s, "watermark": self.watermark,
-                "windows": [w.to_state() for w in self._windows.values()]}
+        return {
+            "width": self.width,
+            "max_lateness_s": self.max_lateness_s,
+            "watermark": self.watermark,
+            "windows": [w.to_state() for w in self._windows.values()],
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> WindowSet:
@@ -320,13 +343,25 @@ class SliWindows(WindowSet):
     (EventCounts(good=495.0, total=500.0), EventCounts(good=990.0, total=1000.0))
     """
 
-    def __init__(self, windows_s: Iterable[float] = DEFAULT_WINDOWS_S, *, buckets_per_window: int = 60,
-                 max_lateness_s: float = 60.0):
-        super().__init__(windows_s, width=2, buckets_per_window=buckets_per_window,
-                         max_lateness_s=max_lateness_s)
+    def __init__(
+        self,
+        windows_s: Iterable[float] = DEFAULT_WINDOWS_S,
+        *,
+        buckets_per_window: int = 60,
+        max_lateness_s: float = 60.0,
+    ):
+        super().__init__(
+            windows_s, width=2, buckets_per_window=buckets_per_window, max_lateness_s=max_lateness_s
+        )
 
-    def add(self, t: float, values: Sequence[float] | None = None, *, good: float = 0.0,
-            total: float = 0.0) -> Arrival:
+    def add(
+        self,
+        t: float,
+        values: Sequence[float] | None = None,
+        *,
+        good: float = 0.0,
+        total: float = 0.0,
+    ) -> Arrival:
         """Count ``good`` of ``total`` events at event time ``t`` (or ``values=(good, total)``)."""
         return super().add(t, values if values is not None else (good, total))
 

@@ -41,7 +41,9 @@ def score_per_series():
         .thresholds(_SCORE_COLOURS)
         .min(0)
         .max(1)
-        .with_target(prom("topk(10, max by (series, signal) (aiops_anomaly_score))", "{{series}} {{signal}}"))
+        .with_target(
+            prom("topk(10, max by (series, signal) (aiops_anomaly_score))", "{{series}} {{signal}}")
+        )
     )
 
 
@@ -72,10 +74,19 @@ def expected_versus_actual():
             "short",
             width=24,
         )
-        .with_target(prom(f"max by (service, metric, signal) (aiops_anomaly_actual{{{_SERVICE_LEVEL}}})",
-                          "{{service}} {{metric}} {{signal}} actual"))
-        .with_target(prom(f"max by (service, metric, signal) (aiops_anomaly_expected{{{_SERVICE_LEVEL}}})",
-                          "{{service}} {{metric}} {{signal}} expected", ref_id="B"))
+        .with_target(
+            prom(
+                f"max by (service, metric, signal) (aiops_anomaly_actual{{{_SERVICE_LEVEL}}})",
+                "{{service}} {{metric}} {{signal}} actual",
+            )
+        )
+        .with_target(
+            prom(
+                f"max by (service, metric, signal) (aiops_anomaly_expected{{{_SERVICE_LEVEL}}})",
+                "{{service}} {{metric}} {{signal}} expected",
+                ref_id="B",
+            )
+        )
     )
 
 
@@ -94,11 +105,19 @@ def detector_points():
         "Per second: points queued (accepted), track values scored, and those not scored: late (older than a "
         "scored export), replayed (after a restart), skipped (beyond the cap), unscorable.",
         "ops",
-    ).with_target(prom("sum by (outcome) (rate(aiops_detect_points_total[$__rate_interval]))", "{{outcome}}"))
+    ).with_target(
+        prom("sum by (outcome) (rate(aiops_detect_points_total[$__rate_interval]))", "{{outcome}}")
+    )
 
 
 def _builders():
-    return [score_per_series(), top_anomalies(), expected_versus_actual(), detector_tracks(), detector_points()]
+    return [
+        score_per_series(),
+        top_anomalies(),
+        expected_versus_actual(),
+        detector_tracks(),
+        detector_points(),
+    ]
 
 
 def panels():

@@ -206,7 +206,10 @@ def memory_usage():
         "compare with the container's memory limit.",
         "bytes",
     ).with_target(
-        prom('sum by (instance) (process_memory_usage_bytes{service_name="$service"})', "{{instance}}")
+        prom(
+            'sum by (instance) (process_memory_usage_bytes{service_name="$service"})',
+            "{{instance}}",
+        )
     )
 
 

@@ -212,7 +212,10 @@ def checkpoint_age():
         )
         .thresholds(thresholds((None, "green"), (60, "yellow"), (300, "red")))
         .with_target(
-            prom("max by (table, partition) (aiops_checkpoint_age_seconds)", "{{table}}[{{partition}}]")
+            prom(
+                "max by (table, partition) (aiops_checkpoint_age_seconds)",
+                "{{table}}[{{partition}}]",
+            )
         )
     )
 

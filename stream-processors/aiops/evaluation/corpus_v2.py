@@ -83,7 +83,12 @@ _KINDS_BY_SHAPE = {
     "square": ("outage", "level_shift", "variance_change", "stuck", "pattern_break"),
     "seasonal": ("outage", "surge", "level_shift", "variance_change", "stuck", "pattern_break"),
 }
-_SIZES = ((5760, 60.0), (4032, 300.0), (4032, 300.0), (1440, 3600.0))  # 4 days, 14 days (twice), 60 days
+_SIZES = (
+    (5760, 60.0),
+    (4032, 300.0),
+    (4032, 300.0),
+    (1440, 3600.0),
+)  # 4 days, 14 days (twice), 60 days
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
@@ -105,7 +110,9 @@ def _business_hours(t: np.ndarray, start: float, hours: float) -> np.ndarray:
     return ((hour - start) % 24.0 < hours).astype(float)
 
 
-def _base(shape: str, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+def _base(
+    shape: str, rng: np.random.Generator, t: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray]:
     """The base series, its noise scale, and its seasonal component (zeros if none)."""
     n = len(t)
     none = np.zeros(n)
@@ -119,7 +126,9 @@ def _base(shape: str, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarr
         return values, float(np.std(values)) or 1.0, none
     if shape == "gauge":
         centre = float(rng.integers(1, 8))
-        values = np.maximum(np.round(centre + float(rng.uniform(0.5, 2.0)) * _ar1(rng, n, 0.8)), 0.0)
+        values = np.maximum(
+            np.round(centre + float(rng.uniform(0.5, 2.0)) * _ar1(rng, n, 0.8)), 0.0
+        )
         return values, float(np.std(values)) or 1.0, none
     if shape == "flat":
         level = float(rng.choice([0.0, 1.0, float(rng.integers(2, 50))]))
@@ -132,16 +141,27 @@ def _base(shape: str, rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarr
     drift = level * float(rng.uniform(-0.15, 0.15)) * np.arange(n) / n
     noise = sigma * _ar1(rng, n, float(rng.uniform(0.0, 0.6)))
     if shape == "square":
-        seasonal = level * float(rng.uniform(0.3, 1.0)) * _business_hours(t, float(rng.uniform(6, 10)), 10.0)
+        seasonal = (
+            level
+            * float(rng.uniform(0.3, 1.0))
+            * _business_hours(t, float(rng.uniform(6, 10)), 10.0)
+        )
     else:
         phase = float(rng.uniform(0, 2 * math.pi))
         seasonal = level * float(rng.uniform(0.1, 0.4)) * _daily(t, phase)
-        seasonal += level * float(rng.uniform(0.0, 0.1)) * np.sin(2 * math.pi * t / (7 * DAY) + phase)
+        seasonal += (
+            level * float(rng.uniform(0.0, 0.1)) * np.sin(2 * math.pi * t / (7 * DAY) + phase)
+        )
     return level + drift + seasonal + noise, sigma, seasonal
 
 
 def _inject(
-    kind: str, rng: np.random.Generator, values: np.ndarray, a: int, sigma: float, seasonal: np.ndarray,
+    kind: str,
+    rng: np.random.Generator,
+    values: np.ndarray,
+    a: int,
+    sigma: float,
+    seasonal: np.ndarray,
     interval: float,
 ) -> None:
     n = len(values)
@@ -190,7 +210,9 @@ def _file(index: int, seed: int) -> LabelledSeries:
         gap = int(rng.integers(probationary_period(n), n - 60))
         values[gap : gap + int(rng.integers(5, 60))] = np.nan
         tags["gap"] = "yes"
-    if shape in ("heavy", "poisson") and rng.random() < 0.5:  # counter resets: the rate across them is missing
+    if (
+        shape in ("heavy", "poisson") and rng.random() < 0.5
+    ):  # counter resets: the rate across them is missing
         values[rng.integers(probationary_period(n), n, 2)] = np.nan
         tags["reset"] = "yes"
     if rng.random() < 0.15:  # the clock steps back an hour; values stay in arrival order

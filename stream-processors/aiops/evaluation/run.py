@@ -126,10 +126,14 @@ def quiet_shares(names: Sequence[str] = EVALUATED, seed: int = 0) -> dict[str, d
     from aiops.evaluation.corpus_v2 import quiet_series, quiet_share
 
     series = quiet_series(seed)
-    times = [1_700_000_000.0 + 300.0 * i for i in range(len(next(iter(series.values()))))]  # 5-minute steps
+    times = [
+        1_700_000_000.0 + 300.0 * i for i in range(len(next(iter(series.values()))))
+    ]  # 5-minute steps
     return {
         name: {
-            label: quiet_share(score_file_with(name, LabelledSeries(label, values.tolist(), timestamps=times)))
+            label: quiet_share(
+                score_file_with(name, LabelledSeries(label, values.tolist(), timestamps=times))
+            )
             for label, values in series.items()
         }
         for name in names

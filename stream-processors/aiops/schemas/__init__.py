@@ -17,7 +17,17 @@ from aiops.schemas.points import PointV1
 from aiops.schemas.scores import ScoreV1
 from aiops.schemas.sli import SliV1
 
-__all__ = ["TOPIC_SCHEMAS", "AlertV1", "DeadLetterV1", "PointV1", "ScoreV1", "SliV1", "alert_id", "json_schemas", "write_json_schemas"]
+__all__ = [
+    "TOPIC_SCHEMAS",
+    "AlertV1",
+    "DeadLetterV1",
+    "PointV1",
+    "ScoreV1",
+    "SliV1",
+    "alert_id",
+    "json_schemas",
+    "write_json_schemas",
+]
 
 TOPIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "aiops.points.v1": PointV1,
@@ -33,7 +43,10 @@ JSON_DIR = Path(__file__).parent / "json"
 def json_schemas() -> dict[str, str]:
     """File name → JSON Schema text (sorted keys), for every topic schema."""
     return {
-        f"{name}.schema.json": json.dumps(model.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+        f"{name}.schema.json": json.dumps(
+            model.model_json_schema(by_alias=True), indent=2, sort_keys=True
+        )
+        + "\n"
         for name, model in TOPIC_SCHEMAS.items()
     }
 

@@ -76,18 +76,37 @@ class AlertV1(BaseModel):
         return self
 
     @classmethod
-    def firing(cls, labels: dict[str, str], annotations: dict[str, str], starts_at: datetime,
-               generator_url: str) -> AlertV1:
+    def firing(
+        cls,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        starts_at: datetime,
+        generator_url: str,
+    ) -> AlertV1:
         """A new episode's firing event."""
-        return cls(id=alert_id(labels, starts_at), status="firing", labels=labels, annotations=annotations,
-                   startsAt=starts_at, generatorURL=generator_url)
+        return cls(
+            id=alert_id(labels, starts_at),
+            status="firing",
+            labels=labels,
+            annotations=annotations,
+            startsAt=starts_at,
+            generatorURL=generator_url,
+        )
 
     def resolve(self, ends_at: datetime, annotations: dict[str, str] | None = None) -> AlertV1:
         """The resolved event of the same episode."""
-        return self.model_copy(update={"status": "resolved", "endsAt": ends_at,
-                                       "annotations": annotations or self.annotations})
+        return self.model_copy(
+            update={
+                "status": "resolved",
+                "endsAt": ends_at,
+                "annotations": annotations or self.annotations,
+            }
+        )
 
     def for_alertmanager(self) -> dict:
         """The body of one alert in a POST to Alertmanager's ``/api/v2/alerts``."""
-        return self.model_dump(mode="json", include={"labels", "annotations", "startsAt", "endsAt", "generatorURL"},
-                               exclude_none=True)
+        return self.model_dump(
+            mode="json",
+            include={"labels", "annotations", "startsAt", "endsAt", "generatorURL"},
+            exclude_none=True,
+        )

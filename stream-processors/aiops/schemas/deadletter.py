@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DeadLetterV1", "DeadLetterSource"]
+__all__ = ["DeadLetterSource", "DeadLetterV1"]
 
 
 class DeadLetterSource(BaseModel):
@@ -27,7 +27,9 @@ class DeadLetterV1(BaseModel):
 
     schema_: Literal["aiops.deadletter/v1"] = Field(alias="schema")
     stage: str = Field(description="the agent that set it aside, e.g. decode")
-    kind: str = Field(description="a short reason code: malformed_payload, unreadable_points, decode_error")
+    kind: str = Field(
+        description="a short reason code: malformed_payload, unreadable_points, decode_error"
+    )
     reason: str = Field(description="what was wrong, for a person")
     source: DeadLetterSource
     payload_base64: str = Field(description="the original record value, base64")

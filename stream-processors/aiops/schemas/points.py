@@ -17,13 +17,17 @@ class PointV1(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: Literal["aiops.points/v1"] = Field(alias="schema")
-    series: str = Field(description="metric name, point attributes and resource attributes, each sorted")
+    series: str = Field(
+        description="metric name, point attributes and resource attributes, each sorted"
+    )
     metric: str
     kind: Literal["gauge", "sum", "histogram"]
     unit: str
     resource: dict[str, AttributeValue]
     attributes: dict[str, AttributeValue]
-    interval_start_unix_nano: int = Field(ge=0, description="where the delta begins (sums and histograms)")
+    interval_start_unix_nano: int = Field(
+        ge=0, description="where the delta begins (sums and histograms)"
+    )
     time_unix_nano: int = Field(gt=0, description="event time of the point")
     monotonic: bool
     reset: bool = Field(description="the delta follows a counter reset")

@@ -23,15 +23,26 @@ class ScoreV1(BaseModel):
 
     schema_: Literal["aiops.scores/v1"] = Field(alias="schema")
     track: str = Field(description="<series>|<signal>: the Kafka key")
-    series: str = Field(description="the series of aiops.points, or <metric>{}@<resource> for the service level")
+    series: str = Field(
+        description="the series of aiops.points, or <metric>{}@<resource> for the service level"
+    )
     signal: Literal["rate", "mean", "value"] = Field(
-        description="rate: per second (counters, histogram counts); mean: sum over count; value: a gauge")
+        description="rate: per second (counters, histogram counts); mean: sum over count; value: a gauge"
+    )
     metric: str
     service: str = Field(description="the resource's service.name (empty when it has none)")
-    attributes: dict[str, AttributeValue] = Field(description="the point's attributes; {} at the service level")
+    attributes: dict[str, AttributeValue] = Field(
+        description="the point's attributes; {} at the service level"
+    )
     resource: dict[str, AttributeValue]
     time_unix_nano: int = Field(gt=0, description="event time of the point")
-    value: float | None = Field(description="the signal's value at that time (null: none this interval)")
-    expected: float | None = Field(description="the Holt-Winters forecast it was judged by (null: warming up)")
+    value: float | None = Field(
+        description="the signal's value at that time (null: none this interval)"
+    )
+    expected: float | None = Field(
+        description="the Holt-Winters forecast it was judged by (null: warming up)"
+    )
     sigma: float | None = Field(description="the residual scale of the forecast")
-    score: float | None = Field(ge=0, le=1, description="calibrated anomaly score; null when the track was skipped")
+    score: float | None = Field(
+        ge=0, le=1, description="calibrated anomaly score; null when the track was skipped"
+    )

@@ -40,13 +40,20 @@ class SliV1(BaseModel):
     group: dict[str, str] = Field(description="the grouping labels' values, e.g. http_route")
     time_unix: float | None = Field(description="event time the windows end at")
     target: float = Field(gt=0, lt=1)
-    windows: dict[str, SliWindow] = Field(description="by window name: 5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window")
+    windows: dict[str, SliWindow] = Field(
+        description="by window name: 5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO window"
+    )
     current_window: str = Field(description="the window burn_rate and throughput_per_s refer to")
     burn_rate: float | None
-    budget_remaining: float | None = Field(description="share of the SLO window's budget left; negative: overspent")
-    time_to_exhaustion_s: float | None = Field(description="at the current burn rate; null when nothing burns")
+    budget_remaining: float | None = Field(
+        description="share of the SLO window's budget left; negative: overspent"
+    )
+    time_to_exhaustion_s: float | None = Field(
+        description="at the current burn rate; null when nothing burns"
+    )
     throughput_per_s: float = Field(ge=0)
     severities: dict[Severity, State]
     latency: dict[str, dict[str, float | None]] | None = Field(
-        None, description="latency SLOs only: {window: {p50, p95, p99}} in seconds, as histogram_quantile"
+        None,
+        description="latency SLOs only: {window: {p50, p95, p99}} in seconds, as histogram_quantile",
     )

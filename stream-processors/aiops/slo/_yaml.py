@@ -62,7 +62,9 @@ def load_documents(text: str) -> list[LocatedDocument]:
             data = loader.construct_document(node)
             if data is None:
                 continue
-            document = LocatedDocument(data=data, line=node.start_mark.line + 1, duplicates=duplicates)
+            document = LocatedDocument(
+                data=data, line=node.start_mark.line + 1, duplicates=duplicates
+            )
             document.lines[()] = document.line
             _walk(loader, node, (), document, set())
             documents.append(document)
@@ -96,8 +98,13 @@ def _children(node: yaml.Node):
     return []
 
 
-def _find_duplicates(loader: yaml.SafeLoader, node: yaml.Node, path: Path,
-                     found: list[tuple[Path, int, int]], active: set[int]) -> None:
+def _find_duplicates(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path,
+    found: list[tuple[Path, int, int]],
+    active: set[int],
+) -> None:
     if id(node) in active:  # an alias of an enclosing node: a recursive structure
         return
     active.add(id(node))
@@ -116,8 +123,13 @@ def _find_duplicates(loader: yaml.SafeLoader, node: yaml.Node, path: Path,
     active.discard(id(node))
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: LocatedDocument,
-          active: set[int]) -> None:
+def _walk(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path,
+    document: LocatedDocument,
+    active: set[int],
+) -> None:
     if id(node) in active:
         return
     active.add(id(node))
@@ -128,6 +140,8 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Locate
                 continue
         else:
             line = child.start_mark.line + 1
-        document.lines[(*path, key)] = line  # the last of repeated or merged keys wins, as in the data
+        document.lines[(*path, key)] = (
+            line  # the last of repeated or merged keys wins, as in the data
+        )
         _walk(loader, child, (*path, key), document, active)
     active.discard(id(node))

@@ -40,7 +40,10 @@ def artifacts(spec_file: Path, repo_root: Path) -> dict[Path, str]:
     """Relative path → content of every SLO artefact; ``SpecError`` if the spec is wrong."""
     spec_file = Path(spec_file)
     objectives = objectives_from(load_slos(spec_file))
-    return {RULES_FILE: render_rules(objectives, _display_path(spec_file, repo_root)), SCHEMA_FILE: schema_text()}
+    return {
+        RULES_FILE: render_rules(objectives, _display_path(spec_file, repo_root)),
+        SCHEMA_FILE: schema_text(),
+    }
 
 
 def write_artifacts(spec_file: Path, repo_root: Path, out_dir: Path | None = None) -> list[Path]:

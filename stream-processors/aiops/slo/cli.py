@@ -24,7 +24,10 @@ from aiops.slo.spec import SpecError, load_slos
 
 __all__ = ["generate_command", "slo_cli", "validate_command"]
 
-slo_cli = typer.Typer(no_args_is_help=True, help="SLOs: validate a spec; generate Prometheus rules and the JSON Schema.")
+slo_cli = typer.Typer(
+    no_args_is_help=True,
+    help="SLOs: validate a spec; generate Prometheus rules and the JSON Schema.",
+)
 
 _out = Console()
 _err = Console(stderr=True)
@@ -32,8 +35,12 @@ _err = Console(stderr=True)
 
 @slo_cli.command("validate")
 def validate_command(
-    file: Annotated[Path | None, typer.Argument(help="SLO spec (OpenSLO v1 subset); default: AIOPS_SLO_FILE",
-                                                show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="SLO spec (OpenSLO v1 subset); default: AIOPS_SLO_FILE", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Check an SLO file; print every problem (file:line: field: reason) and exit 1, or summarise it."""
     path = file or Settings().slo_file
@@ -42,7 +49,9 @@ def validate_command(
     except SpecError as error:
         for problem in error.problems:
             _err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        _err.print(f"[bold red]{len(error.problems)} problem(s)[/] in {path}; nothing was generated or started")
+        _err.print(
+            f"[bold red]{len(error.problems)} problem(s)[/] in {path}; nothing was generated or started"
+        )
         raise typer.Exit(code=1) from None
     _out.print(f"[bold green]{path}[/]: {len(objectives)} SLO(s) valid")
     _out.print(_summary(objectives))
@@ -51,11 +60,18 @@ def validate_command(
 
 @slo_cli.command("generate")
 def generate_command(
-    spec: Annotated[Path | None, typer.Option(help="SLO spec; default: AIOPS_SLO_FILE", show_default=False)] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="write under this folder instead of the repository root",
-                                                 show_default=False)] = None,
-    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 if the committed files are stale")]
-    = False,
+    spec: Annotated[
+        Path | None, typer.Option(help="SLO spec; default: AIOPS_SLO_FILE", show_default=False)
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="write under this folder instead of the repository root", show_default=False
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="write nothing; exit 1 if the committed files are stale")
+    ] = False,
 ) -> None:
     """Write storage/prometheus/rules/slos.yml and the spec's JSON Schema (validating the spec first)."""
     settings = Settings()
@@ -64,7 +80,9 @@ def generate_command(
         if check:
             stale = drift(path, settings.repo_root)
             if stale:
-                _err.print(f"stale: {', '.join(map(str, stale))}; run `aiops slo generate` and commit the result")
+                _err.print(
+                    f"stale: {', '.join(map(str, stale))}; run `aiops slo generate` and commit the result"
+                )
                 raise typer.Exit(code=1)
             _out.print("SLO rules and schema are up to date")
             return
@@ -75,7 +93,9 @@ def generate_command(
         raise typer.Exit(code=1) from None
     for written_path in written:
         _out.print(f"wrote {written_path}")
-    _out.print(f"reload Prometheus to apply: curl -X POST 127.0.0.1:{settings.prometheus_port}/-/reload")
+    _out.print(
+        f"reload Prometheus to apply: curl -X POST 127.0.0.1:{settings.prometheus_port}/-/reload"
+    )
 
 
 def _summary(objectives: list[Objective]) -> Table:
@@ -86,21 +106,40 @@ def _summary(objectives: list[Objective]) -> Table:
         else:
             side = "good" if o.indicator.good is not None else "bad"
             sli = f"ratio: {side} / total ({o.indicator.total.metric})"
-        table.add_row(o.id, sli, f"{o.target * 100:g}%", format_duration(o.window_s), ", ".join(o.group_by) or "-",
-                      " ".join(format_duration(w) for w in o.windows_s))
+        table.add_row(
+            o.id,
+            sli,
+            f"{o.target * 100:g}%",
+            format_duration(o.window_s),
+            ", ".join(o.group_by) or "-",
+            " ".join(format_duration(w) for w in o.windows_s),
+        )
     return table
 
 
 def _alerts(objectives: list[Objective]) -> Table:
-    table = Table("SLO", "alert", "pair", "long / short", "burn rate", "error ratio >", "budget spent",
-                  "min events", title="burn-rate alerts (AND within a pair, OR across pairs)")
+    table = Table(
+        "SLO",
+        "alert",
+        "pair",
+        "long / short",
+        "burn rate",
+        "error ratio >",
+        "budget spent",
+        "min events",
+        title="burn-rate alerts (AND within a pair, OR across pairs)",
+    )
     for o in objectives:
         for pair in o.pairs:
             enabled = pair.severity not in o.disabled_severities
             table.add_row(
-                o.id, o.alert_name if enabled else "(disabled)", pair.name,
-                f"{format_duration(pair.long_s)} / {format_duration(pair.short_s)}", f"{pair.factor:.4g}x",
-                f"{pair.threshold(o.target):.4g}", f"{budget_consumed(pair.factor, pair.long_s, o.window_s):.1%}",
+                o.id,
+                o.alert_name if enabled else "(disabled)",
+                pair.name,
+                f"{format_duration(pair.long_s)} / {format_duration(pair.short_s)}",
+                f"{pair.factor:.4g}x",
+                f"{pair.threshold(o.target):.4g}",
+                f"{budget_consumed(pair.factor, pair.long_s, o.window_s):.1%}",
                 str(o.min_events),
             )
     return table

@@ -39,7 +39,9 @@ def parse_duration(text: str, units: str = "smhdw") -> int:
     allowed = ", ".join(units[:-1]) + f" or {units[-1]}" if len(units) > 1 else units
     match = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if match and match.group(2) in _CALENDAR_UNITS:
-        raise ValueError(f"{text!r} uses a calendar unit (M, Q, Y); only rolling windows in {allowed} are supported")
+        raise ValueError(
+            f"{text!r} uses a calendar unit (M, Q, Y); only rolling windows in {allowed} are supported"
+        )
     if not match or match.group(2) not in units or match.group(2) not in UNITS:
         raise ValueError(f"{text!r} must be a whole number of {allowed} (for example 30d)")
     return int(match.group(1)) * UNITS[match.group(2)]

@@ -61,7 +61,9 @@ class Matcher:
             try:
                 object.__setattr__(self, "_regex", re.compile(self.value))
             except re.error as error:
-                raise ValueError(f"{self.label}{self.op}: {self.value!r} is not a valid regular expression: {error}")
+                raise ValueError(
+                    f"{self.label}{self.op}: {self.value!r} is not a valid regular expression: {error}"
+                )
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
@@ -80,7 +82,7 @@ class Matcher:
         match = _MATCHER.match(text) if isinstance(text, str) else None
         if not match:
             raise ValueError(
-                f"{text!r} is not a matcher: write label=\"value\" with =, !=, =~ or !~ and the value in double quotes"
+                f'{text!r} is not a matcher: write label="value" with =, !=, =~ or !~ and the value in double quotes'
             )
         value = re.sub(r'\\(["\\])', r"\1", match.group("value"))
         return cls(match.group("label"), match.group("op"), value)  # type: ignore[arg-type]

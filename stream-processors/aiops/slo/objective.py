@@ -95,7 +95,9 @@ class Selector:
     @classmethod
     def from_spec(cls, spec: MetricSourceSpec) -> Selector:
         """The selector a spec's ``metricSource.spec`` describes."""
-        return cls(spec.metric, spec.unit, spec.instrument, tuple(Matcher.parse(m) for m in spec.matchers))
+        return cls(
+            spec.metric, spec.unit, spec.instrument, tuple(Matcher.parse(m) for m in spec.matchers)
+        )
 
     @property
     def prometheus_name(self) -> str:
@@ -118,7 +120,9 @@ class Selector:
         """The events in a matching point (a histogram's count, a counter's delta); None if it does not match."""
         if not self.matches(point):
             return None
-        return float(point.get("count", 0) if self.instrument == "histogram" else point.get("value", 0.0))
+        return float(
+            point.get("count", 0) if self.instrument == "histogram" else point.get("value", 0.0)
+        )
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,9 @@ class LatencyIndicator:
         """
         if not self.source.matches(point):
             return None
-        good = count_at_or_below(self.threshold, point.get("bounds") or [], point.get("bucket_counts") or [0])
+        good = count_at_or_below(
+            self.threshold, point.get("bounds") or [], point.get("bucket_counts") or [0]
+        )
         return (good, float(point.get("count", 0)))
 
 
@@ -238,7 +244,10 @@ class Objective:
     @property
     def current_window_s(self) -> int:
         """The window of the "current" burn rate: the page-quick pair's short window (5m), as Sloth."""
-        pair = next((p for p in self.pairs if p.name == "page-quick"), min(self.pairs, key=lambda p: p.short_s))
+        pair = next(
+            (p for p in self.pairs if p.name == "page-quick"),
+            min(self.pairs, key=lambda p: p.short_s),
+        )
         return int(pair.short_s)
 
     @property
@@ -265,8 +274,11 @@ class Objective:
         >>> to_objective(parse_slos(EXAMPLE)[0]).describe()
         'demo-service-checkout-availability: ratio SLI, target 99.9% over 30d'
         """
-        sli = (f"latency SLI <= {self.indicator.threshold:g}s" if isinstance(self.indicator, LatencyIndicator)
-               else "ratio SLI")
+        sli = (
+            f"latency SLI <= {self.indicator.threshold:g}s"
+            if isinstance(self.indicator, LatencyIndicator)
+            else "ratio SLI"
+        )
         grouping = f", per {', '.join(self.group_by)}" if self.group_by else ""
         return f"{self.id}: {sli}, target {self.target * 100:g}% over {format_duration(self.window_s)}{grouping}"
 
@@ -281,7 +293,9 @@ def to_objective(spec: SloSpec) -> Objective:
         source = indicator_spec.threshold_metric.metric_source.spec
         threshold = body.objectives[0].value
         assert threshold is not None and source.buckets is not None
-        indicator = LatencyIndicator(Selector.from_spec(source), float(threshold), tuple(source.buckets))
+        indicator = LatencyIndicator(
+            Selector.from_spec(source), float(threshold), tuple(source.buckets)
+        )
     else:
         ratio = indicator_spec.ratio_metric
         assert ratio is not None
@@ -302,7 +316,10 @@ def to_objective(spec: SloSpec) -> Objective:
         group_by=tuple(body.group_by),
         display_name=spec.metadata.display_name or body.objectives[0].display_name or "",
         description=body.description or "",
-        labels={k: ",".join(v) if isinstance(v, list) else v for k, v in sorted(spec.metadata.labels.items())},
+        labels={
+            k: ",".join(v) if isinstance(v, list) else v
+            for k, v in sorted(spec.metadata.labels.items())
+        },
         alert_name=alerting.name,
         alert_labels=dict(alerting.labels),
         alert_annotations=dict(alerting.annotations),
@@ -336,7 +353,11 @@ def _pairs(spec: SloSpec, window_s: int) -> tuple[WindowPair, ...]:
             if given is not None and given.burn_rate is not None:
                 factor = given.burn_rate
             else:
-                percent = given.error_budget_percent if given is not None else default["errorBudgetPercent"]
+                percent = (
+                    given.error_budget_percent
+                    if given is not None
+                    else default["errorBudgetPercent"]
+                )
                 factor = burn_rate_factor(percent, window_s, long_s)
             pairs.append(WindowPair(severity, speed, short_s=short_s, long_s=long_s, factor=factor))
     return tuple(pairs)

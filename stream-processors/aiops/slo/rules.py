@@ -92,7 +92,11 @@ def sloth_labels(objective: Objective) -> dict[str, str]:
     >>> sloth_labels(to_objective(parse_slos(EXAMPLE)[0]))["sloth_id"]
     'demo-service-checkout-availability'
     """
-    return {"sloth_id": objective.id, "sloth_service": objective.service, "sloth_slo": objective.name}
+    return {
+        "sloth_id": objective.id,
+        "sloth_service": objective.service,
+        "sloth_slo": objective.name,
+    }
 
 
 def selector_promql(selector: Selector, suffix: str = "", extra: Sequence[str] = ()) -> str:
@@ -136,11 +140,13 @@ def sli_recording_rules(objective: Objective) -> list[dict[str, Any]]:
     rules = []
     for window_s in objective.windows_s:
         window = format_duration(window_s)
-        rules.append({
-            "record": f"slo:sli_error:ratio_rate{window}",
-            "expr": sli_error_expr(objective, window_s),
-            "labels": {**objective.labels, **sloth_labels(objective), _WINDOW_LABEL: window},
-        })
+        rules.append(
+            {
+                "record": f"slo:sli_error:ratio_rate{window}",
+                "expr": sli_error_expr(objective, window_s),
+                "labels": {**objective.labels, **sloth_labels(objective), _WINDOW_LABEL: window},
+            }
+        )
     return rules
 
 
@@ -152,19 +158,41 @@ def meta_recording_rules(objective: Objective) -> list[dict[str, Any]]:
     target = _num(objective.target)
 
     def burn(window_s: float) -> str:
-        return (f"slo:sli_error:ratio_rate{format_duration(window_s)}{selector}\n"
-                f"/ on({ids}) group_left\nslo:error_budget:ratio{selector}\n")
+        return (
+            f"slo:sli_error:ratio_rate{format_duration(window_s)}{selector}\n"
+            f"/ on({ids}) group_left\nslo:error_budget:ratio{selector}\n"
+        )
 
-    info = {**labels, "sloth_mode": SLOTH_MODE, "sloth_objective": _num(objective.target * 100),
-            "sloth_spec": SLOTH_SPEC, "sloth_version": SLOTH_VERSION}
+    info = {
+        **labels,
+        "sloth_mode": SLOTH_MODE,
+        "sloth_objective": _num(objective.target * 100),
+        "sloth_spec": SLOTH_SPEC,
+        "sloth_version": SLOTH_VERSION,
+    }
     return [
         {"record": "slo:objective:ratio", "expr": f"vector({target})", "labels": labels},
         {"record": "slo:error_budget:ratio", "expr": f"vector(1-{target})", "labels": labels},
-        {"record": "slo:time_period:days", "expr": f"vector({_num(objective.window_s / 86400)})", "labels": labels},
-        {"record": "slo:current_burn_rate:ratio", "expr": burn(objective.current_window_s), "labels": labels},
-        {"record": "slo:period_burn_rate:ratio", "expr": burn(objective.window_s), "labels": labels},
-        {"record": "slo:period_error_budget_remaining:ratio",
-         "expr": f"1 - slo:period_burn_rate:ratio{selector}", "labels": labels},
+        {
+            "record": "slo:time_period:days",
+            "expr": f"vector({_num(objective.window_s / 86400)})",
+            "labels": labels,
+        },
+        {
+            "record": "slo:current_burn_rate:ratio",
+            "expr": burn(objective.current_window_s),
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_burn_rate:ratio",
+            "expr": burn(objective.window_s),
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{selector}",
+            "labels": labels,
+        },
         {"record": "sloth_slo_info", "expr": "vector(1)", "labels": info},
     ]
 
@@ -177,28 +205,45 @@ def alert_rules(objective: Objective) -> list[dict[str, Any]]:
         if not pairs:
             continue
         clauses = "\nor\n".join(_pair_clause(objective, pair) for pair in pairs)
-        labels = {**objective.alert_labels, **objective.severity_labels.get(severity, {}),
-                  "sloth_severity": severity, "severity": severity, "slo": objective.name,
-                  "service": objective.service}
+        labels = {
+            **objective.alert_labels,
+            **objective.severity_labels.get(severity, {}),
+            "sloth_severity": severity,
+            "severity": severity,
+            "slo": objective.name,
+            "service": objective.service,
+        }
         annotations = {
             "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget "
-                     "burn rate is too fast.",
+            "burn rate is too fast.",
             "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over "
-                       "expected.",
+            "expected.",
             "description": _description(objective, pairs),
             **objective.alert_annotations,
             **objective.severity_annotations.get(severity, {}),
         }
-        rules.append({"alert": objective.alert_name, "expr": clauses + "\n", "labels": labels,
-                      "annotations": annotations})
+        rules.append(
+            {
+                "alert": objective.alert_name,
+                "expr": clauses + "\n",
+                "labels": labels,
+                "annotations": annotations,
+            }
+        )
     return rules
 
 
 def rule_groups(objective: Objective) -> list[dict[str, Any]]:
     """The three rule groups of one objective, in Sloth's order."""
     groups = [
-        {"name": f"sloth-slo-sli-recordings-{objective.id}", "rules": sli_recording_rules(objective)},
-        {"name": f"sloth-slo-meta-recordings-{objective.id}", "rules": meta_recording_rules(objective)},
+        {
+            "name": f"sloth-slo-sli-recordings-{objective.id}",
+            "rules": sli_recording_rules(objective),
+        },
+        {
+            "name": f"sloth-slo-meta-recordings-{objective.id}",
+            "rules": meta_recording_rules(objective),
+        },
     ]
     alerts = alert_rules(objective)
     if alerts:
@@ -226,8 +271,14 @@ def render_rules(objectives: Sequence[Objective], source: str) -> str:
         "# SLO recording and alert rules in Sloth's shape (series names and sloth_* labels), so Sloth's\n"
         "# dashboards work on them; see stream-processors/aiops/slo/rules.py.\n"
     )
-    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000,
-                              allow_unicode=True)
+    return header + yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        width=1000,
+        allow_unicode=True,
+    )
 
 
 def _pair_clause(objective: Objective, pair: WindowPair) -> str:
@@ -245,10 +296,13 @@ def _pair_clause(objective: Objective, pair: WindowPair) -> str:
 
 def _description(objective: Objective, pairs: Sequence[WindowPair]) -> str:
     conditions = " or ".join(
-        f"{_num(p.factor)}x over {format_duration(p.long_s)} and {format_duration(p.short_s)}" for p in pairs
+        f"{_num(p.factor)}x over {format_duration(p.long_s)} and {format_duration(p.short_s)}"
+        for p in pairs
     )
-    return (f"{objective.id} (target {_num(objective.target * 100)}% over {format_duration(objective.window_s)}) "
-            f"is spending its error budget faster than {conditions}.")
+    return (
+        f"{objective.id} (target {_num(objective.target * 100)}% over {format_duration(objective.window_s)}) "
+        f"is spending its error budget faster than {conditions}."
+    )
 
 
 def _sloth_selector(objective: Objective) -> str:

@@ -150,16 +150,21 @@ def _fail(path: str | tuple[str | int, ...], reason: str) -> PydanticCustomError
 
 def _rfc1123(value: str) -> str:
     if len(value) > 63 or not re.match(_NAME_PATTERN, value):
-        raise ValueError(f"{value!r} must be a lowercase RFC 1123 name: a-z, 0-9 and '-', "
-                         "starting and ending with a letter or digit, at most 63 characters")
+        raise ValueError(
+            f"{value!r} must be a lowercase RFC 1123 name: a-z, 0-9 and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
     return value
 
 
 def _label_names(values: dict[str, Any]) -> dict[str, Any]:
     for name in values:
         if not re.match(_LABEL_NAME, name) or name.startswith(("__", "sloth_")):
-            raise _fail((name,), f"label name {name!r} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "
-                              "__ or sloth_ (it becomes a Prometheus label)")
+            raise _fail(
+                (name,),
+                f"label name {name!r} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "
+                "__ or sloth_ (it becomes a Prometheus label)",
+            )
     return values
 
 
@@ -171,7 +176,7 @@ def _label_values(values: Any) -> Any:
         items = value if isinstance(value, list) else [value]
         for item in items:
             if isinstance(item, bool | int | float):
-                raise _fail((str(key),), f"must be a string: quote it ({key}: \"{item}\")")
+                raise _fail((str(key),), f'must be a string: quote it ({key}: "{item}")')
             if not isinstance(item, str):
                 raise _fail((str(key),), "must be a string or a list of strings")
     return values
@@ -206,13 +211,17 @@ def _one_window(values: list[Any]) -> list[Any]:
 
 def _one_objective(values: list[Any]) -> list[Any]:
     if len(values) != 1:
-        raise ValueError(f"must hold exactly one objective, not {len(values)}: write one SLO per objective")
+        raise ValueError(
+            f"must hold exactly one objective, not {len(values)}: write one SLO per objective"
+        )
     return values
 
 
 def _occurrences(value: str) -> str:
     if value != "Occurrences":
-        raise ValueError(f"{value!r} is not supported: only Occurrences (good events over all events)")
+        raise ValueError(
+            f"{value!r} is not supported: only Occurrences (good events over all events)"
+        )
     return value
 
 
@@ -230,12 +239,17 @@ def _increasing_bounds(values: list[float] | None) -> list[float] | None:
 
 Name = Annotated[str, AfterValidator(_rfc1123)]
 Labels = Annotated[dict[str, str], BeforeValidator(_label_values), AfterValidator(_label_names)]
-WindowDuration = Annotated[str, AfterValidator(_window_duration),
-                           Field(description="a duration: a whole number of s, m, h, d or w, e.g. 5m")]
+WindowDuration = Annotated[
+    str,
+    AfterValidator(_window_duration),
+    Field(description="a duration: a whole number of s, m, h, d or w, e.g. 5m"),
+]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
 
 
 # -------------------------------------------------------------------------------------------- models
@@ -244,10 +258,16 @@ class _Model(BaseModel):
 class Metadata(_Model):
     """``metadata``: the SLO's name, display name, labels and annotations."""
 
-    name: Name = Field(description="RFC 1123 name, unique in the file; the SLO's id is <service>-<name>")
+    name: Name = Field(
+        description="RFC 1123 name, unique in the file; the SLO's id is <service>-<name>"
+    )
     display_name: str | None = Field(None, description="a name for people")
-    labels: Annotated[dict[str, str | list[str]], BeforeValidator(_label_values), AfterValidator(_label_names)] = Field(
-        default_factory=dict, description="labels for every generated series; a list is joined with commas")
+    labels: Annotated[
+        dict[str, str | list[str]], BeforeValidator(_label_values), AfterValidator(_label_names)
+    ] = Field(
+        default_factory=dict,
+        description="labels for every generated series; a list is joined with commas",
+    )
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
@@ -259,16 +279,25 @@ class MetricSourceSpec(_Model):
     'histogram'
     """
 
-    metric: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-/]*$",
-                        description="OpenTelemetry metric name, e.g. http.server.request.duration")
-    unit: str = Field("", description="OpenTelemetry unit (UCUM), e.g. s; gives the Prometheus name its suffix")
+    metric: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_.\-/]*$",
+        description="OpenTelemetry metric name, e.g. http.server.request.duration",
+    )
+    unit: str = Field(
+        "", description="OpenTelemetry unit (UCUM), e.g. s; gives the Prometheus name its suffix"
+    )
     instrument: Literal["histogram", "counter"] = Field(
-        "histogram", description="histogram: its count is the events; counter: a monotonic sum of events")
+        "histogram",
+        description="histogram: its count is the events; counter: a monotonic sum of events",
+    )
     matchers: list[Annotated[str, AfterValidator(_matcher)]] = Field(
         default_factory=list,
-        description='PromQL-style matchers on OpenTelemetry attribute names, e.g. http.route=~"/api/.*"')
+        description='PromQL-style matchers on OpenTelemetry attribute names, e.g. http.route=~"/api/.*"',
+    )
     buckets: Annotated[list[float] | None, AfterValidator(_increasing_bounds)] = Field(
-        None, description="threshold SLIs: the histogram's explicit bucket bounds, increasing (+Inf implied)")
+        None,
+        description="threshold SLIs: the histogram's explicit bucket bounds, increasing (+Inf implied)",
+    )
 
 
 class MetricSource(_Model):
@@ -295,7 +324,10 @@ class RatioMetric(_Model):
     @model_validator(mode="after")
     def _good_or_bad(self) -> RatioMetric:
         if (self.good is None) == (self.bad is None):
-            raise _fail("bad" if self.good is not None else "", "needs exactly one of good or bad (over total)")
+            raise _fail(
+                "bad" if self.good is not None else "",
+                "needs exactly one of good or bad (over total)",
+            )
         return self
 
 
@@ -314,8 +346,10 @@ class IndicatorSpecBody(_Model):
     @model_validator(mode="after")
     def _one_kind(self) -> IndicatorSpecBody:
         if (self.ratio_metric is None) == (self.threshold_metric is None):
-            raise _fail("ratioMetric" if self.ratio_metric else "",
-                        "needs exactly one of ratioMetric or thresholdMetric")
+            raise _fail(
+                "ratioMetric" if self.ratio_metric else "",
+                "needs exactly one of ratioMetric or thresholdMetric",
+            )
         return self
 
 
@@ -337,7 +371,8 @@ class TimeWindowSpec(_Model):
     """``spec.timeWindow[0]``: a rolling window."""
 
     duration: Annotated[str, AfterValidator(_slo_window_duration)] = Field(
-        description="rolling SLO window: a whole number of m, h, d or w, e.g. 30d")
+        description="rolling SLO window: a whole number of m, h, d or w, e.g. 30d"
+    )
     is_rolling: bool = True
 
     @model_validator(mode="after")
@@ -352,15 +387,23 @@ class ObjectiveSpec(_Model):
 
     display_name: str | None = None
     op: Literal["lte", "lt", "gte", "gt"] | None = Field(None, description="threshold SLIs: lte")
-    value: float | None = Field(None, description="threshold SLIs: the latency threshold, a bucket bound")
-    target: float | None = Field(None, gt=0, lt=1, description="the objective as a ratio, e.g. 0.999")
-    target_percent: float | None = Field(None, gt=0, lt=100, description="the objective in percent, e.g. 99.9")
+    value: float | None = Field(
+        None, description="threshold SLIs: the latency threshold, a bucket bound"
+    )
+    target: float | None = Field(
+        None, gt=0, lt=1, description="the objective as a ratio, e.g. 0.999"
+    )
+    target_percent: float | None = Field(
+        None, gt=0, lt=100, description="the objective in percent, e.g. 99.9"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ObjectiveSpec:
         if (self.target is None) == (self.target_percent is None):
-            raise _fail("targetPercent" if self.target_percent is not None else "",
-                        "needs exactly one of target or targetPercent")
+            raise _fail(
+                "targetPercent" if self.target_percent is not None else "",
+                "needs exactly one of target or targetPercent",
+            )
         return self
 
     @property
@@ -375,14 +418,22 @@ class BurnRateWindowSpec(_Model):
     short_window: WindowDuration
     long_window: WindowDuration
     error_budget_percent: float | None = Field(
-        None, gt=0, le=100, description="share of the budget the long window may spend; gives the factor")
-    burn_rate: float | None = Field(None, gt=0, description="the burn-rate factor itself, instead of a percent")
+        None,
+        gt=0,
+        le=100,
+        description="share of the budget the long window may spend; gives the factor",
+    )
+    burn_rate: float | None = Field(
+        None, gt=0, description="the burn-rate factor itself, instead of a percent"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> BurnRateWindowSpec:
         if (self.error_budget_percent is None) == (self.burn_rate is None):
-            raise _fail("burnRate" if self.burn_rate is not None else "",
-                        "needs exactly one of errorBudgetPercent or burnRate")
+            raise _fail(
+                "burnRate" if self.burn_rate is not None else "",
+                "needs exactly one of errorBudgetPercent or burnRate",
+            )
         if parse_duration(self.short_window) >= parse_duration(self.long_window):
             raise _fail("shortWindow", f"must be shorter than longWindow ({self.long_window})")
         return self
@@ -413,10 +464,14 @@ class AlertSeveritySpec(_Model):
 class AlertingSpec(_Model):
     """``spec.alerting`` (aiops extension): burn-rate alert names, labels, windows and guards."""
 
-    name: Annotated[str, AfterValidator(_alert_name)] = Field("SLOBurnRate", description="the alertname")
+    name: Annotated[str, AfterValidator(_alert_name)] = Field(
+        "SLOBurnRate", description="the alertname"
+    )
     labels: Labels = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    min_events: int = Field(10, ge=0, description="low-traffic guard: events the short window needs to alert")
+    min_events: int = Field(
+        10, ge=0, description="low-traffic guard: events the short window needs to alert"
+    )
     windows: AlertWindowsSpec = Field(default_factory=AlertWindowsSpec)
     page_alert: AlertSeveritySpec = Field(default_factory=AlertSeveritySpec)
     ticket_alert: AlertSeveritySpec = Field(default_factory=AlertSeveritySpec)
@@ -426,15 +481,22 @@ class SloSpecBody(_Model):
     """``spec``: service, indicator, window, budgeting method, objective, and the aiops extensions."""
 
     description: str | None = Field(None, max_length=1050)
-    service: Name = Field(description="the service the SLO is about; sloth_service on generated series")
+    service: Name = Field(
+        description="the service the SLO is about; sloth_service on generated series"
+    )
     indicator: IndicatorSpec
     time_window: Annotated[list[TimeWindowSpec], AfterValidator(_one_window)]
     budgeting_method: Annotated[str, AfterValidator(_occurrences)] = Field(
-        description="Occurrences: good events over all events")
+        description="Occurrences: good events over all events"
+    )
     objectives: Annotated[list[ObjectiveSpec], AfterValidator(_one_objective)]
     group_by: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]] = Field(
-        default_factory=list, description="aiops extension: attributes to evaluate the SLO per value of")
-    alerting: AlertingSpec = Field(default_factory=AlertingSpec, description="aiops extension: burn-rate alerts")
+        default_factory=list,
+        description="aiops extension: attributes to evaluate the SLO per value of",
+    )
+    alerting: AlertingSpec = Field(
+        default_factory=AlertingSpec, description="aiops extension: burn-rate alerts"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SloSpecBody:
@@ -468,32 +530,58 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
         base = "indicator.spec.thresholdMetric.metricSource.spec"
         source = indicator.threshold_metric.metric_source.spec
         if source.instrument != "histogram":
-            problems.append((f"{base}.instrument", "must be histogram: a threshold SLI counts requests per bucket"))
+            problems.append(
+                (
+                    f"{base}.instrument",
+                    "must be histogram: a threshold SLI counts requests per bucket",
+                )
+            )
         if objective.op is None:
-            problems.append(("objectives.0.op",
-                             "required for a threshold SLI: lte (requests at or below value are good)"))
+            problems.append(
+                (
+                    "objectives.0.op",
+                    "required for a threshold SLI: lte (requests at or below value are good)",
+                )
+            )
         elif objective.op != "lte":
             reason = f"must be lte, not {objective.op}: histogram buckets count requests at or below their bound"
             problems.append(("objectives.0.op", reason))
         if source.buckets is None:
-            problems.append((f"{base}.buckets", "required for a threshold SLI: the histogram's bucket bounds"))
+            problems.append(
+                (f"{base}.buckets", "required for a threshold SLI: the histogram's bucket bounds")
+            )
         if objective.value is None:
-            problems.append(("objectives.0.value", "required for a threshold SLI: the latency threshold"))
+            problems.append(
+                ("objectives.0.value", "required for a threshold SLI: the latency threshold")
+            )
         elif source.buckets is not None and not any(
-                math.isclose(objective.value, b, rel_tol=1e-12, abs_tol=0) for b in source.buckets):
-            problems.append(("objectives.0.value", str(NotABucketBound(objective.value, source.buckets,
-                                                                       of=source.metric))))
+            math.isclose(objective.value, b, rel_tol=1e-12, abs_tol=0) for b in source.buckets
+        ):
+            problems.append(
+                (
+                    "objectives.0.value",
+                    str(NotABucketBound(objective.value, source.buckets, of=source.metric)),
+                )
+            )
     else:
         assert indicator.ratio_metric is not None
         if objective.op is not None or objective.value is not None:
-            problems.append(("objectives.0." + ("op" if objective.op is not None else "value"),
-                             "only threshold SLIs have op and value"))
+            problems.append(
+                (
+                    "objectives.0." + ("op" if objective.op is not None else "value"),
+                    "only threshold SLIs have op and value",
+                )
+            )
         ratio = indicator.ratio_metric
         for side in ("good", "bad", "total"):
             ref = getattr(ratio, side)
             if ref is not None and ref.metric_source.spec.buckets is not None:
-                problems.append((f"indicator.spec.ratioMetric.{side}.metricSource.spec.buckets",
-                                 "only threshold SLIs have buckets"))
+                problems.append(
+                    (
+                        f"indicator.spec.ratioMetric.{side}.metricSource.spec.buckets",
+                        "only threshold SLIs have buckets",
+                    )
+                )
     if len(set(body.group_by)) != len(body.group_by):
         problems.append(("groupBy", "lists an attribute twice"))
     period = parse_duration(body.time_window[0].duration)
@@ -503,8 +591,12 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
         for speed in ("quick", "slow"):
             pair = getattr(tier, speed) if tier is not None else None
             if pair is not None and parse_duration(pair.long_window) > period:
-                problems.append((f"alerting.windows.{severity}.{speed}.longWindow",
-                                 f"must not be longer than the SLO window ({body.time_window[0].duration})"))
+                problems.append(
+                    (
+                        f"alerting.windows.{severity}.{speed}.longWindow",
+                        f"must not be longer than the SLO window ({body.time_window[0].duration})",
+                    )
+                )
     return problems
 
 
@@ -551,9 +643,15 @@ def parse_slos(text: str, source: str = "<string>") -> list[SloSpec]:
     for index, document in enumerate(documents):
         prefix = f"slo[{index}]"
         for path, line, first in document.duplicates:
-            problems.append(Problem(source, line, _dotted(prefix, path), f"duplicate key (first on line {first})"))
+            problems.append(
+                Problem(
+                    source, line, _dotted(prefix, path), f"duplicate key (first on line {first})"
+                )
+            )
         if not isinstance(document.data, dict):
-            problems.append(Problem(source, document.line, prefix, "must be a mapping (an OpenSLO document)"))
+            problems.append(
+                Problem(source, document.line, prefix, "must be a mapping (an OpenSLO document)")
+            )
             continue
         try:
             slos.append(SloSpec.model_validate(document.data))
@@ -563,14 +661,19 @@ def parse_slos(text: str, source: str = "<string>") -> list[SloSpec]:
     for index, slo in enumerate(slos):
         if slo.id in seen:
             other = seen[slo.id]
-            problems.append(Problem(source, documents[index].line_of(("metadata", "name")),
-                                    f"slo[{index}].metadata.name",
-                                    f"{slo.id!r} is already the id of slo[{other}] (service and name must be unique)"))
+            problems.append(
+                Problem(
+                    source,
+                    documents[index].line_of(("metadata", "name")),
+                    f"slo[{index}].metadata.name",
+                    f"{slo.id!r} is already the id of slo[{other}] (service and name must be unique)",
+                )
+            )
         seen.setdefault(slo.id, index)
     if not documents and not problems:
         problems.append(Problem(source, None, "", "holds no SLO"))
     if problems:
-        problems.sort(key=lambda p: (p.line or 0))
+        problems.sort(key=lambda p: p.line or 0)
         raise SpecError(_unique(problems))
     return slos
 
@@ -581,7 +684,9 @@ def load_slos(path: str | Path) -> list[SloSpec]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError([Problem(str(path), None, "", f"cannot read: {error.strerror or error}")]) from None
+        raise SpecError(
+            [Problem(str(path), None, "", f"cannot read: {error.strerror or error}")]
+        ) from None
     return parse_slos(text, source=str(path))
 
 
@@ -593,12 +698,16 @@ def json_schema() -> dict[str, Any]:
     """
     schema = SloSpec.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["description"] = ("One kind: SLO document of an aiops SLO file (a YAML stream of them): the OpenSLO v1 "
-                             "subset aiops reads, plus the aiops extensions spec.groupBy and spec.alerting.")
+    schema["description"] = (
+        "One kind: SLO document of an aiops SLO file (a YAML stream of them): the OpenSLO v1 "
+        "subset aiops reads, plus the aiops extensions spec.groupBy and spec.alerting."
+    )
     return schema
 
 
-def _problems(error: ValidationError, document: LocatedDocument, source: str, prefix: str) -> list[Problem]:
+def _problems(
+    error: ValidationError, document: LocatedDocument, source: str, prefix: str
+) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
@@ -606,7 +715,9 @@ def _problems(error: ValidationError, document: LocatedDocument, source: str, pr
         if item["type"] == "aiops_field" and ctx.get("path"):
             loc = loc + tuple(ctx["path"])
         path = _data_path(loc, document.data)
-        problems.append(Problem(source, document.line_of(path), _dotted(prefix, path), _message(item, loc)))
+        problems.append(
+            Problem(source, document.line_of(path), _dotted(prefix, path), _message(item, loc))
+        )
     return problems
 
 
@@ -617,10 +728,17 @@ def _data_path(loc: tuple, data: Any) -> tuple:
     for position, item in enumerate(loc):
         last = position == len(loc) - 1
         in_mapping = isinstance(node, dict) and item in node
-        if in_mapping or (isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)):
+        if in_mapping or (
+            isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
+        ):
             path.append(item)
             node = node[item]
-        elif isinstance(node, dict) and isinstance(item, str) and (last or item[:1].islower()) and "[" not in item:
+        elif (
+            isinstance(node, dict)
+            and isinstance(item, str)
+            and (last or item[:1].islower())
+            and "[" not in item
+        ):
             path.append(item)  # a missing field
             node = None
     return tuple(path)
@@ -648,24 +766,42 @@ def _message(item: dict, loc: tuple) -> str:
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
-        return _OPENSLO_UNSUPPORTED.get(field, "unknown field (not in the OpenSLO v1 subset aiops reads)")
+        return _OPENSLO_UNSUPPORTED.get(
+            field, "unknown field (not in the OpenSLO v1 subset aiops reads)"
+        )
     if kind == "literal_error":
         return f"must be {ctx['expected']}"
-    comparisons = {"less_than": "<", "less_than_equal": "<=", "greater_than": ">", "greater_than_equal": ">="}
+    comparisons = {
+        "less_than": "<",
+        "less_than_equal": "<=",
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+    }
     if kind in comparisons:
         bound = next(iter(ctx.values()))
-        return f"must be {comparisons[kind]} {bound:g}" if isinstance(bound, float) else \
-            f"must be {comparisons[kind]} {bound}"
+        return (
+            f"must be {comparisons[kind]} {bound:g}"
+            if isinstance(bound, float)
+            else f"must be {comparisons[kind]} {bound}"
+        )
     if kind == "string_pattern_mismatch":
         return f"must match {ctx['pattern']}"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters"
-    simple = {"string_type": "must be a string", "float_type": "must be a number", "float_parsing": "must be a number",
-              "int_type": "must be an integer", "int_parsing": "must be an integer",
-              "int_from_float": "must be an integer", "bool_type": "must be true or false",
-              "bool_parsing": "must be true or false", "list_type": "must be a list",
-              "dict_type": "must be a mapping", "model_type": "must be a mapping",
-              "model_attributes_type": "must be a mapping"}
+    simple = {
+        "string_type": "must be a string",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "int_from_float": "must be an integer",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+    }
     if kind in simple:
         return simple[kind]
     message = item["msg"]

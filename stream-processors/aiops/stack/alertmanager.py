@@ -7,7 +7,12 @@ import shutil
 from aiops.settings import Settings
 from aiops.stack.process import Component, http_ok
 
-__all__ = ["APT_INSTALL", "AlertmanagerMissingError", "alertmanager_binary", "alertmanager_component"]
+__all__ = [
+    "APT_INSTALL",
+    "AlertmanagerMissingError",
+    "alertmanager_binary",
+    "alertmanager_component",
+]
 
 APT_INSTALL = "apt-get update && apt-get install -y --no-install-recommends prometheus-alertmanager"
 
@@ -20,7 +25,9 @@ def alertmanager_binary() -> str:
     """The path of Debian's ``prometheus-alertmanager`` (or an ``alertmanager`` on PATH)."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
-        raise AlertmanagerMissingError(f"Alertmanager is not installed; install it with: {APT_INSTALL}")
+        raise AlertmanagerMissingError(
+            f"Alertmanager is not installed; install it with: {APT_INSTALL}"
+        )
     return binary
 
 

@@ -60,7 +60,6 @@ _CONFIG_FIELDS = (
 )
 
 
-
 class CollectorConfigError(RuntimeError):
     """``otelcol-aiops validate`` rejected the config; the message holds its output."""
 
@@ -108,12 +107,14 @@ def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
         progress(f"building {binary.name} into {out_dir} (the first build takes minutes)")
         started = time.monotonic()
         run_logged(
-            [str(builder), f"--config={resolved}"], out_dir / "build.log", go_env(go), progress, cwd=out_dir
+            [str(builder), f"--config={resolved}"],
+            out_dir / "build.log",
+            go_env(go),
+            progress,
+            cwd=out_dir,
         )
         if not binary.is_file():
-            raise GoBuildError(
-                f"ocb finished but {binary} is missing; see {out_dir / 'build.log'}"
-            )
+            raise GoBuildError(f"ocb finished but {binary} is missing; see {out_dir / 'build.log'}")
         progress(f"built {binary} in {time.monotonic() - started:.0f}s")
     return binary
 

@@ -29,7 +29,16 @@ __all__ = ["COMPONENTS", "ComponentStatus", "down", "state_topics", "status", "u
 
 Progress = Callable[[str], None]
 
-COMPONENTS = ("kafka", "collector", "prometheus", "alertmanager", "worker", "forwarder", "demo", "load")
+COMPONENTS = (
+    "kafka",
+    "collector",
+    "prometheus",
+    "alertmanager",
+    "worker",
+    "forwarder",
+    "demo",
+    "load",
+)
 
 LOAD_DURATION_S = 7 * 24 * 3600
 """The stack's background load runs until ``down``, or a week, whichever comes first."""
@@ -71,7 +80,15 @@ def demo_component(settings: Settings) -> Component:
     """The instrumented demo service, exporting OTLP to the local collector."""
     return Component(
         name="demo",
-        command=[sys.executable, "-m", "aiops_demo", "--host", settings.bind_host, "--port", str(settings.demo_port)],
+        command=[
+            sys.executable,
+            "-m",
+            "aiops_demo",
+            "--host",
+            settings.bind_host,
+            "--port",
+            str(settings.demo_port),
+        ],
         ports={"demo_port": settings.demo_port},
         healthy=partial(http_ok, f"{settings.demo_url}/ready"),
         env={
@@ -96,8 +113,18 @@ def load_component(settings: Settings, rate: float) -> Component:
     """A steady load on the demo service, so points flow as soon as the stack is up; healthy after a second."""
     return Component(
         name="load",
-        command=[sys.executable, "-m", "aiops_producers", "run", "--url", settings.demo_url,
-                 "--rate", str(rate), "--duration", str(LOAD_DURATION_S)],
+        command=[
+            sys.executable,
+            "-m",
+            "aiops_producers",
+            "run",
+            "--url",
+            settings.demo_url,
+            "--rate",
+            str(rate),
+            "--duration",
+            str(LOAD_DURATION_S),
+        ],
         ports={},
         healthy=partial(_ran_a_second, settings.stack_dir / "run" / "load.pid"),
     )
@@ -114,10 +141,14 @@ def _ran_a_second(pid_file: Path) -> bool:
 def _settings_env(settings: Settings) -> dict[str, str]:
     """The settings as ``AIOPS_*`` variables, so child processes see the same values."""
     values = settings.model_dump(mode="json")
-    return {env_var(name): str(value) for name, value in values.items() if not isinstance(value, dict)}
+    return {
+        env_var(name): str(value) for name, value in values.items() if not isinstance(value, dict)
+    }
 
 
-def _components(settings: Settings, collector_binary: Path, *, load_rate: float | None) -> list[Component]:
+def _components(
+    settings: Settings, collector_binary: Path, *, load_rate: float | None
+) -> list[Component]:
     """Every component in start order; the load generator only when ``load_rate`` is given."""
     components = [
         kafka_component(settings),
@@ -133,18 +164,24 @@ def _components(settings: Settings, collector_binary: Path, *, load_rate: float 
     return components
 
 
-def up(settings: Settings, progress: Progress, *, with_load: bool = True, load_rate: float = 5.0) -> None:
+def up(
+    settings: Settings, progress: Progress, *, with_load: bool = True, load_rate: float = 5.0
+) -> None:
     """Prepare and start every component that is not running, in dependency order."""
     collector_binary = ensure_collector(settings, progress)
     prepare_kafka(settings, progress)
-    for component in _components(settings, collector_binary, load_rate=load_rate if with_load else None):
+    for component in _components(
+        settings, collector_binary, load_rate=load_rate if with_load else None
+    ):
         process = ManagedProcess(component, settings)
         if process.pid is not None:
             progress(f"{component.name}: already running (pid {process.pid})")
             continue
         began = time.monotonic()
         pid = process.start()
-        progress(f"{component.name}: healthy in {time.monotonic() - began:.1f}s (pid {pid}, log {process.log_path})")
+        progress(
+            f"{component.name}: healthy in {time.monotonic() - began:.1f}s (pid {pid}, log {process.log_path})"
+        )
         if component.name == "kafka":
             created = create_topics(settings, extra=state_topics(settings))
             progress(f"topics: {'created ' + ', '.join(created) if created else 'all present'}")

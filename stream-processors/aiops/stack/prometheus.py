@@ -166,4 +166,3 @@ def _symlink(link: Path, target: Path) -> None:
     elif link.exists():
         raise FileExistsError(f"{link} is in the way of a symlink to {target}; remove it")
     link.symlink_to(target)
-

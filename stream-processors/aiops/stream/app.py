@@ -67,20 +67,31 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
     )
     monitor = AiopsMonitor(app, registry, metrics)
     app.monitor = monitor
-    otlp_metrics = app.topic(settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw")
+    otlp_metrics = app.topic(
+        settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw"
+    )
     points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
     deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
     decode_state = app.Table(DECODE_STATE_TABLE, default=None, partitions=settings.kafka_partitions)
 
     async def send_to_deadletter(event, payload: bytes, *, kind: str, reason: str) -> None:
         message = event.message
-        record = deadletter_record(payload, reason=reason, kind=kind, stage="decode", topic=message.topic,
-                                   partition=message.partition, offset=message.offset,
-                                   timestamp=message.timestamp)
+        record = deadletter_record(
+            payload,
+            reason=reason,
+            kind=kind,
+            stage="decode",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp=message.timestamp,
+        )
         await deadletter.send(value=record)
         metrics.deadletters.labels(stage="decode", reason=kind).inc()
         metrics.decode_errors.labels(partition=str(message.partition), kind=kind).inc()
-        log.warning("dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason)
+        log.warning(
+            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
+        )
 
     @app.agent(otlp_metrics)
     async def decode(stream):
@@ -91,14 +102,21 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
             try:
                 result = decode_payload(payload, decode_state)
             except MalformedPayload as error:
-                await send_to_deadletter(event, payload, kind="malformed_payload", reason=str(error))
+                await send_to_deadletter(
+                    event, payload, kind="malformed_payload", reason=str(error)
+                )
                 continue
             except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
-                await send_to_deadletter(event, payload, kind="decode_error", reason=traceback.format_exc(limit=3))
+                await send_to_deadletter(
+                    event, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
+                )
                 continue
             for point in result.points:
-                await points.send(key=point.series, value=point.as_record(),
-                                  partition=resource_partition(point.resource, settings.kafka_partitions))
+                await points.send(
+                    key=point.series,
+                    value=point.as_record(),
+                    partition=resource_partition(point.resource, settings.kafka_partitions),
+                )
             if result.points:
                 newest = max(point.time_unix_nano for point in result.points)
                 metrics.event_delay.observe(max(time.time() - newest / 1e9, 0.0))
@@ -108,9 +126,11 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
                 metrics.point_problems.inc(len(result.problems))
                 reasons = "; ".join(sorted({f"{p.metric}: {p.reason}" for p in result.problems}))
                 await send_to_deadletter(
-                    event, payload, kind="unreadable_points",
+                    event,
+                    payload,
+                    kind="unreadable_points",
                     reason=f"{len(result.problems)} of {len(result.problems) + len(result.points)} points "
-                           f"skipped: {reasons}",
+                    f"skipped: {reasons}",
                 )
 
     register_sli_agent(app, settings, metrics)

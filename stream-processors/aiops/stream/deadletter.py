@@ -13,14 +13,28 @@ import base64
 __all__ = ["deadletter_record"]
 
 
-def deadletter_record(payload: bytes, *, reason: str, kind: str, stage: str, topic: str, partition: int,
-                      offset: int, timestamp: float | None) -> dict:
+def deadletter_record(
+    payload: bytes,
+    *,
+    reason: str,
+    kind: str,
+    stage: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: float | None,
+) -> dict:
     """The JSON record written to the dead-letter topic (schema ``aiops.deadletter/v1``)."""
     return {
         "schema": "aiops.deadletter/v1",
         "stage": stage,
         "kind": kind,
         "reason": reason,
-        "source": {"topic": topic, "partition": partition, "offset": offset, "timestamp": timestamp},
+        "source": {
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "timestamp": timestamp,
+        },
         "payload_base64": base64.b64encode(payload).decode("ascii"),
     }

@@ -59,15 +59,29 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here."""
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
     points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
-    scores = app.topic(settings.topic_scores, key_type=str, key_serializer="raw", value_serializer="json")
-    alerts = app.topic(settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json")
-    table = app.tables.add(KeyPartitionTable(
-        app=app, name=DETECT_STATE_TABLE, default=None, partitions=settings.kafka_partitions,
-        schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
-    ))
-    engine = DetectEngine(policies=policies, max_series=settings.detect_max_series, idle_s=settings.detect_idle_s,
-                          close_after_s=settings.detect_close_after_s, season=settings.detect_season,
-                          generator_url=lambda track: _generator_url(settings, track.series, track.signal))
+    scores = app.topic(
+        settings.topic_scores, key_type=str, key_serializer="raw", value_serializer="json"
+    )
+    alerts = app.topic(
+        settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
+    )
+    table = app.tables.add(
+        KeyPartitionTable(
+            app=app,
+            name=DETECT_STATE_TABLE,
+            default=None,
+            partitions=settings.kafka_partitions,
+            schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
+        )
+    )
+    engine = DetectEngine(
+        policies=policies,
+        max_series=settings.detect_max_series,
+        idle_s=settings.detect_idle_s,
+        close_after_s=settings.detect_close_after_s,
+        season=settings.detect_season,
+        generator_url=lambda track: _generator_url(settings, track.series, track.signal),
+    )
     partition_of: dict[str, int] = {}
     lock = asyncio.Lock()
     warned = {"cap": False}
@@ -81,17 +95,28 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         stored = table.get(_SOURCE + key)
         if stored is None:
             return
-        tracks = {name: saved for name in stored["tracks"] if (saved := table.get(_TRACK + name)) is not None}
+        tracks = {
+            name: saved
+            for name in stored["tracks"]
+            if (saved := table.get(_TRACK + name)) is not None
+        }
         try:
             engine.restore_source(key, stored, tracks, now=time.time())
         except (KeyError, TypeError, ValueError):
             engine.forget_source(key)
             metrics.detect_restore_errors.inc()
-            log.error("cannot restore %s from its checkpoint, its tracks start afresh: %s", key,
-                      traceback.format_exc(limit=3))
+            log.error(
+                "cannot restore %s from its checkpoint, its tracks start afresh: %s",
+                key,
+                traceback.format_exc(limit=3),
+            )
             return
-        log.info("restored %s: %d tracks, %d pending points", key, len(tracks),
-                 sum(len(points) for _, points in stored["pending"]))
+        log.info(
+            "restored %s: %d tracks, %d pending points",
+            key,
+            len(tracks),
+            sum(len(points) for _, points in stored["pending"]),
+        )
 
     def write(name: str, source: str, value: Any) -> None:
         table.partition_of[name] = partition_of[source]
@@ -114,17 +139,29 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         sent = []
         for score in closed.scores:
             sent.append(await scores.send(key=score.track, value=score.as_record()))
-            labels = gauge_labels.setdefault(score.track, (score.series, score.metric, score.service, score.signal))
+            labels = gauge_labels.setdefault(
+                score.track, (score.series, score.metric, score.service, score.signal)
+            )
             metrics.anomaly_score.labels(*labels).set(score.score)
             metrics.anomaly_actual.labels(*labels).set(score.value)
             metrics.anomaly_expected.labels(*labels).set(score.expected)
         for alert in closed.alerts:
-            sent.append(await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True)))
-            metrics.anomaly_alerts.labels(severity=alert.labels["severity"], status=alert.status).inc()
+            sent.append(
+                await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
+            )
+            metrics.anomaly_alerts.labels(
+                severity=alert.labels["severity"], status=alert.status
+            ).inc()
             stands_on = alert.endsAt if alert.status == "resolved" else alert.startsAt
-            metrics.alert_latency.labels(severity=alert.labels["severity"], status=alert.status).observe(
-                max(time.time() - stands_on.timestamp(), 0.0))
-            log.warning("anomaly %s %s: %s", alert.status, alert.id, alert.annotations.get("description", ""))
+            metrics.alert_latency.labels(
+                severity=alert.labels["severity"], status=alert.status
+            ).observe(max(time.time() - stands_on.timestamp(), 0.0))
+            log.warning(
+                "anomaly %s %s: %s",
+                alert.status,
+                alert.id,
+                alert.annotations.get("description", ""),
+            )
         await asyncio.gather(*sent)
         checkpoint(closed, added)
         await app.producer.flush()
@@ -133,9 +170,12 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
         if closed.skipped and not warned["cap"]:
             warned["cap"] = True
-            log.warning("detect_max_series=%d reached: new series are skipped (counted in "
-                        "aiops_detect_points_total{outcome=\"skipped\"}); raise AIOPS_DETECT_MAX_SERIES or "
-                        "add workers", settings.detect_max_series)
+            log.warning(
+                "detect_max_series=%d reached: new series are skipped (counted in "
+                'aiops_detect_points_total{outcome="skipped"}); raise AIOPS_DETECT_MAX_SERIES or '
+                "add workers",
+                settings.detect_max_series,
+            )
         metrics.detect_tracks.set(engine.live_tracks)
         metrics.detect_state_bytes.set(engine.memory_bytes())
 
@@ -170,7 +210,11 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             for name in expired:
                 write(_TRACK + name, source_of[name], None)
                 labels = gauge_labels.pop(name, None)
-                for gauge in (metrics.anomaly_score, metrics.anomaly_actual, metrics.anomaly_expected):
+                for gauge in (
+                    metrics.anomaly_score,
+                    metrics.anomaly_actual,
+                    metrics.anomaly_expected,
+                ):
                     if labels is not None:
                         gauge.remove(*labels)
             for source in {source_of[name] for name in expired} - set(engine.sources):
@@ -188,4 +232,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
 
 def _generator_url(settings: Settings, series: str, signal: str) -> str:
     """A Prometheus graph of the track's score."""
-    return settings.prometheus_graph_url(f'aiops_anomaly_score{{series="{series}",signal="{signal}"}}')
+    return settings.prometheus_graph_url(
+        f'aiops_anomaly_score{{series="{series}",signal="{signal}"}}'
+    )

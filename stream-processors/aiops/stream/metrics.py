@@ -26,7 +26,10 @@ class StreamMetrics:
 
     def __init__(self, registry: CollectorRegistry):
         self.payloads = Counter(
-            "aiops_decode_payloads", "OTLP payloads read from the metrics topic", ["partition"], registry=registry
+            "aiops_decode_payloads",
+            "OTLP payloads read from the metrics topic",
+            ["partition"],
+            registry=registry,
         )
         self.points = Counter(
             "aiops_decode_points",
@@ -36,21 +39,28 @@ class StreamMetrics:
             registry=registry,
         )
         self.point_problems = Counter(
-            "aiops_decode_point_problems", "data points skipped as unreadable (see the dead-letter topic)",
+            "aiops_decode_point_problems",
+            "data points skipped as unreadable (see the dead-letter topic)",
             registry=registry,
         )
         self.decode_errors = Counter(
             "aiops_decode_errors",
             "OTLP payloads the decode agent set aside (dead-lettered), by source partition and kind: "
             "malformed_payload (not OTLP), decode_error (a bug), unreadable_points (some points skipped)",
-            ["partition", "kind"], registry=registry,
+            ["partition", "kind"],
+            registry=registry,
         )
         self.deadletters = Counter(
-            "aiops_deadletter", "records sent to the dead-letter topic", ["stage", "reason"], registry=registry
+            "aiops_deadletter",
+            "records sent to the dead-letter topic",
+            ["stage", "reason"],
+            registry=registry,
         )
         self.consumer_lag = Gauge(
-            "aiops_consumer_lag", "records between the last one processed and the end of the partition",
-            ["topic", "partition"], registry=registry,
+            "aiops_consumer_lag",
+            "records between the last one processed and the end of the partition",
+            ["topic", "partition"],
+            registry=registry,
         )
         self.event_delay = Histogram(
             "aiops_decode_event_delay_seconds",
@@ -63,27 +73,45 @@ class StreamMetrics:
             "aiops_sli_events",
             "SLO events by arrival: on_time, late (within the lateness, counted), dropped (beyond it), "
             "future (newer than the wall clock allows)",
-            ["outcome"], registry=registry,
+            ["outcome"],
+            registry=registry,
         )
-        self.slo_error_ratio = Gauge("aiops_slo_error_ratio", "bad over total events in the window (NaN: no data)",
-                                     slo, registry=registry)
-        self.slo_burn_rate = Gauge("aiops_slo_burn_rate", "the window's error ratio over the error budget (1 - target)",
-                                   slo, registry=registry)
+        self.slo_error_ratio = Gauge(
+            "aiops_slo_error_ratio",
+            "bad over total events in the window (NaN: no data)",
+            slo,
+            registry=registry,
+        )
+        self.slo_burn_rate = Gauge(
+            "aiops_slo_burn_rate",
+            "the window's error ratio over the error budget (1 - target)",
+            slo,
+            registry=registry,
+        )
         self.slo_budget_remaining = Gauge(
-            "aiops_slo_budget_remaining", "fraction of the error budget left over the SLO window (window: the SLO's)",
-            slo, registry=registry,
+            "aiops_slo_budget_remaining",
+            "fraction of the error budget left over the SLO window (window: the SLO's)",
+            slo,
+            registry=registry,
         )
         self.slo_time_to_exhaustion = Gauge(
             "aiops_slo_time_to_exhaustion_seconds",
             "seconds until the remaining budget is spent at the current burn rate (+Inf: nothing burns)",
-            slo, registry=registry,
+            slo,
+            registry=registry,
         )
         self.slo_latency = Gauge(
-            "aiops_slo_latency_seconds", "latency percentile of a latency SLO's requests (quantile: p50, p95, p99)",
-            [*slo, "quantile"], registry=registry,
+            "aiops_slo_latency_seconds",
+            "latency percentile of a latency SLO's requests (quantile: p50, p95, p99)",
+            [*slo, "quantile"],
+            registry=registry,
         )
-        self.slo_alerts = Counter("aiops_slo_alerts", "SLO alert events sent, by severity and status",
-                                  ["severity", "status"], registry=registry)
+        self.slo_alerts = Counter(
+            "aiops_slo_alerts",
+            "SLO alert events sent, by severity and status",
+            ["severity", "status"],
+            registry=registry,
+        )
         self.alert_latency = Histogram(
             "aiops_alert_latency_seconds",
             "from the event time an alert stands on (startsAt when firing, endsAt when resolved: for SLO alerts "
@@ -94,31 +122,37 @@ class StreamMetrics:
             registry=registry,
         )
         self.records_in = Counter(
-            "aiops_records_in", "records the worker consumed, per topic and partition (on aiops.points: points)",
-            ["topic", "partition"], registry=registry,
+            "aiops_records_in",
+            "records the worker consumed, per topic and partition (on aiops.points: points)",
+            ["topic", "partition"],
+            registry=registry,
         )
         self.records_out = Counter(
             "aiops_records_out",
             "records the worker produced and Kafka acknowledged, per topic and partition (on aiops.points: points)",
-            ["topic", "partition"], registry=registry,
+            ["topic", "partition"],
+            registry=registry,
         )
         self.state_keys = Gauge(
             "aiops_state_keys",
             "keys a state table holds in this worker: decode-state has one per live OTLP stream (the live series), "
             "sli-state one per SLO and group",
-            ["table"], registry=registry,
+            ["table"],
+            registry=registry,
         )
         self.state_bytes = Gauge(
             "aiops_state_bytes",
             "approximate size of a state table as its changelog holds it (JSON key and value bytes, "
             "estimated from up to 256 evenly spread keys)",
-            ["table"], registry=registry,
+            ["table"],
+            registry=registry,
         )
         self.checkpoint_age = Gauge(
             "aiops_checkpoint_age_seconds",
             "seconds since a state table's last write to its changelog topic was acknowledged, per changelog "
             "partition: how old the state a restarted worker recovers would be",
-            ["table", "partition"], registry=registry,
+            ["table", "partition"],
+            registry=registry,
         )
         # detect agent
         track = ["series", "metric", "service", "signal"]
@@ -126,27 +160,56 @@ class StreamMetrics:
             "aiops_anomaly_score",
             "calibrated anomaly score in [0, 1] of a track's latest point (0.5: a 1e-5 tail probability on the "
             "track's own history; anomaly alerts fire at 0.5 by default); series {} is the service level",
-            track, registry=registry,
+            track,
+            registry=registry,
         )
-        self.anomaly_actual = Gauge("aiops_anomaly_actual", "a track's latest value (rate per second, mean, or "
-                                    "gauge value; NaN when the interval had none)", track, registry=registry)
-        self.anomaly_expected = Gauge("aiops_anomaly_expected", "the detector's forecast for a track's latest "
-                                      "point, before it learnt it (NaN while warming up)", track, registry=registry)
-        self.anomaly_alerts = Counter("aiops_anomaly_alerts", "anomaly alert events sent, by severity and status",
-                                      ["severity", "status"], registry=registry)
+        self.anomaly_actual = Gauge(
+            "aiops_anomaly_actual",
+            "a track's latest value (rate per second, mean, or "
+            "gauge value; NaN when the interval had none)",
+            track,
+            registry=registry,
+        )
+        self.anomaly_expected = Gauge(
+            "aiops_anomaly_expected",
+            "the detector's forecast for a track's latest "
+            "point, before it learnt it (NaN while warming up)",
+            track,
+            registry=registry,
+        )
+        self.anomaly_alerts = Counter(
+            "aiops_anomaly_alerts",
+            "anomaly alert events sent, by severity and status",
+            ["severity", "status"],
+            registry=registry,
+        )
         self.detect_points = Counter(
             "aiops_detect_points",
             "points by what the detect agent did: accepted (queued in an export group), scored (per track), "
             "late (older than a scored group of its resource), replayed (already scored before a restart), "
             "skipped (beyond AIOPS_DETECT_MAX_SERIES), unscorable",
-            ["outcome"], registry=registry,
+            ["outcome"],
+            registry=registry,
         )
-        self.detect_tracks = Gauge("aiops_detect_tracks", "live detector tracks in this worker (capped by "
-                                   "AIOPS_DETECT_MAX_SERIES)", registry=registry)
-        self.detect_state_bytes = Gauge("aiops_detect_state_bytes", "bytes of detector state allocated in this "
-                                        "worker (rows of the numpy bank, live or free)", registry=registry)
-        self.detect_restore_errors = Counter("aiops_detect_restore_errors", "resources whose checkpoint could not "
-                                             "be read (their tracks start afresh; see the worker log)",
-                                             registry=registry)
-        self.detect_expired = Counter("aiops_detect_expired_tracks", "tracks forgotten after AIOPS_DETECT_IDLE_S "
-                                      "without a point", registry=registry)
+        self.detect_tracks = Gauge(
+            "aiops_detect_tracks",
+            "live detector tracks in this worker (capped by AIOPS_DETECT_MAX_SERIES)",
+            registry=registry,
+        )
+        self.detect_state_bytes = Gauge(
+            "aiops_detect_state_bytes",
+            "bytes of detector state allocated in this "
+            "worker (rows of the numpy bank, live or free)",
+            registry=registry,
+        )
+        self.detect_restore_errors = Counter(
+            "aiops_detect_restore_errors",
+            "resources whose checkpoint could not "
+            "be read (their tracks start afresh; see the worker log)",
+            registry=registry,
+        )
+        self.detect_expired = Counter(
+            "aiops_detect_expired_tracks",
+            "tracks forgotten after AIOPS_DETECT_IDLE_S without a point",
+            registry=registry,
+        )

@@ -50,7 +50,9 @@ def approximate_json_bytes(entries: Mapping[Any, Any], sample: int = SIZE_SAMPLE
     if count == 0:
         return 0.0
     step = max(count // sample, 1)
-    sizes = [_json_size(key) + _json_size(value) for key, value in islice(entries.items(), 0, None, step)]
+    sizes = [
+        _json_size(key) + _json_size(value) for key, value in islice(entries.items(), 0, None, step)
+    ]
     return sum(sizes) / len(sizes) * count
 
 
@@ -61,7 +63,9 @@ def _json_size(value: Any) -> int:
 class AiopsMonitor(PrometheusMonitor):
     """Faust's Prometheus monitor (metrics prefixed ``faust_``) that also keeps the ``aiops_*`` pipeline metrics."""
 
-    def __init__(self, app: AppT, registry: CollectorRegistry, metrics: StreamMetrics, **kwargs: Any) -> None:
+    def __init__(
+        self, app: AppT, registry: CollectorRegistry, metrics: StreamMetrics, **kwargs: Any
+    ) -> None:
         super().__init__(metrics=FaustMetrics.create(registry, "faust"), **kwargs)
         self._app = app
         self._aiops = metrics
@@ -72,9 +76,12 @@ class AiopsMonitor(PrometheusMonitor):
         """Export each table's keys and approximate size when scraped, and the age of its changelog writes."""
         for table in tables:
             store = table.data
-            self._aiops.state_keys.labels(table=table.name).set_function(lambda store=store: len(store))
+            self._aiops.state_keys.labels(table=table.name).set_function(
+                lambda store=store: len(store)
+            )
             self._aiops.state_bytes.labels(table=table.name).set_function(
-                lambda store=store: approximate_json_bytes(store))
+                lambda store=store: approximate_json_bytes(store)
+            )
             self._table_of_changelog[table.changelog_topic.get_topic_name()] = table.name
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
@@ -84,12 +91,16 @@ class AiopsMonitor(PrometheusMonitor):
         self._aiops.records_in.labels(topic=tp.topic, partition=partition).inc()
         highwater = self._app.consumer.highwater(tp)
         if highwater is not None and highwater >= 0:
-            self._aiops.consumer_lag.labels(topic=tp.topic, partition=partition).set(max(highwater - offset - 1, 0))
+            self._aiops.consumer_lag.labels(topic=tp.topic, partition=partition).set(
+                max(highwater - offset - 1, 0)
+            )
 
     def on_send_completed(self, producer: ProducerT, state: Any, metadata: RecordMetadata) -> None:
         """Count the acknowledged record per topic and partition; a changelog record is a table's checkpoint."""
         super().on_send_completed(producer, state, metadata)
-        self._aiops.records_out.labels(topic=metadata.topic, partition=str(metadata.partition)).inc()
+        self._aiops.records_out.labels(
+            topic=metadata.topic, partition=str(metadata.partition)
+        ).inc()
         table = self._table_of_changelog.get(metadata.topic)
         if table is not None:
             self._checkpointed(table, metadata.partition)
@@ -98,5 +109,6 @@ class AiopsMonitor(PrometheusMonitor):
         key = (table, partition)
         if key not in self._last_checkpoint:
             self._aiops.checkpoint_age.labels(table=table, partition=str(partition)).set_function(
-                lambda: time.monotonic() - self._last_checkpoint[key])
+                lambda: time.monotonic() - self._last_checkpoint[key]
+            )
         self._last_checkpoint[key] = time.monotonic()

@@ -94,7 +94,9 @@ def latency_windows_s(objective: Objective) -> tuple[int, ...]:
 
 
 def _same_bounds(a: Sequence[float], b: Sequence[float]) -> bool:
-    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True)
+    )
 
 
 def sli_events_topic(settings: Settings) -> str:
@@ -120,8 +122,13 @@ def _finite(x: float) -> float | None:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def snapshot_record(objective: Objective, group: Sequence[str], windows: SliWindows,
-                    results: Sequence[SeverityResult], latency: WindowSet | None = None) -> dict[str, Any]:
+def snapshot_record(
+    objective: Objective,
+    group: Sequence[str],
+    windows: SliWindows,
+    results: Sequence[SeverityResult],
+    latency: WindowSet | None = None,
+) -> dict[str, Any]:
     """One ``aiops.sli/v1`` record: per-window counts, ratios and burn rates, budget, exhaustion, states.
 
     Unknown values (no events) and infinite ones (nothing burns) are ``null``.
@@ -143,8 +150,11 @@ def snapshot_record(objective: Objective, group: Sequence[str], windows: SliWind
     out_windows = {}
     for window_s, c in counts.items():
         out_windows[format_duration(window_s)] = {
-            "window_s": window_s, "good": c.good, "total": c.total,
-            "error_ratio": _finite(c.error_ratio), "burn_rate": _finite(burn_rate(c.error_ratio, objective.target)),
+            "window_s": window_s,
+            "good": c.good,
+            "total": c.total,
+            "error_ratio": _finite(c.error_ratio),
+            "burn_rate": _finite(burn_rate(c.error_ratio, objective.target)),
         }
     period = counts[float(objective.window_s)]
     remaining = budget_remaining(period.error_ratio, objective.target)
@@ -162,7 +172,9 @@ def snapshot_record(objective: Objective, group: Sequence[str], windows: SliWind
         "current_window": format_duration(objective.current_window_s),
         "burn_rate": _finite(current_burn),
         "budget_remaining": _finite(remaining),
-        "time_to_exhaustion_s": _finite(time_to_exhaustion_s(remaining, current_burn, objective.window_s)),
+        "time_to_exhaustion_s": _finite(
+            time_to_exhaustion_s(remaining, current_burn, objective.window_s)
+        ),
         "throughput_per_s": current.total / objective.current_window_s,
         "severities": {r.severity: r.state.value for r in results},
         **({"latency": _percentiles(objective, latency)} if latency is not None else {}),
@@ -177,7 +189,8 @@ def _percentiles(objective: Objective, latency: WindowSet) -> dict[str, dict[str
     for window_s in latency.windows_s:
         counts = latency.totals(window_s)
         out[format_duration(window_s)] = {
-            f"p{q * 100:g}": _finite(histogram_quantile(q, bounds, counts)) for q in QUANTILES}
+            f"p{q * 100:g}": _finite(histogram_quantile(q, bounds, counts)) for q in QUANTILES
+        }
     return out
 
 
@@ -187,11 +200,15 @@ def _generator_url(settings: Settings, objective: Objective, labels: dict[str, s
     return settings.prometheus_graph_url("slo:current_burn_rate:ratio{" + selector + "}")
 
 
-def _annotations(objective: Objective, result: SeverityResult, record: dict[str, Any]) -> dict[str, str]:
+def _annotations(
+    objective: Objective, result: SeverityResult, record: dict[str, Any]
+) -> dict[str, str]:
     pairs = result.firing_pairs or result.pairs
     burning = "; ".join(
         f"{p.pair.factor:g}x over {format_duration(p.pair.long_s)} and {format_duration(p.pair.short_s)}: "
-        f"burn rate {p.long_burn_rate:.3g} (long), {p.short_burn_rate:.3g} (short)" for p in pairs)
+        f"burn rate {p.long_burn_rate:.3g} (long), {p.short_burn_rate:.3g} (short)"
+        for p in pairs
+    )
     remaining = record["budget_remaining"]
     exhaustion = record["time_to_exhaustion_s"]
     return {
@@ -216,19 +233,39 @@ class _Key:
     """Per-bucket counts of a latency SLO's histogram, for its percentiles."""
 
 
-def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetrics,
-                       objectives: Sequence[Objective] | None = None) -> None:
+def register_sli_agent(
+    app: faust.App,
+    settings: Settings,
+    metrics: StreamMetrics,
+    objectives: Sequence[Objective] | None = None,
+) -> None:
     """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``)."""
     objectives = list(objectives if objectives is not None else load_objectives(settings.slo_file))
     by_id = {o.id: o for o in objectives}
     points = app.topic(settings.topic_points, key_type=str, value_serializer="json")
-    events = app.topic(sli_events_topic(settings), key_type=str, key_serializer="json", value_serializer="json",
-                       partitions=settings.kafka_partitions)
-    sli_topic = app.topic(settings.topic_sli, key_type=str, key_serializer="raw", value_serializer="json")
-    alerts = app.topic(settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json")
+    events = app.topic(
+        sli_events_topic(settings),
+        key_type=str,
+        key_serializer="json",
+        value_serializer="json",
+        partitions=settings.kafka_partitions,
+    )
+    sli_topic = app.topic(
+        settings.topic_sli, key_type=str, key_serializer="raw", value_serializer="json"
+    )
+    alerts = app.topic(
+        settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
+    )
     deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
-    table = app.tables.add(KeyPartitionTable(app=app, name=SLI_STATE_TABLE, default=None,
-                                              partitions=settings.kafka_partitions, key_type=str))
+    table = app.tables.add(
+        KeyPartitionTable(
+            app=app,
+            name=SLI_STATE_TABLE,
+            default=None,
+            partitions=settings.kafka_partitions,
+            key_type=str,
+        )
+    )
     instance = uuid.uuid4().hex[:8]
     cache: dict[str, _Key] = {}
     clock = {"event": None, "last_event": time.monotonic(), "writes": 0}
@@ -240,15 +277,31 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
             return cached
         if stored is not None:
             latency = WindowSet.from_state(stored["latency"]) if stored.get("latency") else None
-            state = _Key(SliWindows.from_state(stored["windows"]), dict(stored.get("episodes") or {}),
-                         int(stored["partition"]), stored.get("rev", ""), latency)
+            state = _Key(
+                SliWindows.from_state(stored["windows"]),
+                dict(stored.get("episodes") or {}),
+                int(stored["partition"]),
+                stored.get("rev", ""),
+                latency,
+            )
         else:
-            state = _Key(SliWindows(objective.windows_s, buckets_per_window=settings.sli_buckets_per_window,
-                                    max_lateness_s=settings.sli_max_lateness_s), {}, int(partition or 0), "")
+            state = _Key(
+                SliWindows(
+                    objective.windows_s,
+                    buckets_per_window=settings.sli_buckets_per_window,
+                    max_lateness_s=settings.sli_max_lateness_s,
+                ),
+                {},
+                int(partition or 0),
+                "",
+            )
             if isinstance(objective.indicator, LatencyIndicator):
-                state.latency = WindowSet(latency_windows_s(objective), width=len(objective.indicator.buckets) + 1,
-                                          buckets_per_window=settings.sli_buckets_per_window,
-                                          max_lateness_s=settings.sli_max_lateness_s)
+                state.latency = WindowSet(
+                    latency_windows_s(objective),
+                    width=len(objective.indicator.buckets) + 1,
+                    buckets_per_window=settings.sli_buckets_per_window,
+                    max_lateness_s=settings.sli_max_lateness_s,
+                )
         cache[key] = state
         return state
 
@@ -256,9 +309,13 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
         table.partition_of[key] = state.partition
         clock["writes"] += 1
         state.rev = f"{instance}:{clock['writes']}"
-        table[key] = {"windows": state.windows.to_state(), "episodes": state.episodes,
-                      "partition": state.partition, "rev": state.rev,
-                      "latency": state.latency.to_state() if state.latency is not None else None}
+        table[key] = {
+            "windows": state.windows.to_state(),
+            "episodes": state.episodes,
+            "partition": state.partition,
+            "rev": state.rev,
+            "latency": state.latency.to_state() if state.latency is not None else None,
+        }
 
     @app.agent(points, name="sli_route")
     async def sli_route(stream):
@@ -271,10 +328,16 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                     ev = objective.events(point)
                 except NotABucketBound as error:
                     message = event.message
-                    record = deadletter_record(json.dumps(point).encode(), reason=f"{objective.id}: {error}",
-                                               kind="not_a_bucket_bound", stage="sli", topic=message.topic,
-                                               partition=message.partition, offset=message.offset,
-                                               timestamp=message.timestamp)
+                    record = deadletter_record(
+                        json.dumps(point).encode(),
+                        reason=f"{objective.id}: {error}",
+                        kind="not_a_bucket_bound",
+                        stage="sli",
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        timestamp=message.timestamp,
+                    )
                     await deadletter.send(value=record)
                     metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
                     log.warning("dead-lettered point for %s: %s", objective.id, error)
@@ -282,11 +345,17 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                 if ev is None:
                     continue
                 group = objective.group_key(point)
-                value = {"slo": objective.id, "group": list(group), "t": point["time_unix_nano"] / 1e9,
-                         "good": ev[0], "total": ev[1]}
+                value = {
+                    "slo": objective.id,
+                    "group": list(group),
+                    "t": point["time_unix_nano"] / 1e9,
+                    "good": ev[0],
+                    "total": ev[1],
+                }
                 indicator = objective.indicator
-                if isinstance(indicator, LatencyIndicator) and _same_bounds(point.get("bounds") or [],
-                                                                             indicator.buckets):
+                if isinstance(indicator, LatencyIndicator) and _same_bounds(
+                    point.get("bounds") or [], indicator.buckets
+                ):
                     value["buckets"] = point.get("bucket_counts")
                 await events.send(key=sli_key(objective.id, group), value=value)
 
@@ -300,18 +369,29 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                 objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
                 if objective is None:
                     continue
-                key = event.key if isinstance(event.key, str) else sli_key(objective.id, record["group"])
+                key = (
+                    event.key
+                    if isinstance(event.key, str)
+                    else sli_key(objective.id, record["group"])
+                )
                 t = float(record["t"])
                 if t > now + settings.sli_max_future_s:
                     metrics.sli_events.labels(outcome="future").inc()
                     log.warning("%s: point %.0f s in the future ignored", key, t - now)
                     continue
                 state = touched.get(key) or load(key, objective, event.message.partition)
-                arrival = state.windows.add(t, good=float(record["good"]), total=float(record["total"]))
+                arrival = state.windows.add(
+                    t, good=float(record["good"]), total=float(record["total"])
+                )
                 metrics.sli_events.labels(outcome=arrival.value).inc()
                 if arrival is Arrival.DROPPED:
-                    log.warning("%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
-                                key, t, state.windows.watermark - t, settings.sli_max_lateness_s)
+                    log.warning(
+                        "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
+                        key,
+                        t,
+                        state.windows.watermark - t,
+                        settings.sli_max_lateness_s,
+                    )
                     continue
                 buckets = record.get("buckets")
                 if state.latency is not None and buckets and len(buckets) == state.latency.width:
@@ -360,28 +440,47 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
         labels = {"slo": objective.name, "service": objective.service, "group": group_text}
         for window, values in record["windows"].items():
             nan = math.nan
-            metrics.slo_error_ratio.labels(**labels, window=window).set(_or(values["error_ratio"], nan))
+            metrics.slo_error_ratio.labels(**labels, window=window).set(
+                _or(values["error_ratio"], nan)
+            )
             metrics.slo_burn_rate.labels(**labels, window=window).set(_or(values["burn_rate"], nan))
         for window, quantiles in record.get("latency", {}).items():
             for name, seconds in quantiles.items():
-                metrics.slo_latency.labels(**labels, window=window, quantile=name).set(_or(seconds, math.nan))
+                metrics.slo_latency.labels(**labels, window=window, quantile=name).set(
+                    _or(seconds, math.nan)
+                )
         period = format_duration(objective.window_s)
         counts = state.windows.snapshot()
-        remaining = budget_remaining(counts[float(objective.window_s)].error_ratio, objective.target)
-        current_burn = burn_rate(counts[float(objective.current_window_s)].error_ratio, objective.target)
+        remaining = budget_remaining(
+            counts[float(objective.window_s)].error_ratio, objective.target
+        )
+        current_burn = burn_rate(
+            counts[float(objective.current_window_s)].error_ratio, objective.target
+        )
         metrics.slo_budget_remaining.labels(**labels, window=period).set(remaining)
         metrics.slo_time_to_exhaustion.labels(**labels, window=period).set(
-            time_to_exhaustion_s(remaining, current_burn, objective.window_s))
+            time_to_exhaustion_s(remaining, current_burn, objective.window_s)
+        )
         changed = False
         when = datetime.fromtimestamp(state.windows.watermark or time.time(), tz=UTC)
         for result in results:
             open_episode = state.episodes.get(result.severity)
             if result.state is State.FIRING and open_episode is None:
-                alert_labels = {**objective.alert_labels, **objective.severity_labels.get(result.severity, {}),
-                                "alertname": objective.alert_name, "severity": result.severity,
-                                "slo": objective.name, "service": objective.service, **record["group"]}
-                alert = AlertV1.firing(alert_labels, _annotations(objective, result, record), when,
-                                       _generator_url(settings, objective, record["group"]))
+                alert_labels = {
+                    **objective.alert_labels,
+                    **objective.severity_labels.get(result.severity, {}),
+                    "alertname": objective.alert_name,
+                    "severity": result.severity,
+                    "slo": objective.name,
+                    "service": objective.service,
+                    **record["group"],
+                }
+                alert = AlertV1.firing(
+                    alert_labels,
+                    _annotations(objective, result, record),
+                    when,
+                    _generator_url(settings, objective, record["group"]),
+                )
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
                 metrics.slo_alerts.labels(severity=result.severity, status="firing").inc()
                 _observe_latency(metrics, result.severity, "firing", when)
@@ -390,11 +489,21 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
                 changed = True
             elif open_episode is not None and result.state in (State.OK, State.NO_DATA):
                 alert = AlertV1.model_validate(open_episode)
-                resolved = alert.resolve(when, {**alert.annotations, "resolution": result.state.value})
-                await alerts.send(key=alert.id, value=resolved.model_dump(mode="json", by_alias=True))
+                resolved = alert.resolve(
+                    when, {**alert.annotations, "resolution": result.state.value}
+                )
+                await alerts.send(
+                    key=alert.id, value=resolved.model_dump(mode="json", by_alias=True)
+                )
                 metrics.slo_alerts.labels(severity=result.severity, status="resolved").inc()
                 _observe_latency(metrics, result.severity, "resolved", when)
-                log.warning("%s %s resolved (episode %s, %s)", key, result.severity, alert.id, result.state.value)
+                log.warning(
+                    "%s %s resolved (episode %s, %s)",
+                    key,
+                    result.severity,
+                    alert.id,
+                    result.state.value,
+                )
                 del state.episodes[result.severity]
                 changed = True
         if changed:
@@ -403,7 +512,9 @@ def register_sli_agent(app: faust.App, settings: Settings, metrics: StreamMetric
 
 def _observe_latency(metrics: StreamMetrics, severity: str, status: str, when: datetime) -> None:
     """Processing latency: from the event time the alert stands on (its startsAt or endsAt) to now, its send."""
-    metrics.alert_latency.labels(severity=severity, status=status).observe(max(time.time() - when.timestamp(), 0.0))
+    metrics.alert_latency.labels(severity=severity, status=status).observe(
+        max(time.time() - when.timestamp(), 0.0)
+    )
 
 
 def _or(value: float | None, default: float) -> float:

@@ -54,7 +54,10 @@ class Detector(abc.ABC):
         """The ``__init__`` arguments that differ from their defaults."""
         params = {}
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
-            if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            if name == "self" or parameter.kind in (
+                parameter.VAR_POSITIONAL,
+                parameter.VAR_KEYWORD,
+            ):
                 continue
             value = getattr(self, name)
             if parameter.default is parameter.empty or value != parameter.default:

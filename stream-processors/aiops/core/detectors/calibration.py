@@ -147,7 +147,17 @@ class AnomalyLikelihood:
     (True, True)
     """
 
-    __slots__ = ("clip_sigmas", "long_rate", "mean", "min_std", "n", "short", "short_rate", "var", "warmup")
+    __slots__ = (
+        "clip_sigmas",
+        "long_rate",
+        "mean",
+        "min_std",
+        "n",
+        "short",
+        "short_rate",
+        "var",
+        "warmup",
+    )
 
     def __init__(
         self,
@@ -334,7 +344,10 @@ class ResidualTail:
     def prior(threshold: float) -> tuple[float, float, float]:
         """``(zeta, mean excess, variance of excess)`` to start from: a Gaussian's beyond ``threshold``, exponential."""
         zeta = math.erfc(threshold / SQRT2)
-        mean = math.exp(-threshold * threshold / 2.0) / math.sqrt(2.0 * math.pi) / (zeta / 2.0) - threshold
+        mean = (
+            math.exp(-threshold * threshold / 2.0) / math.sqrt(2.0 * math.pi) / (zeta / 2.0)
+            - threshold
+        )
         return zeta, mean, mean * mean
 
     def __getstate__(self) -> dict:
@@ -357,7 +370,7 @@ class ResidualTail:
         xi, sigma = self.shape()
         c = min(p / self.zeta, 1.0)
         if xi > 0.0:
-            return sigma * (c ** -xi - 1.0) / xi
+            return sigma * (c**-xi - 1.0) / xi
         return -sigma * math.log(c)
 
     def log_tail(self, z: float) -> float:

@@ -162,7 +162,9 @@ class CombinedDetector(Detector):
         self.elevated_rate = elevated_rate
         self._hst_min_log_p = math.log(hst_min_p) if hst_min_p > 0.0 else -math.inf
         self._tail = ResidualTail(threshold=tail_threshold, rate=tail_rate, exceed_rate=exceed_rate)
-        self._recent_tail = ResidualTail(threshold=3.0, rate=tail_rate, exceed_rate=exceed_rate, prior=EVIDENCE_PRIOR)
+        self._recent_tail = ResidualTail(
+            threshold=3.0, rate=tail_rate, exceed_rate=exceed_rate, prior=EVIDENCE_PRIOR
+        )
         self._hw = HoltWintersDetector(
             alpha=alpha,
             beta=beta,
@@ -187,14 +189,23 @@ class CombinedDetector(Detector):
             else None
         )
         self._hst_likelihood = AnomalyLikelihood(
-            short_rate=short_rate, long_rate=long_rate, warmup=calibration_warmup, min_std=HST_MIN_STD
+            short_rate=short_rate,
+            long_rate=long_rate,
+            warmup=calibration_warmup,
+            min_std=HST_MIN_STD,
         )
         self._views = 3 if hst else 2
         self._pending: tuple[float, float | None, float | None] | None = None
 
     @classmethod
     def _unit_test_params(cls):
-        small = {"n_trees": 3, "height": 4, "window_size": 20, "calibration_warmup": 10, "warmup": 5}
+        small = {
+            "n_trees": 3,
+            "height": 4,
+            "window_size": 20,
+            "calibration_warmup": 10,
+            "warmup": 5,
+        }
         yield small
         yield {**small, "season": 12}
         yield {"hst": False, "warmup": 5}
@@ -221,7 +232,9 @@ class CombinedDetector(Detector):
         hw_raw, hst_raw = self._raws(y)
         log_p = 0.0
         if hw_raw is not None:
-            point = self._tail.log_tail(hw_raw) if self.gpd_tail else LN2 + gaussian_log_tail(hw_raw)
+            point = (
+                self._tail.log_tail(hw_raw) if self.gpd_tail else LN2 + gaussian_log_tail(hw_raw)
+            )
             recent = self._recent.log_tail(hw_raw)
             if self.gpd_tail:
                 recent = self._recent_tail.log_tail(-recent)

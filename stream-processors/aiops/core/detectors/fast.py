@@ -116,7 +116,9 @@ def _log_ndtr(x: np.ndarray) -> np.ndarray:
 def _score_from_log_tail(log_p: np.ndarray) -> np.ndarray:
     """:func:`~aiops.core.detectors.calibration.score_from_log_tail`, element-wise."""
     evidence = -log_p / LN10
-    return np.where(evidence > 0.0, np.where(evidence <= 5.0, evidence / 10.0, 1.0 - 2.5 / evidence), 0.0)
+    return np.where(
+        evidence > 0.0, np.where(evidence <= 5.0, evidence / 10.0, 1.0 - 2.5 / evidence), 0.0
+    )
 
 
 def _gpd_shape(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,18 +132,28 @@ def _gpd_shape(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarra
     )
 
 
-def _gpd_log_tail(x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+def _gpd_log_tail(
+    x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray
+) -> np.ndarray:
     """:meth:`ResidualTail.log_tail`, element-wise."""
     log_zeta = np.log(zeta)
     excess = x - threshold
     xi, scale = _gpd_shape(mean, var)
-    beyond = np.where(xi > 0.0, log_zeta - np.log1p(xi * excess / scale) / xi, log_zeta - excess / scale)
+    beyond = np.where(
+        xi > 0.0, log_zeta - np.log1p(xi * excess / scale) / xi, log_zeta - excess / scale
+    )
     return np.where(excess > 0.0, beyond, log_zeta * x / threshold)
 
 
 def _gpd_update(
-    x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray, rate: float,
-    exceed_rate: float, learn_p: float,
+    x: np.ndarray,
+    threshold: float,
+    zeta: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    rate: float,
+    exceed_rate: float,
+    learn_p: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:meth:`ResidualTail.update`, element-wise: the new ``(zeta, mean, var)``."""
     excess = x - threshold
@@ -149,7 +161,7 @@ def _gpd_update(
     zeta_next = zeta + exceed_rate * (exceeds - zeta)
     xi, scale = _gpd_shape(mean, var)
     c = np.minimum(learn_p / zeta, 1.0)
-    quantile = np.where(xi > 0.0, scale * (c ** -xi - 1.0) / xi, -scale * np.log(c))
+    quantile = np.where(xi > 0.0, scale * (c**-xi - 1.0) / xi, -scale * np.log(c))
     excess = np.minimum(excess, quantile)
     d = excess - mean
     return (
@@ -165,7 +177,9 @@ def _gammaincc(a: float, x: np.ndarray) -> np.ndarray:
     return gammaincc(a, x)
 
 
-def _flatten_trees(n_trees: int, height: int, window_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _flatten_trees(
+    n_trees: int, height: int, window_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """river's trees for ``seed``, as heap-ordered ``(thresholds, features)`` of shape ``(n_trees * nodes,)``.
 
     Features: 0 is ``"d"`` (the change), 1 is ``"v"`` (the value), river's sorted order.
@@ -210,10 +224,14 @@ class FastCombined:
     (2, 7828, 19356)
     """
 
-    def __init__(self, *, capacity: int = 1024, max_series: int | None = None, **params: Any) -> None:
+    def __init__(
+        self, *, capacity: int = 1024, max_series: int | None = None, **params: Any
+    ) -> None:
         unknown = set(params) - set(PARAMS)
         if unknown:
-            raise TypeError(f"unknown parameters {sorted(unknown)}; FastCombined takes {sorted(PARAMS)}")
+            raise TypeError(
+                f"unknown parameters {sorted(unknown)}; FastCombined takes {sorted(PARAMS)}"
+            )
         p = {**PARAMS, **params}
         if p["season"] == 1 or p["season"] < 0:
             raise ValueError(f"season must be 0 (none) or at least 2, not {p['season']}")
@@ -223,22 +241,34 @@ class FastCombined:
         self.max_series = max_series
         self.skipped = 0
         hw = _defaults(HoltWintersDetector)
-        self._min_sigma, self._min_rel_sigma, self._max_z = hw["min_sigma"], hw["min_rel_sigma"], hw["max_z"]
+        self._min_sigma, self._min_rel_sigma, self._max_z = (
+            hw["min_sigma"],
+            hw["min_rel_sigma"],
+            hw["max_z"],
+        )
         self._res_scale = hw["resolution_scale"]
         self._tail_learn_p = ResidualTail().learn_p
         self._tail_prior = ResidualTail.prior(p["tail_threshold"])
         scaler = CausalScaler()
-        self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = scaler.warmup, scaler.min_sigma, scaler.min_rel_sigma
+        self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = (
+            scaler.warmup,
+            scaler.min_sigma,
+            scaler.min_rel_sigma,
+        )
         self._cal_clip = AnomalyLikelihood().clip_sigmas
         self._views = 3 if p["hst"] else 2  # the Bonferroni factor, as CombinedDetector's
         self._m = int(p["season"])
         self._k = max(2, self._m)
         self._nodes = 2 ** (p["height"] + 1) - 1
         if p["hst"]:
-            self._thr, features = _flatten_trees(p["n_trees"], p["height"], p["window_size"], p["seed"])
+            self._thr, features = _flatten_trees(
+                p["n_trees"], p["height"], p["window_size"], p["seed"]
+            )
             self._on_v = features == 1
         window = p["window_size"]
-        self._mass_dtype = np.uint8 if window <= 255 else np.uint16 if window <= 65535 else np.uint32
+        self._mass_dtype = (
+            np.uint8 if window <= 255 else np.uint16 if window <= 65535 else np.uint32
+        )
         height = p["height"]
         self._leaf_dtype = np.uint8 if height <= 8 else np.uint16 if height <= 16 else np.uint32
         self._keys: dict[Hashable, int] = {}
@@ -261,10 +291,18 @@ class FastCombined:
             "hw_run": (i8, (), 0),  # values in a row beyond the clip, signed by side
             "res_var": (f8, (), 0.0),
             "hw_recent": (f8, (), 1.0),  # mean square of recent clipped residuals
-            "hw_prev": (f8, (), math.nan),  # the resolution: previous value, smallest step, all integers so far
+            "hw_prev": (
+                f8,
+                (),
+                math.nan,
+            ),  # the resolution: previous value, smallest step, all integers so far
             "res_small": (f8, (), math.inf),
             "res_int": (np.dtype(bool), (), True),
-            "tail_zeta": (f8, (), self._tail_prior[0]),  # the residual tail: exceedance rate, excess mean, variance
+            "tail_zeta": (
+                f8,
+                (),
+                self._tail_prior[0],
+            ),  # the residual tail: exceedance rate, excess mean, variance
             "tail_mean": (f8, (), self._tail_prior[1]),
             "tail_var": (f8, (), self._tail_prior[2]),
             "rtail_zeta": (f8, (), EVIDENCE_PRIOR[0]),  # the recent view's evidence tail, likewise
@@ -281,7 +319,11 @@ class FastCombined:
                 "sc": (f8, (5,), 0.0),  # n, value mean, value var, change mean, change var
                 "prev": (f8, (), math.nan),
                 "hst_r": (mass, shape, 0),  # river's r_mass: the previous window's counts
-                "hst_leaf": (np.dtype(self._leaf_dtype), (self.params["window_size"], self.params["n_trees"]), 0),
+                "hst_leaf": (
+                    np.dtype(self._leaf_dtype),
+                    (self.params["window_size"], self.params["n_trees"]),
+                    0,
+                ),
                 "hst_count": (i8, (), 0),
                 "hst_ready": (np.dtype(bool), (), False),
                 "cal_hst": (f8, (4,), 0.0),
@@ -365,8 +407,12 @@ class FastCombined:
         worker, and it costs tens of microseconds.
         """
         slot = self._keys[key]
-        layout = [[name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()]
-        header = json.dumps({"version": _STATE_VERSION, "params": self.params, "fields": layout}, sort_keys=True)
+        layout = [
+            [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
+        ]
+        header = json.dumps(
+            {"version": _STATE_VERSION, "params": self.params, "fields": layout}, sort_keys=True
+        )
         body = b"".join(array[slot].tobytes() for array in self._state.values())
         return zlib.compress(header.encode() + b"\n" + body, 1)
 
@@ -375,23 +421,33 @@ class FastCombined:
         raw = zlib.decompress(data)
         header_bytes, body = raw.split(b"\n", 1)
         header = json.loads(header_bytes)
-        layout = [[name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()]
-        if (header.get("version") != _STATE_VERSION or header.get("fields") != layout
-                or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))):
-            raise ValueError("state was exported by a detector with other parameters or another version")
+        layout = [
+            [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
+        ]
+        if (
+            header.get("version") != _STATE_VERSION
+            or header.get("fields") != layout
+            or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))
+        ):
+            raise ValueError(
+                "state was exported by a detector with other parameters or another version"
+            )
         (slot,) = self.slots([key])
         if slot < 0:
             raise ValueError(f"cannot restore {key!r}: max_series={self.max_series} reached")
         offset = 0
         for array in self._state.values():
             size = array[slot].nbytes
-            array[slot] = np.frombuffer(body, dtype=array.dtype, count=size // array.itemsize,
-                                        offset=offset).reshape(array.shape[1:])
+            array[slot] = np.frombuffer(
+                body, dtype=array.dtype, count=size // array.itemsize, offset=offset
+            ).reshape(array.shape[1:])
             offset += size
 
     # -- scoring --------------------------------------------------------------------
 
-    def score_learn(self, keys: Sequence[Hashable], values: Sequence[float] | np.ndarray) -> StepResult:
+    def score_learn(
+        self, keys: Sequence[Hashable], values: Sequence[float] | np.ndarray
+    ) -> StepResult:
         """Score each point from its series' earlier points, then learn it; results in input order.
 
         Points of one series are taken in the order given. Values are cleaned as
@@ -400,7 +456,9 @@ class FastCombined:
         """
         return self.score_learn_slots(self.slots(keys), values)
 
-    def score_learn_slots(self, slots: np.ndarray, values: Sequence[float] | np.ndarray, learn: bool = True) -> StepResult:
+    def score_learn_slots(
+        self, slots: np.ndarray, values: Sequence[float] | np.ndarray, learn: bool = True
+    ) -> StepResult:
         """:meth:`score_learn` by slot; ``learn=False`` scores without changing any state."""
         slots = np.asarray(slots, dtype=np.int64)
         try:
@@ -438,7 +496,9 @@ class FastCombined:
                 scores[idx], forecasts[idx], sigmas[idx] = s, f, g
         return StepResult(scores, forecasts, sigmas)
 
-    def _log_tail(self, cal: np.ndarray, raw: np.ndarray, min_std: float) -> tuple[np.ndarray, np.ndarray]:
+    def _log_tail(
+        self, cal: np.ndarray, raw: np.ndarray, min_std: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         n, short, mean, var = cal[:, 0], cal[:, 1], cal[:, 2], cal[:, 3]
         s = short + np.maximum(p["short_rate"], 1.0 / (n + 1)) * (raw - short)
@@ -450,7 +510,9 @@ class FastCombined:
         p = self.params
         n, mean, var = cal[:, 0], cal[:, 2], cal[:, 3]
         std = np.maximum(np.sqrt(var), min_std)
-        clipped = np.where(n >= p["calibration_warmup"], np.minimum(s, mean + self._cal_clip * std), s)
+        clipped = np.where(
+            n >= p["calibration_warmup"], np.minimum(s, mean + self._cal_clip * std), s
+        )
         rate = np.maximum(p["long_rate"], 1.0 / (n + 1))
         d = clipped - mean
         out = np.empty_like(cal)
@@ -465,7 +527,9 @@ class FastCombined:
     ) -> tuple[np.ndarray, ...]:
         """Transform ``v`` to [0, 1] and the updated ``(mean, var)``, as ``CausalScaler``."""
         rng = self.params["scale_range"]
-        sigma = np.maximum(np.maximum(np.sqrt(var), self._sc_min_sigma + self._sc_min_rel * np.abs(mean)), floor)
+        sigma = np.maximum(
+            np.maximum(np.sqrt(var), self._sc_min_sigma + self._sc_min_rel * np.abs(mean)), floor
+        )
         u = np.minimum(1.0, np.maximum(0.0, 0.5 + (v - mean) / sigma / (2.0 * rng)))
         bound = rng * sigma
         w = np.where(n >= self._sc_warmup, np.minimum(np.maximum(v, mean - bound), mean + bound), v)
@@ -473,7 +537,9 @@ class FastCombined:
         d = w - mean
         return u, mean + rate * d, (1.0 - rate) * (var + rate * d * d)
 
-    def _round(self, rows: np.ndarray, y: np.ndarray, learn: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _round(
+        self, rows: np.ndarray, y: np.ndarray, learn: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One point for each of ``rows`` (distinct)."""
         p, st, m, k = self.params, self._state, self._m, self._k
         valid = ~np.isnan(y)
@@ -493,7 +559,10 @@ class FastCombined:
         resolution = np.where(res_int & ~np.isnan(prev_y), np.minimum(res_small, 1.0), res_small)
         res_floor = np.where(resolution < math.inf, RESOLUTION_SCALE * resolution, 0.0)
         hw_floor = np.where(resolution < math.inf, self._res_scale * resolution, 0.0)
-        sigma = np.maximum(np.maximum(np.sqrt(res_var), self._min_sigma + self._min_rel_sigma * np.abs(yhat)), hw_floor)
+        sigma = np.maximum(
+            np.maximum(np.sqrt(res_var), self._min_sigma + self._min_rel_sigma * np.abs(yhat)),
+            hw_floor,
+        )
         hw_ready = inited & (res_n >= p["warmup"]) & valid
         z = np.minimum(np.abs(y - yhat) / sigma, self._max_z)
         recent = st["hw_recent"][rows]
@@ -502,7 +571,11 @@ class FastCombined:
         nu = (2.0 - p["short_rate"]) / p["short_rate"]
         threshold = p["tail_threshold"]
         zeta, t_mean, t_var = st["tail_zeta"][rows], st["tail_mean"][rows], st["tail_var"][rows]
-        r_zeta, r_mean, r_var = st["rtail_zeta"][rows], st["rtail_mean"][rows], st["rtail_var"][rows]
+        r_zeta, r_mean, r_var = (
+            st["rtail_zeta"][rows],
+            st["rtail_mean"][rows],
+            st["rtail_var"][rows],
+        )
         log_recent = np.log(_gammaincc(nu / 2.0, nu * recent_next / 2.0))
         if p["gpd_tail"]:
             log_point = _gpd_log_tail(z, threshold, zeta, t_mean, t_var)
@@ -522,7 +595,9 @@ class FastCombined:
             cal_hst = st["cal_hst"][rows]
             log_tail, s_hst = self._log_tail(cal_hst, raw, HST_MIN_STD)
             hst_min_log_p = math.log(p["hst_min_p"]) if p["hst_min_p"] > 0.0 else -math.inf
-            log_p = np.where(hst_ready, np.minimum(log_p, np.maximum(log_tail, hst_min_log_p)), log_p)
+            log_p = np.where(
+                hst_ready, np.minimum(log_p, np.maximum(log_tail, hst_min_log_p)), log_p
+            )
 
         log_p = np.minimum(0.0, math.log(self._views) + log_p)
         scores = np.where(valid, _score_from_log_tail(log_p), 0.0)
@@ -536,11 +611,11 @@ class FastCombined:
         if hw_ready.any():
             h = hw_ready
             tr_rows, rates = rows[h], (p["tail_rate"], p["exceed_rate"], self._tail_learn_p)
-            st["tail_zeta"][tr_rows], st["tail_mean"][tr_rows], st["tail_var"][tr_rows] = _gpd_update(
-                z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates
+            st["tail_zeta"][tr_rows], st["tail_mean"][tr_rows], st["tail_var"][tr_rows] = (
+                _gpd_update(z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates)
             )
-            st["rtail_zeta"][tr_rows], st["rtail_mean"][tr_rows], st["rtail_var"][tr_rows] = _gpd_update(
-                -log_recent[h], 3.0, r_zeta[h], r_mean[h], r_var[h], *rates
+            st["rtail_zeta"][tr_rows], st["rtail_mean"][tr_rows], st["rtail_var"][tr_rows] = (
+                _gpd_update(-log_recent[h], 3.0, r_zeta[h], r_mean[h], r_var[h], *rates)
             )
 
         # Holt-Winters initialisation
@@ -573,8 +648,12 @@ class FastCombined:
             yc = np.where(ok, yc, yh)
             run = st["hw_run"][ir]
             up, down = yr > yh + bound, yr < yh - bound
-            run_next = np.where(up, np.where(run > 0, run + 1, 1), np.where(down, np.where(run < 0, run - 1, -1), 0))
-            relevel = ok & clipping & (p["relevel_after"] > 0) & (np.abs(run_next) >= p["relevel_after"])
+            run_next = np.where(
+                up, np.where(run > 0, run + 1, 1), np.where(down, np.where(run < 0, run - 1, -1), 0)
+            )
+            relevel = (
+                ok & clipping & (p["relevel_after"] > 0) & (np.abs(run_next) >= p["relevel_after"])
+            )
             st["hw_run"][ir] = np.where(ok & clipping, np.where(relevel, 0, run_next), run)
             r = yc - yh
             rate = np.maximum(p["residual_rate"], 1.0 / (rn + 1))
@@ -593,11 +672,14 @@ class FastCombined:
                 st["phase"][ir] = (ph + 1) % m
 
         if p["hst"]:
-            st["cal_hst"][rows] = np.where(hst_ready[:, None], self._calibrate(cal_hst, s_hst, HST_MIN_STD), cal_hst)
+            st["cal_hst"][rows] = np.where(
+                hst_ready[:, None], self._calibrate(cal_hst, s_hst, HST_MIN_STD), cal_hst
+            )
             lr = rows[valid]
             if len(lr):
                 st["sc"][lr] = np.stack(
-                    [sc[valid, 0] + 1, v_mean[valid], v_var[valid], d_mean[valid], d_var[valid]], axis=1
+                    [sc[valid, 0] + 1, v_mean[valid], v_var[valid], d_mean[valid], d_var[valid]],
+                    axis=1,
                 )
                 st["prev"][lr] = y[valid]
                 position = st["hst_count"][lr]
@@ -612,13 +694,17 @@ class FastCombined:
         if valid.any():
             vr, vy, vp, vs = rows[valid], y[valid], prev_y[valid], res_small[valid]
             step = np.abs(vy - vp)
-            counts = ~np.isnan(vp) & (step > 1e-12 * np.maximum(np.abs(vy), np.abs(vp))) & (step < vs)
+            counts = (
+                ~np.isnan(vp) & (step > 1e-12 * np.maximum(np.abs(vy), np.abs(vp))) & (step < vs)
+            )
             st["res_small"][vr] = np.where(counts, step, vs)
             st["res_int"][vr] = res_int[valid] & (np.floor(vy) == vy)
             st["hw_prev"][vr] = vy
         return scores, forecasts, sigmas
 
-    def _walk(self, rows: np.ndarray, u_d: np.ndarray, u_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _walk(
+        self, rows: np.ndarray, u_d: np.ndarray, u_v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """river's ``score_one`` for each row, and the leaf each tree sends the point to (for learning).
 
         Learning is deferred: river adds 1 to ``l_mass`` on every node of the
@@ -666,7 +752,9 @@ class FastCombined:
         n_trees, height = p["n_trees"], p["height"]
         n_leaves = 2**height
         leaves = self._state["hst_leaf"][rows].astype(np.int64)  # (rows, window, trees)
-        cell = (np.arange(len(rows))[:, None, None] * n_trees + np.arange(n_trees)[None, None, :]) * n_leaves
+        cell = (
+            np.arange(len(rows))[:, None, None] * n_trees + np.arange(n_trees)[None, None, :]
+        ) * n_leaves
         counts = np.bincount((cell + leaves).reshape(-1), minlength=len(rows) * n_trees * n_leaves)
         counts = counts.reshape(len(rows), n_trees, n_leaves)
         masses = np.empty((len(rows), n_trees, self._nodes), dtype=np.int64)

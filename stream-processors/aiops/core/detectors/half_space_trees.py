@@ -71,7 +71,9 @@ class HalfSpaceTreesDetector(Detector):
         self.seed = seed
         self.scale_rate = scale_rate
         self.scale_range = scale_range
-        self._hst = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
+        self._hst = anomaly.HalfSpaceTrees(
+            n_trees=n_trees, height=height, window_size=window_size, seed=seed
+        )
         self._value = CausalScaler(rate=scale_rate, scale_range=scale_range)
         self._change = CausalScaler(rate=scale_rate, scale_range=scale_range)
         self._prev = float("nan")

@@ -151,7 +151,9 @@ class HoltWintersDetector(Detector):
         """The residual scale around ``forecast``."""
         resolution = self._resolution.value
         floor = self.resolution_scale * resolution if resolution < math.inf else 0.0
-        return max(max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast)), floor)
+        return max(
+            max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast)), floor
+        )
 
     def raw_score(self, x: float | None) -> float | None:
         """``min(|x - forecast| / sigma, max_z)``; ``None`` when not ready or ``x`` is missing."""

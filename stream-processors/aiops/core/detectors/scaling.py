@@ -72,7 +72,11 @@ class Resolution:
     @property
     def value(self) -> float:
         """The resolution; ``inf`` when unknown."""
-        return min(self.smallest, 1.0) if self.integral and not math.isnan(self.prev) else self.smallest
+        return (
+            min(self.smallest, 1.0)
+            if self.integral and not math.isnan(self.prev)
+            else self.smallest
+        )
 
     def floor(self) -> float:
         """``RESOLUTION_SCALE * value``, or 0.0 when unknown: the floor of a residual scale."""
@@ -130,7 +134,9 @@ class CausalScaler:
             setattr(self, name, value)
 
     def _sigma(self, floor: float) -> float:
-        return max(max(math.sqrt(self.var), self.min_sigma + self.min_rel_sigma * abs(self.mean)), floor)
+        return max(
+            max(math.sqrt(self.var), self.min_sigma + self.min_rel_sigma * abs(self.mean)), floor
+        )
 
     def transform(self, v: float, floor: float = 0.0) -> float:
         """``v`` in [0, 1]: 0.5 at the running mean, 0 and 1 at ``∓scale_range`` sigmas (sigma at least ``floor``)."""

@@ -23,7 +23,9 @@ WALL_CLOCK_PERIODS = (3600.0, 86_400.0, 604_800.0)
 """The cycles metrics have: hourly (cron jobs), daily (users), weekly (working days), in seconds."""
 
 
-def detect_season(values: Sequence[float], max_season: int | None = None, min_strength: float = 0.3) -> int:
+def detect_season(
+    values: Sequence[float], max_season: int | None = None, min_strength: float = 0.3
+) -> int:
     """The season length in points with the highest autocorrelation peak, or 0 if none is clear.
 
     Considers lags from the autocorrelation's first zero crossing (so the
@@ -112,9 +114,13 @@ def wall_clock_season(
         lag = round(period / interval)
         if lag < 2 or lag * min_cycles > n:
             continue
-        peak = max(float(np.dot(y[: n - k], y[k:])) / denom for k in (lag - 1, lag, lag + 1) if 1 <= k < n)
+        peak = max(
+            float(np.dot(y[: n - k], y[k:])) / denom for k in (lag - 1, lag, lag + 1) if 1 <= k < n
+        )
         half = float(np.dot(y[: n - lag // 2], y[lag // 2 :])) / denom
-        strength = peak - half  # a cycle: high at its period, low half-way; a smooth series: high at both
+        strength = (
+            peak - half
+        )  # a cycle: high at its period, low half-way; a smooth series: high at both
         if peak >= min_strength and strength > best:
             best, best_lag = strength, lag
     return best_lag
