@@ -6,6 +6,7 @@ reference within 1e-9 (see test_fast_path_equivalence.py), to stay quick.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -129,3 +130,32 @@ def test_detect_season_finds_a_daily_cycle_in_noisy_minutes():
     values = 50 + 10 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 2, len(t))
     assert abs(detect_season(values) - 288) <= 2
     assert detect_season(rng.normal(0, 1, 500)) == 0
+
+
+def test_scores_rank_far_into_the_tail():
+    """Issue 12: no cap, so a bigger spike always scores higher, and none reaches 1.0."""
+    rng = random.Random(11)
+    history = [rng.gauss(100, 2) for _ in range(600)]
+    detector = default_detector()
+    for value in history:
+        detector.learn_one(value)
+    scores = [detector.score_one(100 + k * 2) for k in (8, 16, 32, 64, 1e6)]
+    assert 0.5 < scores[0] and all(a < b for a, b in itertools.pairwise(scores)), scores
+    assert scores[-1] < 1.0
+
+
+def test_one_step_of_an_idle_integer_gauge_is_modest_and_a_level_step_is_news_once():
+    idle = [0.0] * 400 + [1.0] + [0.0] * 50
+    assert max(score_many(default_detector(), idle)) < 0.5, (
+        "0 -> 1 on an idle gauge is one resolution step"
+    )
+    step = [0.0] * 400 + [3.0] * 200
+    scores = score_many(default_detector(), step)
+    assert max(scores[420:]) < 0.3, "the new level is learnt within 20 points"
+
+
+def test_a_heavy_tailed_series_learns_its_own_tail():
+    rng = np.random.default_rng(5)
+    heavy = (100 + 5 * rng.standard_t(2.5, 4000)).tolist()
+    scores = np.array(score_many(default_detector(), heavy))
+    assert (scores[600:] >= 0.5).mean() <= 0.002

@@ -86,6 +86,8 @@ def _run_both(params: dict, n_series: int, n: int, seed: int):
             {**SMALL, "season": 7, "beta": 0.1, "seed": 5}, 200, id="small-seasonal-seed-5"
         ),
         pytest.param({"hst": False, "beta": 0.0}, 200, id="no-trend"),
+        pytest.param({"gpd_tail": False}, 330, id="gaussian-tail"),
+        pytest.param({"elevated_rate": 0.1, "relevel_after": 3}, 330, id="elevated-and-relevel"),
     ],
 )
 def test_fast_path_matches_the_river_reference(params, n):

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,20 +56,33 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def read_series(lines: Iterable[str]) -> Iterator[float]:
+def read_series(
+    lines: Iterable[str],
+    warn: Callable[[str], None] | None = None,
+    times: list[float] | None = None,
+) -> Iterator[float]:
     """The values of a ``timestamp,value`` CSV, checked row by row; raises :class:`CsvError`.
 
     The header must name ``timestamp`` and ``value`` columns (other columns are
-    ignored). Timestamps are numbers (epoch seconds) or ISO 8601 and must not
-    go backwards. A value is a number; an empty value, ``nan`` or ``NaN`` is a
-    missing point (score 0). Blank lines are skipped.
+    ignored). Timestamps are numbers (epoch seconds) or ISO 8601. A value is a
+    number; an empty value, ``nan`` or ``NaN`` is a missing point (score 0).
+    Blank lines are skipped.
+
+    A timestamp before the previous row's is an error, unless ``warn`` is
+    given: then the rows are kept in arrival order (a clock that stepped back
+    an hour is common in real files) and ``warn`` is called once, naming the
+    first such line and, at the end, how many there were. ``times``, if
+    given, receives each yielded row's timestamp (epoch seconds).
 
     >>> list(read_series(["timestamp,value", "1,2.5", "2,", "2,3"]))
     [2.5, nan, 3.0]
-    >>> list(read_series(["timestamp,value", "5,1", "4,1"]))
+    >>> list(read_series(["timestamp,value", "5,1", "4,2"]))
     Traceback (most recent call last):
     ...
     aiops.cli.anomaly.CsvError: line 3: timestamp 4 is before the previous row's 5 (rows must be in time order)
+    >>> list(read_series(["timestamp,value", "5,1", "4,2", "3,3"], warn=print))
+    line 3: timestamp 4 is before the previous row's 5; scoring rows in arrival order (2 rows step back)
+    [1.0, 2.0, 3.0]
     """
     reader = csv.reader(lines)
     header = next(reader, None)
@@ -82,6 +95,8 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
     t_col, v_col = names.index("timestamp"), names.index("value")
     previous: float | None = None
     previous_text = ""
+    first_back = ""
+    backs = 0
     for row in reader:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
@@ -96,10 +111,19 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
                 f"line {line}: timestamp {t_text!r} is neither a number nor an ISO 8601 date-time"
             ) from None
         if previous is not None and t < previous:
-            raise CsvError(
-                f"line {line}: timestamp {t_text} is before the previous row's {previous_text} (rows must be in time order)"
-            )
+            if warn is None:
+                raise CsvError(
+                    f"line {line}: timestamp {t_text} is before the previous row's {previous_text} "
+                    "(rows must be in time order)"
+                )
+            backs += 1
+            if backs == 1:
+                first_back = (
+                    f"line {line}: timestamp {t_text} is before the previous row's {previous_text}"
+                )
         previous, previous_text = t, t_text
+        if times is not None:
+            times.append(t)
         if v_text == "":
             yield math.nan
             continue
@@ -107,6 +131,10 @@ def read_series(lines: Iterable[str]) -> Iterator[float]:
             yield float(v_text)
         except ValueError:
             raise CsvError(f"line {line}: value {v_text!r} is not a number") from None
+    if backs and warn is not None:
+        warn(
+            f"{first_back}; scoring rows in arrival order ({backs} row{'s' if backs > 1 else ''} step back)"
+        )
 
 
 def _detector_or_exit(name: str, season: int):
@@ -131,26 +159,42 @@ def score_command(
     ),
     season: int = typer.Option(
         None,
-        help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON or 0]",
+        help="season length in points of the Holt-Winters forecaster; 0: none [default: AIOPS_DETECT_SEASON, "
+        "else the hourly, daily or weekly cycle found in the first 15% of rows (at most 750), else none]",
     ),
 ) -> None:
     """Score a series: CSV 'timestamp,value' on stdin, one score per row on stdout.
 
     Uses the stream's default detector unless ``--detector`` names another;
-    each row is scored from the rows before it. With the default, a score is in
-    [0, 1] and 0.5 means a tail probability of 1e-5 on this series' own
-    history. Empty or 'nan' values are missing points (score 0). Bad input
-    stops with the line number and exit code 1, before anything is written.
+    each row is scored from the rows before it. With the default, a score is
+    in [0, 1] and 0.5 means a tail probability of 1e-5 on this series' own
+    history. Without --season or AIOPS_DETECT_SEASON, the season is the
+    strongest wall-clock cycle (hourly, daily, weekly) of the first 15% of rows
+    (at most 750: NAB's probationary period), converted to points at the
+    file's own interval. Empty or 'nan' values are missing points (score 0).
+    Rows whose time steps back are scored in arrival order, with one warning
+    naming the line. Bad input stops with the line number and exit code 1,
+    before anything is written.
     """
+    from aiops.anomaly.detectors.seasonality import wall_clock_season
     from aiops.settings import Settings
 
+    auto_season = season is None and not Settings().detect_season
     if season is None:
         season = Settings().detect_season
+    times: list[float] = []
     try:
-        values = list(read_series(sys.stdin))
+        values = list(
+            read_series(
+                sys.stdin, lambda message: typer.echo(f"warning: {message}", err=True), times
+            )
+        )
     except CsvError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    if auto_season:
+        history = min(int(0.15 * len(values)), 750)
+        season = wall_clock_season(times[:history], values[:history])
     scorer = _detector_or_exit(detector, season)
     out: TextIO = sys.stdout
     lines = []
@@ -444,8 +488,10 @@ def evaluate_command(
         str,
         typer.Option(
             help="'default' (48 generated files, about a minute), 'tiny' (6 generated files), "
-            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]') "
-            "or 'all' (default and aeon)"
+            "'aeon' (2 public labelled files from the aeon package: pip install -e '.[eval]'), "
+            "'all' (default and aeon), 'v2' (30 production-like files), 'v2-train' (v2, seeds 0-2: "
+            "choose defaults here), 'v2-heldout' (v2, seeds 10-12: report here) or 'quiet' (the "
+            "quiet-series checks: share of rows >= 0.5 after 15%, target <= 0.2%)"
         ),
     ] = "default",
     seed: Annotated[int, typer.Option(help="seed of the corpus")] = 0,
@@ -467,14 +513,19 @@ def evaluate_command(
 
     from aiops.anomaly.detectors.registry import EVALUATED, REGISTRY
     from aiops.anomaly.evaluation.corpus import default_corpus, tiny_corpus
+    from aiops.anomaly.evaluation.corpus_v2 import HELD_OUT_SEEDS, TRAIN_SEEDS, corpus_v2
     from aiops.anomaly.evaluation.packaged import PackageMissing, aeon_corpus
-    from aiops.anomaly.evaluation.run import evaluate, markdown_table
+    from aiops.anomaly.evaluation.run import evaluate, markdown_table, quiet_shares
 
     builders = {
         "default": default_corpus,
         "tiny": tiny_corpus,
         "aeon": lambda seed: aeon_corpus(),
         "all": lambda seed: default_corpus(seed) + aeon_corpus(),
+        "v2": corpus_v2,
+        "v2-train": lambda seed: [file for s in TRAIN_SEEDS for file in corpus_v2(s)],
+        "v2-heldout": lambda seed: [file for s in HELD_OUT_SEEDS for file in corpus_v2(s)],
+        "quiet": None,
     }
     if corpus not in builders:
         typer.echo(f"error: unknown corpus {corpus!r}; choose from {', '.join(builders)}", err=True)
@@ -487,11 +538,27 @@ def evaluate_command(
             err=True,
         )
         raise typer.Exit(code=1)
+    if corpus == "quiet":
+        shares = quiet_shares(names, seed)
+        if json_output:
+            typer.echo(json.dumps(shares, sort_keys=True))
+            return
+        labels = list(next(iter(shares.values())))
+        table = Table(
+            "detector", *labels, title="Share of rows >= 0.5 after the first 15% (target <= 0.2%)"
+        )
+        for name, row in shares.items():
+            table.add_row(name, *(f"{100 * row[label]:.2f}%" for label in labels))
+        Console().print(table)
+        return
     try:
         files = builders[corpus](seed)
     except PackageMissing as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    seeds = {"v2-train": f"seeds {TRAIN_SEEDS}", "v2-heldout": f"seeds {HELD_OUT_SEEDS}"}.get(
+        corpus, f"seed {seed}"
+    )
     rows = evaluate(files, names, jobs=jobs, progress=lambda message: typer.echo(message, err=True))
     text = markdown_table(rows)
     if markdown is not None:
@@ -499,16 +566,14 @@ def evaluate_command(
         windows = sum(len(file.anomalies) for file in files)
         markdown.write_text(
             f"NAB normalised scores (null 0, perfect 100), threshold optimised per profile; corpus '{corpus}' "
-            f"seed {seed}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
+            f"{seeds}: {len(files)} files, {points:,} points, {windows} labelled anomalies.\n\n{text}\n"
         )
     if json_output:
         for row in rows:
             typer.echo(json.dumps(asdict(row)))
         return
     profiles = list(dict.fromkeys(row.profile for row in rows))
-    table = Table(
-        "detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' (seed {seed})"
-    )
+    table = Table("detector", *profiles, title=f"NAB normalised score, corpus '{corpus}' ({seeds})")
     cells = {(row.detector, row.profile): row for row in rows}
     for name in dict.fromkeys(row.detector for row in rows):
         table.add_row(name, *(f"{cells[name, p].normalised:.1f}" for p in profiles))

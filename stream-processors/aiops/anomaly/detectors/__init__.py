@@ -6,8 +6,9 @@ without learning it. ``None``/NaN are missing points (score 0.0), infinite and
 huge values are clipped, nothing raises on any value. Everything is causal.
 
 - :class:`CombinedDetector` (:func:`default_detector`): the default, a
-  calibrated score in [0, 1] where 0.5 means tail probability 1e-5 on every
-  series (a Bonferroni bound over its three views)
+  calibrated score in [0, 1) where 0.5 means tail probability 1e-5 on every
+  series (a Bonferroni bound over its three views, each judged against the
+  series' own residuals), strictly increasing in the evidence beyond it
 - :class:`HoltWintersDetector`: river's Holt-Winters, the residual as a score
 - :class:`HalfSpaceTreesDetector`: river's HalfSpaceTrees on causally scaled features
 - :class:`WindowedGaussian`: NAB's windowed-Gaussian baseline
@@ -22,7 +23,10 @@ from aiops.anomaly.detectors.base import Detector, score_many
 from aiops.anomaly.detectors.calibration import (
     AnomalyLikelihood,
     RecentVarianceTest,
+    ResidualTail,
+    gaussian_log_tail,
     gaussian_tail,
+    score_from_log_tail,
     tail_score,
 )
 from aiops.anomaly.detectors.combined import CombinedDetector, default_detector
@@ -30,7 +34,7 @@ from aiops.anomaly.detectors.fast import FastCombined, FastDetector, StepResult
 from aiops.anomaly.detectors.half_space_trees import HalfSpaceTreesDetector
 from aiops.anomaly.detectors.holt_winters import HoltWintersDetector
 from aiops.anomaly.detectors.registry import REGISTRY
-from aiops.anomaly.detectors.scaling import CausalScaler
+from aiops.anomaly.detectors.scaling import CausalScaler, Resolution
 from aiops.anomaly.detectors.seasonality import detect_season
 from aiops.anomaly.detectors.values import MAX_ABS, clean
 from aiops.anomaly.detectors.windowed_gaussian import WindowedGaussian
@@ -47,12 +51,16 @@ __all__ = [
     "HalfSpaceTreesDetector",
     "HoltWintersDetector",
     "RecentVarianceTest",
+    "ResidualTail",
+    "Resolution",
     "StepResult",
     "WindowedGaussian",
     "clean",
     "default_detector",
     "detect_season",
+    "gaussian_log_tail",
     "gaussian_tail",
+    "score_from_log_tail",
     "score_many",
     "tail_score",
 ]

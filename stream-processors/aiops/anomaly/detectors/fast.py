@@ -28,10 +28,15 @@ one the reference performs, in the same order, on float64:
 - The recent mean square of residuals, scalers and the trees' calibrator:
   a handful of float64 columns each.
 
+- The resolution (previous value, smallest step, integers so far) that
+  floors the residual and feature scales, and the residual tail (exceedance
+  rate, mean and variance of excesses): a few columns.
+
 So the fast path is not an approximation: its state evolves bit for bit as
 river's models do (same IEEE operations, no fused multiply-add), and scores
-differ only by the last bits of ``erfc`` and ``log10`` (scipy versus the
-``math`` module; both take the chi-square tail from scipy's ``gammaincc``).
+differ only by the last bits of ``log`` and ``log1p`` (numpy versus the
+``math`` module; both take the Gaussian log-tail from scipy's ``log_ndtr`` and
+the chi-square tail from scipy's ``gammaincc``).
 The equivalence test (``tests/unit/test_fast_path_equivalence.py``) holds it
 to ``TOLERANCE = 1e-9`` absolute on every score and forecast, on spikes, gaps,
 huge values, constant and seasonal series, batches with several points per
@@ -40,7 +45,7 @@ series.
 Memory per live series (:attr:`FastCombined.bytes_per_series`):
 ``n_trees * (2**(height + 1) - 1)`` mass bytes (5,110 at the defaults), plus
 ``window_size * n_trees`` leaf bytes (2,500), plus ``8 * season`` bytes,
-plus 145 bytes of scalars: 7,755 B (7.6 KiB) without a season, 19,283 B with
+plus 218 bytes of scalars: 7,828 B (7.6 KiB) without a season, 19,356 B with
 a season of 1,440 points, plus the key in the series index. river's
 HalfSpaceTrees alone takes about 1 MiB per series at the same defaults.
 
@@ -61,10 +66,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aiops.anomaly.detectors.base import Detector
-from aiops.anomaly.detectors.calibration import P_FLOOR, SQRT2, AnomalyLikelihood
-from aiops.anomaly.detectors.combined import HST_MIN_STD, CombinedDetector
+from aiops.anomaly.detectors.calibration import (
+    EVIDENCE_PRIOR,
+    LN2,
+    LN10,
+    TAIL_MIN_MEAN,
+    AnomalyLikelihood,
+    ResidualTail,
+)
+from aiops.anomaly.detectors.combined import ELEVATED_LOG_P, HST_MIN_STD, CombinedDetector
 from aiops.anomaly.detectors.holt_winters import HoltWintersDetector
-from aiops.anomaly.detectors.scaling import CausalScaler
+from aiops.anomaly.detectors.scaling import RESOLUTION_SCALE, CausalScaler
 from aiops.anomaly.detectors.values import MAX_ABS, clean
 
 __all__ = ["TOLERANCE", "FastCombined", "FastDetector", "StepResult"]
@@ -72,7 +84,7 @@ __all__ = ["TOLERANCE", "FastCombined", "FastDetector", "StepResult"]
 TOLERANCE = 1e-9
 """Largest absolute difference of a score or forecast from :class:`CombinedDetector` on the same input."""
 
-_STATE_VERSION = 2
+_STATE_VERSION = 3
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -95,10 +107,68 @@ class StepResult(NamedTuple):
     sigmas: np.ndarray
 
 
-def _erfc(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erfc
+def _log_ndtr(x: np.ndarray) -> np.ndarray:
+    from scipy.special import log_ndtr
 
-    return erfc(x)
+    return log_ndtr(x)
+
+
+def _score_from_log_tail(log_p: np.ndarray) -> np.ndarray:
+    """:func:`~aiops.anomaly.detectors.calibration.score_from_log_tail`, element-wise."""
+    evidence = -log_p / LN10
+    return np.where(
+        evidence > 0.0, np.where(evidence <= 5.0, evidence / 10.0, 1.0 - 2.5 / evidence), 0.0
+    )
+
+
+def _gpd_shape(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ResidualTail.shape`, element-wise: ``(xi, sigma)``."""
+    mean_excess = np.maximum(mean, TAIL_MIN_MEAN)
+    ratio = mean_excess * mean_excess / np.maximum(var, mean_excess * mean_excess * 1e-12)
+    heavy = ratio < 1.0
+    return (
+        np.where(heavy, 0.5 * (1.0 - ratio), 0.0),
+        np.where(heavy, 0.5 * mean_excess * (1.0 + ratio), mean_excess),
+    )
+
+
+def _gpd_log_tail(
+    x: np.ndarray, threshold: float, zeta: np.ndarray, mean: np.ndarray, var: np.ndarray
+) -> np.ndarray:
+    """:meth:`ResidualTail.log_tail`, element-wise."""
+    log_zeta = np.log(zeta)
+    excess = x - threshold
+    xi, scale = _gpd_shape(mean, var)
+    beyond = np.where(
+        xi > 0.0, log_zeta - np.log1p(xi * excess / scale) / xi, log_zeta - excess / scale
+    )
+    return np.where(excess > 0.0, beyond, log_zeta * x / threshold)
+
+
+def _gpd_update(
+    x: np.ndarray,
+    threshold: float,
+    zeta: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    rate: float,
+    exceed_rate: float,
+    learn_p: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`ResidualTail.update`, element-wise: the new ``(zeta, mean, var)``."""
+    excess = x - threshold
+    exceeds = excess > 0.0
+    zeta_next = zeta + exceed_rate * (exceeds - zeta)
+    xi, scale = _gpd_shape(mean, var)
+    c = np.minimum(learn_p / zeta, 1.0)
+    quantile = np.where(xi > 0.0, scale * (c**-xi - 1.0) / xi, -scale * np.log(c))
+    excess = np.minimum(excess, quantile)
+    d = excess - mean
+    return (
+        zeta_next,
+        np.where(exceeds, mean + rate * d, mean),
+        np.where(exceeds, (1.0 - rate) * (var + rate * d * d), var),
+    )
 
 
 def _gammaincc(a: float, x: np.ndarray) -> np.ndarray:
@@ -149,9 +219,9 @@ class FastCombined:
     ...     _ = bank.score_learn(["a", "b"], [rng.normal(1.0, 0.1), rng.normal(900.0, 40.0)])
     >>> result = bank.score_learn(["a", "b", "a"], [1.0, 900.0 + 8 * 40.0, np.nan])
     >>> result.scores.round(2).tolist()  # "b" jumped by 8 sigmas; "a"'s second point is missing
-    [0.0..., 1.0, 0.0]
+    [0.0, 0.7, 0.0]
     >>> len(bank), FastCombined().bytes_per_series, FastCombined(season=1440).bytes_per_series
-    (2, 7755, 19283)
+    (2, 7828, 19356)
     """
 
     def __init__(
@@ -176,6 +246,9 @@ class FastCombined:
             hw["min_rel_sigma"],
             hw["max_z"],
         )
+        self._res_scale = hw["resolution_scale"]
+        self._tail_learn_p = ResidualTail().learn_p
+        self._tail_prior = ResidualTail.prior(p["tail_threshold"])
         scaler = CausalScaler()
         self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = (
             scaler.warmup,
@@ -215,8 +288,26 @@ class FastCombined:
             "level": (f8, (), 0.0),
             "trend": (f8, (), 0.0),
             "res_n": (i8, (), 0),
+            "hw_run": (i8, (), 0),  # values in a row beyond the clip, signed by side
             "res_var": (f8, (), 0.0),
             "hw_recent": (f8, (), 1.0),  # mean square of recent clipped residuals
+            "hw_prev": (
+                f8,
+                (),
+                math.nan,
+            ),  # the resolution: previous value, smallest step, all integers so far
+            "res_small": (f8, (), math.inf),
+            "res_int": (np.dtype(bool), (), True),
+            "tail_zeta": (
+                f8,
+                (),
+                self._tail_prior[0],
+            ),  # the residual tail: exceedance rate, excess mean, variance
+            "tail_mean": (f8, (), self._tail_prior[1]),
+            "tail_var": (f8, (), self._tail_prior[2]),
+            "rtail_zeta": (f8, (), EVIDENCE_PRIOR[0]),  # the recent view's evidence tail, likewise
+            "rtail_mean": (f8, (), EVIDENCE_PRIOR[1]),
+            "rtail_var": (f8, (), EVIDENCE_PRIOR[2]),
         }
         if self._m:
             fields["phase"] = (i8, (), 0)
@@ -405,15 +496,15 @@ class FastCombined:
                 scores[idx], forecasts[idx], sigmas[idx] = s, f, g
         return StepResult(scores, forecasts, sigmas)
 
-    def _tail(
+    def _log_tail(
         self, cal: np.ndarray, raw: np.ndarray, min_std: float
     ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         n, short, mean, var = cal[:, 0], cal[:, 1], cal[:, 2], cal[:, 3]
         s = short + np.maximum(p["short_rate"], 1.0 / (n + 1)) * (raw - short)
         std = np.maximum(np.sqrt(var), min_std)
-        tail = 0.5 * _erfc((s - mean) / std / SQRT2)
-        return np.where(n >= p["calibration_warmup"], tail, 1.0), s
+        log_tail = _log_ndtr(-((s - mean) / std))
+        return np.where(n >= p["calibration_warmup"], log_tail, 0.0), s
 
     def _calibrate(self, cal: np.ndarray, s: np.ndarray, min_std: float) -> np.ndarray:
         p = self.params
@@ -432,11 +523,13 @@ class FastCombined:
         return out
 
     def _scale(
-        self, v: np.ndarray, n: np.ndarray, mean: np.ndarray, var: np.ndarray
+        self, v: np.ndarray, n: np.ndarray, mean: np.ndarray, var: np.ndarray, floor: np.ndarray
     ) -> tuple[np.ndarray, ...]:
         """Transform ``v`` to [0, 1] and the updated ``(mean, var)``, as ``CausalScaler``."""
         rng = self.params["scale_range"]
-        sigma = np.maximum(np.sqrt(var), self._sc_min_sigma + self._sc_min_rel * np.abs(mean))
+        sigma = np.maximum(
+            np.maximum(np.sqrt(var), self._sc_min_sigma + self._sc_min_rel * np.abs(mean)), floor
+        )
         u = np.minimum(1.0, np.maximum(0.0, 0.5 + (v - mean) / sigma / (2.0 * rng)))
         bound = rng * sigma
         w = np.where(n >= self._sc_warmup, np.minimum(np.maximum(v, mean - bound), mean + bound), v)
@@ -462,40 +555,68 @@ class FastCombined:
             s_old = 0.0
         yhat = (level + trend) + s_old
         res_n, res_var = st["res_n"][rows], st["res_var"][rows]
-        sigma = np.maximum(np.sqrt(res_var), self._min_sigma + self._min_rel_sigma * np.abs(yhat))
+        prev_y, res_small, res_int = st["hw_prev"][rows], st["res_small"][rows], st["res_int"][rows]
+        resolution = np.where(res_int & ~np.isnan(prev_y), np.minimum(res_small, 1.0), res_small)
+        res_floor = np.where(resolution < math.inf, RESOLUTION_SCALE * resolution, 0.0)
+        hw_floor = np.where(resolution < math.inf, self._res_scale * resolution, 0.0)
+        sigma = np.maximum(
+            np.maximum(np.sqrt(res_var), self._min_sigma + self._min_rel_sigma * np.abs(yhat)),
+            hw_floor,
+        )
         hw_ready = inited & (res_n >= p["warmup"]) & valid
         z = np.minimum(np.abs(y - yhat) / sigma, self._max_z)
         recent = st["hw_recent"][rows]
         clipped = np.minimum(z, p["recent_clip_sigmas"])
         recent_next = recent + p["short_rate"] * (clipped * clipped - recent)
         nu = (2.0 - p["short_rate"]) / p["short_rate"]
-        p_hw = np.minimum(_erfc(z / SQRT2), _gammaincc(nu / 2.0, nu * recent_next / 2.0))
-        p_total = np.where(hw_ready, p_hw, 1.0)
+        threshold = p["tail_threshold"]
+        zeta, t_mean, t_var = st["tail_zeta"][rows], st["tail_mean"][rows], st["tail_var"][rows]
+        r_zeta, r_mean, r_var = (
+            st["rtail_zeta"][rows],
+            st["rtail_mean"][rows],
+            st["rtail_var"][rows],
+        )
+        log_recent = np.log(_gammaincc(nu / 2.0, nu * recent_next / 2.0))
+        if p["gpd_tail"]:
+            log_point = _gpd_log_tail(z, threshold, zeta, t_mean, t_var)
+            log_hw = np.minimum(log_point, _gpd_log_tail(-log_recent, 3.0, r_zeta, r_mean, r_var))
+        else:
+            log_hw = np.minimum(LN2 + _log_ndtr(-z), log_recent)
+        log_p = np.where(hw_ready, log_hw, 0.0)
 
         if p["hst"]:
             sc = st["sc"][rows]
             prev = st["prev"][rows]
             change = np.where(np.isnan(prev), 0.0, y - prev)
-            u_v, v_mean, v_var = self._scale(y, sc[:, 0], sc[:, 1], sc[:, 2])
-            u_d, d_mean, d_var = self._scale(change, sc[:, 0], sc[:, 3], sc[:, 4])
+            u_v, v_mean, v_var = self._scale(y, sc[:, 0], sc[:, 1], sc[:, 2], res_floor)
+            u_d, d_mean, d_var = self._scale(change, sc[:, 0], sc[:, 3], sc[:, 4], res_floor)
             hst_ready = st["hst_ready"][rows] & valid
             raw, leaves = self._walk(rows, u_d, u_v)
             cal_hst = st["cal_hst"][rows]
-            tail, s_hst = self._tail(cal_hst, raw, HST_MIN_STD)
-            p_total = np.where(hst_ready, np.minimum(p_total, tail), p_total)
+            log_tail, s_hst = self._log_tail(cal_hst, raw, HST_MIN_STD)
+            hst_min_log_p = math.log(p["hst_min_p"]) if p["hst_min_p"] > 0.0 else -math.inf
+            log_p = np.where(
+                hst_ready, np.minimum(log_p, np.maximum(log_tail, hst_min_log_p)), log_p
+            )
 
-        p_total = np.minimum(1.0, self._views * p_total)
-        scores = np.where(
-            p_total >= 1.0, 0.0, np.where(p_total > P_FLOOR, -np.log10(p_total) / 10.0, 1.0)
-        )
-        scores = np.where(valid, scores, 0.0)
+        log_p = np.minimum(0.0, math.log(self._views) + log_p)
+        scores = np.where(valid, _score_from_log_tail(log_p), 0.0)
         forecasts = np.where(inited, yhat, np.nan)
         sigmas = np.where(inited, sigma, np.nan)
         if not learn:
             return scores, forecasts, sigmas
 
-        # learn: the recent mean square (on the residuals of a ready forecaster)
+        # learn: the recent mean square and the residual tail (on the residuals of a ready forecaster)
         st["hw_recent"][rows] = np.where(hw_ready, recent_next, recent)
+        if hw_ready.any():
+            h = hw_ready
+            tr_rows, rates = rows[h], (p["tail_rate"], p["exceed_rate"], self._tail_learn_p)
+            st["tail_zeta"][tr_rows], st["tail_mean"][tr_rows], st["tail_var"][tr_rows] = (
+                _gpd_update(z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates)
+            )
+            st["rtail_zeta"][tr_rows], st["rtail_mean"][tr_rows], st["rtail_var"][tr_rows] = (
+                _gpd_update(-log_recent[h], 3.0, r_zeta[h], r_mean[h], r_var[h], *rates)
+            )
 
         # Holt-Winters initialisation
         filling = ~inited & valid
@@ -521,21 +642,30 @@ class FastCombined:
             ok = valid[inited]
             rn, rv = res_n[inited], res_var[inited]
             bound = p["clip_sigmas"] * sg
-            yc = np.where(
-                rn >= p["warmup"],
-                np.minimum(np.maximum(y[inited], yh - bound), yh + bound),
-                y[inited],
-            )
+            clipping = rn >= p["warmup"]
+            yr = y[inited]
+            yc = np.where(clipping, np.minimum(np.maximum(yr, yh - bound), yh + bound), yr)
             yc = np.where(ok, yc, yh)
+            run = st["hw_run"][ir]
+            up, down = yr > yh + bound, yr < yh - bound
+            run_next = np.where(
+                up, np.where(run > 0, run + 1, 1), np.where(down, np.where(run < 0, run - 1, -1), 0)
+            )
+            relevel = (
+                ok & clipping & (p["relevel_after"] > 0) & (np.abs(run_next) >= p["relevel_after"])
+            )
+            st["hw_run"][ir] = np.where(ok & clipping, np.where(relevel, 0, run_next), run)
             r = yc - yh
             rate = np.maximum(p["residual_rate"], 1.0 / (rn + 1))
+            if p["elevated_rate"] != 1.0:
+                rate = np.where(log_p[inited] <= ELEVATED_LOG_P, rate * p["elevated_rate"], rate)
             st["res_var"][ir] = np.where(ok, rv + rate * (r * r - rv), rv)
             st["res_n"][ir] = rn + ok
             so = s_old[inited] if m else 0.0
             new_level = p["alpha"] * (yc - so) + (1 - p["alpha"]) * (lv + tr)
             if p["beta"]:
                 st["trend"][ir] = p["beta"] * (new_level - lv) + (1 - p["beta"]) * tr
-            st["level"][ir] = new_level
+            st["level"][ir] = np.where(relevel, yr - so, new_level)
             if m:
                 ph = phase[inited]
                 st["season"][ir, ph] = p["gamma"] * (yc - lv - tr) + (1 - p["gamma"]) * so
@@ -559,6 +689,17 @@ class FastCombined:
                 st["hst_count"][lr] = np.where(pivot, 0, position)
                 if pivot.any():
                     self._pivot(lr[pivot])
+
+        # the resolution, last (every part above used the one before this point)
+        if valid.any():
+            vr, vy, vp, vs = rows[valid], y[valid], prev_y[valid], res_small[valid]
+            step = np.abs(vy - vp)
+            counts = (
+                ~np.isnan(vp) & (step > 1e-12 * np.maximum(np.abs(vy), np.abs(vp))) & (step < vs)
+            )
+            st["res_small"][vr] = np.where(counts, step, vs)
+            st["res_int"][vr] = res_int[valid] & (np.floor(vy) == vy)
+            st["hw_prev"][vr] = vy
         return scores, forecasts, sigmas
 
     def _walk(

@@ -10,6 +10,10 @@ before it (no look-ahead):
 - ``v``: the value itself,
 - ``d``: its change from the previous (non-missing) value.
 
+Both scalers' standard deviations are floored at the series' resolution
+(:class:`~aiops.anomaly.detectors.scaling.Resolution`), so on an idle integer
+gauge a step of 1 is a modest move, not the edge of the feature space.
+
 Scores are river's, in [0, 1]; 0 until the first window of ``window_size``
 points has been learnt. The trees are drawn from ``seed`` and do not depend on
 the data, so every series with the same seed shares one tree structure (the
@@ -28,7 +32,7 @@ from __future__ import annotations
 import math
 
 from aiops.anomaly.detectors.base import Detector
-from aiops.anomaly.detectors.scaling import CausalScaler
+from aiops.anomaly.detectors.scaling import CausalScaler, Resolution
 from aiops.anomaly.detectors.values import clean
 
 __all__ = ["HalfSpaceTreesDetector"]
@@ -74,6 +78,7 @@ class HalfSpaceTreesDetector(Detector):
         self._change = CausalScaler(rate=scale_rate, scale_range=scale_range)
         self._prev = float("nan")
         self._learnt = 0
+        self._resolution = Resolution()
 
     @classmethod
     def _unit_test_params(cls):
@@ -88,7 +93,8 @@ class HalfSpaceTreesDetector(Detector):
     def _features(self, y: float) -> dict[str, float]:
         prev = self._prev
         d = y - prev if not math.isnan(prev) else 0.0
-        return {"d": self._change.transform(d), "v": self._value.transform(y)}
+        floor = self._resolution.floor()
+        return {"d": self._change.transform(d, floor), "v": self._value.transform(y, floor)}
 
     def score_one(self, x: float | None) -> float:
         y = clean(x)
@@ -102,7 +108,9 @@ class HalfSpaceTreesDetector(Detector):
             return
         self._hst.learn_one(self._features(y))
         prev = self._prev
-        self._change.update(y - prev if not math.isnan(prev) else 0.0)
-        self._value.update(y)
+        floor = self._resolution.floor()
+        self._change.update(y - prev if not math.isnan(prev) else 0.0, floor)
+        self._value.update(y, floor)
         self._prev = y
         self._learnt += 1
+        self._resolution.update(y)

@@ -15,12 +15,24 @@ ours, because river's version breaks on real metrics:
   followed because the residual scale grows while values are clipped.
 - Gaps. A missing value advances the model by its own forecast, so the
   season stays in phase across a gap.
+- Steps. After ``relevel_after`` values in a row beyond the clip on the same
+  side, the level is set to the last value (minus its seasonal term): a
+  lasting step is news for that many points, then learnt, instead of being
+  crept up on at ``alpha * clip_sigmas`` sigmas a point while every residual
+  on the way looks anomalous. A spike (one value) is still clipped. Off
+  (0) by default: it also ends a real incident's alert after that many
+  points.
 
 ``sigma`` is the root of an exponentially weighted mean of squared (clipped)
 residuals, floored at ``min_sigma + min_rel_sigma * |forecast|`` so a constant
-series has a defined, tiny scale. The score of ``x`` is the two-sided Gaussian
-tail probability of ``z = (x - forecast) / sigma`` as a
-:func:`~aiops.anomaly.detectors.calibration.tail_score` (0.5 at ``|z| ≈ 4.4``).
+series has a defined, tiny scale, and at ``resolution_scale`` times the
+series' resolution (:class:`~aiops.anomaly.detectors.scaling.Resolution`: the
+smallest non-zero step seen, at most 1 while every value was an integer), so
+0 → 1 on an idle integer gauge is 1 sigma, not a billion, and a level step
+on a flat line is news once and then learnt in a few points. The score of
+``x`` is the two-sided Gaussian tail probability of ``z = (x - forecast) /
+sigma`` as a :func:`~aiops.anomaly.detectors.calibration.score_from_log_tail`
+(0.5 at ``|z| ≈ 4.4``; no cap on ``z``, so larger residuals score higher).
 
 Where it fails: the season length is fixed (see
 :func:`~aiops.anomaly.detectors.seasonality.detect_season` to choose it from
@@ -33,7 +45,8 @@ from __future__ import annotations
 import math
 
 from aiops.anomaly.detectors.base import Detector
-from aiops.anomaly.detectors.calibration import SQRT2, tail_score
+from aiops.anomaly.detectors.calibration import LN2, gaussian_log_tail, score_from_log_tail
+from aiops.anomaly.detectors.scaling import RESOLUTION_SCALE, Resolution
 from aiops.anomaly.detectors.values import clean
 
 __all__ = ["HoltWintersDetector"]
@@ -68,7 +81,9 @@ class HoltWintersDetector(Detector):
         clip_sigmas: float = 4.0,
         min_sigma: float = 1e-9,
         min_rel_sigma: float = 1e-6,
-        max_z: float = 10.0,
+        max_z: float = math.inf,
+        resolution_scale: float = RESOLUTION_SCALE,
+        relevel_after: int = 0,
     ) -> None:
         if season == 1 or season < 0:
             raise ValueError(f"season must be 0 (none) or at least 2, not {season}")
@@ -86,6 +101,10 @@ class HoltWintersDetector(Detector):
         self.min_sigma = min_sigma
         self.min_rel_sigma = min_rel_sigma
         self.max_z = max_z
+        self.resolution_scale = resolution_scale
+        self.relevel_after = relevel_after
+        self._run = 0
+        self._resolution = Resolution()
         self._model = time_series.HoltWinters(
             alpha=alpha,
             beta=beta if beta else None,
@@ -130,7 +149,11 @@ class HoltWintersDetector(Detector):
 
     def sigma(self, forecast: float) -> float:
         """The residual scale around ``forecast``."""
-        return max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast))
+        resolution = self._resolution.value
+        floor = self.resolution_scale * resolution if resolution < math.inf else 0.0
+        return max(
+            max(math.sqrt(self._var), self.min_sigma + self.min_rel_sigma * abs(forecast)), floor
+        )
 
     def raw_score(self, x: float | None) -> float | None:
         """``min(|x - forecast| / sigma, max_z)``; ``None`` when not ready or ``x`` is missing."""
@@ -144,10 +167,18 @@ class HoltWintersDetector(Detector):
         z = self.raw_score(x)
         if z is None:
             return 0.0
-        return tail_score(math.erfc(z / SQRT2))
+        return score_from_log_tail(LN2 + gaussian_log_tail(z))
 
     def learn_one(self, x: float | None) -> None:
-        y = clean(x)
+        self._learn_scaled(clean(x), 1.0)
+
+    def _learn_scaled(self, y: float, rate_scale: float) -> None:
+        """Learn ``y`` (cleaned), the residual scale at ``rate_scale`` times its rate (an elevated point teaches less)."""
+        self._learn(y, rate_scale)
+        if not math.isnan(y):
+            self._resolution.update(y)
+
+    def _learn(self, y: float, rate_scale: float) -> None:
         if not self._initialized:
             if not math.isnan(y):
                 self._first.append(y)
@@ -159,11 +190,25 @@ class HoltWintersDetector(Detector):
         if math.isnan(y):  # missing: advance by the forecast, keep the season in phase
             model.learn_one(yhat)
             return
+        raw = y
+        relevel = False
         if self._n_res >= self.warmup:
             bound = self.clip_sigmas * self.sigma(yhat)
             y = min(max(y, yhat - bound), yhat + bound)
+            run = self._run
+            if raw > yhat + bound:
+                run = run + 1 if run > 0 else 1
+            elif raw < yhat - bound:
+                run = run - 1 if run < 0 else -1
+            else:
+                run = 0
+            relevel = self.relevel_after > 0 and abs(run) >= self.relevel_after
+            self._run = 0 if relevel else run
         r = y - yhat
-        rate = max(self.residual_rate, 1.0 / (self._n_res + 1))
+        rate = max(self.residual_rate, 1.0 / (self._n_res + 1)) * rate_scale
         self._var = self._var + rate * (r * r - self._var)
         self._n_res += 1
+        season = model.season[-model.seasonality] if model.season is not None else 0.0
         model.learn_one(y)
+        if relevel:  # a step, not a spike: take the new level now, not at alpha * 4 sigmas a point
+            model.level[-1] = raw - season

@@ -1,6 +1,11 @@
 """Choosing a season length from history, for the Holt-Winters forecaster.
 
 :func:`detect_season` picks the lag with the strongest autocorrelation peak.
+:func:`wall_clock_season` looks only at the cycles of wall-clock time
+(hourly, daily, weekly), converted to points from the series' own sampling
+interval, so series that arrive every 10 s and every 5 min each get their
+daily cycle, and a strong autocorrelation at an arbitrary lag is not taken
+for a season.
 Run it on a series' *past* (a training prefix, or a buffer of history kept
 before the detector starts); running it on the values being scored would be
 look-ahead.
@@ -12,7 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["detect_season"]
+__all__ = ["WALL_CLOCK_PERIODS", "detect_season", "wall_clock_season"]
+
+WALL_CLOCK_PERIODS = (3600.0, 86_400.0, 604_800.0)
+"""The cycles metrics have: hourly (cron jobs), daily (users), weekly (working days), in seconds."""
 
 
 def detect_season(
@@ -55,4 +63,64 @@ def detect_season(
     for lag in range(max(2, int(below[0])), limit + 1):
         if acf[lag] >= acf[lag - 1] and acf[lag] >= acf[lag + 1] and acf[lag] > best:
             best, best_lag = float(acf[lag]), lag
+    return best_lag
+
+
+def wall_clock_season(
+    timestamps: Sequence[float],
+    values: Sequence[float],
+    periods: Sequence[float] = WALL_CLOCK_PERIODS,
+    min_cycles: float = 2.0,
+    min_strength: float = 0.3,
+) -> int:
+    """The season in points of the strongest wall-clock cycle in this history, or 0 if none is clear.
+
+    The sampling interval is the median positive step of ``timestamps``
+    (epoch seconds; rows may step back, as a clock does). A period counts
+    when ``min_cycles`` of it fit in the history and it spans at least 2
+    points; its autocorrelation at that lag (the best of the lag and its two
+    neighbours, for a jittery interval; after removing a straight-line
+    trend) must reach ``min_strength``, and its strength is that minus the
+    autocorrelation at half the lag (a smooth series without a cycle is
+    correlated at both). The strongest above ``min_strength`` wins. Run it on
+    history only (a training prefix, the probationary period), never on the
+    values being scored.
+
+    >>> import math
+    >>> t = [300.0 * i for i in range(288 * 3)]
+    >>> daily = [10 + 3 * math.sin(2 * math.pi * s / 86_400) for s in t]
+    >>> wall_clock_season(t, daily), wall_clock_season(t, [1.0] * len(t))
+    (288, 0)
+    """
+    t = np.asarray(timestamps, dtype=float)
+    y = np.asarray(values, dtype=float)
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 0
+    interval = float(np.median(steps))
+    ok = np.isfinite(y)
+    y = y[ok]
+    n = len(y)
+    if n < 4:
+        return 0
+    x = np.flatnonzero(ok).astype(float)
+    y = y - np.polyval(np.polyfit(x, y, 1), x)
+    denom = float(np.dot(y, y))
+    if denom <= 1e-12 * max(1.0, float(np.dot(y + 1.0, y + 1.0))):
+        return 0
+    best, best_lag = min_strength, 0
+    for period in periods:
+        lag = round(period / interval)
+        if lag < 2 or lag * min_cycles > n:
+            continue
+        peak = max(
+            float(np.dot(y[: n - k], y[k:])) / denom for k in (lag - 1, lag, lag + 1) if 1 <= k < n
+        )
+        half = float(np.dot(y[: n - lag // 2], y[lag // 2 :])) / denom
+        strength = (
+            peak - half
+        )  # a cycle: high at its period, low half-way; a smooth series: high at both
+        if peak >= min_strength and strength > best:
+            best, best_lag = strength, lag
     return best_lag

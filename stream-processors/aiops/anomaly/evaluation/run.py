@@ -1,10 +1,13 @@
 """Run detectors of the registry over a labelled corpus and score them with NAB's rules.
 
 One set of defaults for every file, no per-file tuning. The one rule that
-looks at the data: a detector that takes a ``season`` gets
-:func:`~aiops.anomaly.detectors.seasonality.detect_season` of the file's
-probationary period (the unscored prefix, history it would have in
-production), the same rule for every such detector; the others take none.
+looks at the data: a detector that takes a ``season`` gets the season of the
+file's probationary period (the unscored prefix, history it would have in
+production), the same rule for every such detector and the one ``aiops
+score`` applies: :func:`~aiops.anomaly.detectors.seasonality.wall_clock_season`
+(the strongest hourly, daily or weekly cycle) for a file with timestamps,
+:func:`~aiops.anomaly.detectors.seasonality.detect_season` for one without; the
+others take none.
 Each file is scored causally from the first point (``score_many``).
 
 Which detectors run by default is the registry's
@@ -30,7 +33,7 @@ from aiops.anomaly.evaluation.nab import (
     score_corpus,
 )
 
-__all__ = ["Row", "evaluate", "markdown_table", "score_file_with"]
+__all__ = ["Row", "evaluate", "markdown_table", "quiet_shares", "score_file_with"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,15 @@ def score_file_with(name: str, file: LabelledSeries) -> list[float]:
     """
     from aiops.anomaly.detectors import detect_season, score_many
     from aiops.anomaly.detectors.registry import build_detector, takes_season
+    from aiops.anomaly.detectors.seasonality import wall_clock_season
 
-    season = (
-        detect_season(file.values[: probationary_period(len(file))]) if takes_season(name) else 0
-    )
+    season = 0
+    if takes_season(name):
+        history = probationary_period(len(file))
+        if file.timestamps is not None:
+            season = wall_clock_season(file.timestamps[:history], file.values[:history])
+        else:
+            season = detect_season(file.values[:history])
     return score_many(build_detector(name, season=season), file.values)
 
 
@@ -100,6 +108,36 @@ def evaluate(
                 )
             )
     return rows
+
+
+def quiet_shares(names: Sequence[str] | None = None, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per detector (default: the registry's ``EVALUATED``), per quiet series: the share of rows >= 0.5 after 15%.
+
+    The quiet series are :func:`~aiops.anomaly.evaluation.corpus_v2.quiet_series`.
+    Each is scored from its first point by a fresh detector, with the same
+    season rule as :func:`score_file_with` (and ``aiops score``) on 5-minute
+    timestamps; the target is at most 0.2% everywhere.
+
+    >>> shares = quiet_shares(["windowed_gaussian"])
+    >>> sorted(shares["windowed_gaussian"])[:2]
+    ['flat_step', 'heavy_tailed']
+    """
+    from aiops.anomaly.detectors.registry import EVALUATED
+    from aiops.anomaly.evaluation.corpus_v2 import quiet_series, quiet_share
+
+    series = quiet_series(seed)
+    times = [
+        1_700_000_000.0 + 300.0 * i for i in range(len(next(iter(series.values()))))
+    ]  # 5-minute steps
+    return {
+        name: {
+            label: quiet_share(
+                score_file_with(name, LabelledSeries(label, values.tolist(), timestamps=times))
+            )
+            for label, values in series.items()
+        }
+        for name in names or EVALUATED
+    }
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
