@@ -209,7 +209,7 @@ def run_pipeline_bench(
         kafka_settings, broker_pid = stack.enter_context(
             _kafka(base.model_copy(update={"stack_dir": home}), progress)
         )
-        topics = ("otlp_metrics", "points", "sli", "scores", "alerts", "deadletter")
+        topics = ("otlp_metrics", "otlp_spans", "points", "sli", "scores", "alerts", "deadletter")
         ready = kafka_settings.model_copy(
             update={
                 "faust_app_id": f"aiops-bench-{run}",
@@ -274,7 +274,9 @@ def run_pipeline_bench(
         producer.flush(30)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(
-            group_lag(ready, ready.faust_app_id, [ready.topic_otlp_metrics]).values()
+            group_lag(
+                ready, ready.faust_app_id, [ready.topic_otlp_metrics, ready.topic_points]
+            ).values()
         ):
             time.sleep(1)
         live_series = fleet.points_per_round
