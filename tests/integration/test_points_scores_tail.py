@@ -68,8 +68,11 @@ def test_tails_print_one_json_object_per_point_and_per_score(kafka_bootstrap):
         for s in (0.1, 0.7)
     ]
     producer = Producer(client_config(settings))
-    producer.produce(settings.topic_points, key=b"r", value=encode(record))
-    producer.produce(settings.topic_points, key=b"s", value=json.dumps(v1_point).encode())
+    # one partition, so the order they are read in is the order they were written in
+    producer.produce(settings.topic_points, key=b"r", value=encode(record), partition=0)
+    producer.produce(
+        settings.topic_points, key=b"s", value=json.dumps(v1_point).encode(), partition=0
+    )
     for key, value in scores_records(scores).items():
         producer.produce(settings.topic_scores, key=key.encode(), value=orjson.dumps(value))
     assert producer.flush(10) == 0
