@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         ge=1,
     )
     detect_checkpoint_interval_s: float = _field(
-        10.0,
+        30.0,
         "seconds between the detect agent's checkpoints of what changed (detector rows, alert states, open "
         "groups) and the points-topic offsets they cover; a restart replays the topic from there",
         gt=0,

@@ -419,11 +419,15 @@ class DetectEngine:
 
     # -- input ----------------------------------------------------------------------
 
-    def add(self, point: Mapping[str, Any], now: float) -> PointOutcome:
-        """Queue a point in its resource's group; ``now`` is the wall clock (epoch seconds)."""
+    def add(self, point: Mapping[str, Any], now: float, key: str | None = None) -> PointOutcome:
+        """Queue a point in its resource's group; ``now`` is the wall clock (epoch seconds).
+
+        ``key`` is the point's :func:`resource_key` when the caller has it
+        already (the points of one record share their resource).
+        """
         if not isinstance(point, Mapping) or "time_unix_nano" not in point or not signals(point):
             return PointOutcome.UNSCORABLE
-        key = resource_key(point)
+        key = key or resource_key(point)
         source = self.sources.setdefault(key, _Source())
         t = point["time_unix_nano"] / 1e9
         if t <= source.closed_upto:

@@ -40,6 +40,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections import Counter
 from typing import Any
 
 import faust
@@ -306,6 +307,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 cpu = time.process_time()
                 now = time.time()
                 added: set[str] = set()
+                outcomes: Counter[str] = Counter()
                 for event in batch:
                     partition = event.message.partition
                     if partition not in replayed:
@@ -313,14 +315,20 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     processed[partition] = max(processed.get(partition, -1), event.message.offset)
                     received = points_in(event.value)
                     if not received:
-                        metrics.detect_points.labels(outcome=PointOutcome.UNSCORABLE.value).inc()
+                        outcomes[PointOutcome.UNSCORABLE.value] += 1
+                    keys: dict[int, str] = {}  # the points of a v2 record share one resource dict
                     for point in received:
-                        key = resource_key(point)
+                        resource = point.get("resource")
+                        key = keys.get(id(resource)) or keys.setdefault(
+                            id(resource), resource_key(point)
+                        )
                         load(key, partition)
-                        outcome = engine.add(point, now)
-                        metrics.detect_points.labels(outcome=outcome.value).inc()
+                        outcome = engine.add(point, now, key)
+                        outcomes[outcome.value] += 1
                         if outcome is PointOutcome.ACCEPTED:
                             added.add(key)
+                for outcome, count in outcomes.items():
+                    metrics.detect_points.labels(outcome=outcome).inc(count)
                 closed = engine.close(now)
                 metrics.stage_cpu.labels(stage="detect").inc(time.process_time() - cpu)
                 await emit(closed, added)
