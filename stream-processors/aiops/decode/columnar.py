@@ -43,7 +43,12 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
-from aiops.decode.otlp import Attributes, MalformedPayload, PointProblem, _attributes
+from aiops.decode.otlp import (
+    Attributes,
+    PointProblem,
+    _attributes,
+    decode_metrics,
+)
 from aiops.decode.series_id import canonical_attributes, canonical_series, id_of_canonical
 
 __all__ = [
@@ -240,16 +245,7 @@ class ColumnarDecode:
 
 
 def _parse(payload: bytes):
-    data = _MetricsData()
-    try:
-        data.ParseFromString(payload)
-    except DecodeError as error:
-        raise MalformedPayload(f"not an OTLP metrics payload: {error}") from None
-    if payload and not data.resource_metrics:
-        raise MalformedPayload(
-            f"not an OTLP metrics payload: {len(payload)} bytes hold no resource metrics"
-        )
-    return data
+    return decode_metrics(payload, _MetricsData)
 
 
 def _raw_attributes(raw: tuple[bytes, ...]) -> dict:

@@ -82,8 +82,11 @@ class PointProblem:
     attributes: Attributes = field(default_factory=dict)
 
 
-def decode_metrics(payload: bytes) -> MetricsData:
+def decode_metrics(payload: bytes, message: type = MetricsData) -> MetricsData:
     """Parse an ``otlp_proto`` metrics payload, or raise ``MalformedPayload``.
+
+    ``message`` is the class to parse into: ``MetricsData``, or a copy of it
+    with the same wire format (the columnar decode's, which keeps attributes as bytes).
 
     >>> decode_metrics(b"")
     <BLANKLINE>
@@ -92,7 +95,7 @@ def decode_metrics(payload: bytes) -> MetricsData:
     ...
     aiops.decode.otlp.MalformedPayload: not an OTLP metrics payload: ...
     """
-    data = MetricsData()
+    data = message()
     try:
         data.ParseFromString(payload)
     except DecodeError as error:
