@@ -88,11 +88,11 @@ def test_every_point_is_scored_with_the_service_level_totals():
     per_export = {s.time_unix_nano for s in scores}
     assert len(per_export) == 3
     service = [s for s in scores if s.attributes == {}]
-    assert {s.signal for s in service} == {"rate", "mean"}
+    assert {s.signal for s in service} == {"rate", "mean", "error_percent"}
     first = next(s for s in service if s.time_unix_nano == min(per_export) and s.signal == "rate")
     points = export(0, np.random.default_rng(7))
     assert first.value == pytest.approx(sum(p["count"] for p in points) / STEP)
-    assert len(scores) == 3 * (4 * 2 + 2)
+    assert len(scores) == 3 * (4 * 2 + 3)
 
 
 def test_an_error_burst_alerts_and_names_the_status_code_that_moved():
@@ -283,8 +283,30 @@ def test_a_rate_across_a_counter_reset_is_not_scored_and_its_mean_is():
     for point in restart:
         assert engine.add(point, now=t) is PointOutcome.ACCEPTED
     closed = engine.close(now=t, force=True)
-    assert closed.scores and {s.signal for s in closed.scores} == {"mean"}, (
-        "no rate across the restart"
+    assert closed.scores and {s.signal for s in closed.scores} == {"mean", "error_percent"}, (
+        "no rate across the restart; a mean and a ratio do not depend on the interval"
     )
     assert closed.resets == len(restart)
     assert not [a for a in closed.alerts if a.labels.get("signal") == "rate"]
+
+
+def test_a_burst_of_errors_that_leaves_the_rate_alone_alerts_on_the_error_percentage():
+    rng = np.random.default_rng(7)
+    exports = []
+    for i in range(200):
+        points = export(i, rng)
+        if (
+            i >= 190
+        ):  # a fault turns half of checkout's answers into 500s: as many requests as before
+            ok, bad = points[0], points[3]
+            failed = ok["count"] // 2
+            ok["count"] -= failed
+            bad["count"] = failed
+        exports.append(points)
+    scores, alerts = run(DetectEngine(), exports)
+    ratio = [s for s in scores if s.signal == "error_percent"]
+    assert ratio and max(s.value for s in ratio[:190]) == 0.0
+    assert max(s.score for s in ratio[190:]) > 0.5
+    firing = [a for a in alerts if a.status == "firing" and a.labels["signal"] == "error_percent"]
+    assert firing and firing[0].labels["service"] == "demo"
+    assert "http.response.status_code=500" in firing[0].annotations["attribution"]

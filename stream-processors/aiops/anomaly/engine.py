@@ -298,12 +298,21 @@ class _Source:
 
 @dataclass
 class _Total:
-    """One metric of one group summed over its series: the service-level rate and mean, and who weighs what."""
+    """One metric of one group summed over its series: the service-level rate, mean and error ratio, and who weighs what.
+
+    The error percentage exists for request histograms whose points carry an
+    HTTP status code (:data:`STATUS_ATTRIBUTES`): the percent of requests
+    answered 5xx, the signal an SRE watches next to rate and latency. In
+    percent, so that the detector's resolution floor (a unit for a series
+    that has only ever been whole numbers, such as 0) is one percentage point.
+    """
 
     point: dict[str, Any]
     rate: float = 0.0
     requests: float = 0.0
     spent: float = 0.0
+    errors: float = 0.0
+    has_status: bool = False
     weights: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     """signal -> attribute -> ``attribute=value`` -> requests (``rate``) or time spent (``mean``)."""
 
@@ -315,6 +324,11 @@ class _Total:
             self.rate += values["rate"]
         self.requests += requests
         self.spent += spent
+        status = _http_status(point.get("attributes") or {}) if histogram else None
+        if status is not None:
+            self.has_status = True
+            if status >= 500:
+                self.errors += requests
         for name, value in (point.get("attributes") or {}).items():
             label = f"{name}={value}"
             for signal, weight in (
@@ -326,10 +340,36 @@ class _Total:
     def values(self) -> dict[str, float]:
         if self.point["kind"] != "histogram":
             return {"rate": self.rate}
-        return {
+        values = {
             "rate": self.rate,
             "mean": self.spent / self.requests if self.requests > 0 else math.nan,
         }
+        if self.has_status:
+            values["error_percent"] = (
+                100.0 * self.errors / self.requests if self.requests > 0 else math.nan
+            )
+        return values
+
+
+STATUS_ATTRIBUTES = ("http.response.status_code", "http.status_code")
+"""Point attributes that hold an HTTP status code (stable and older semantic conventions)."""
+
+
+def _http_status(attributes: Mapping[str, Any]) -> int | None:
+    """The HTTP status code among a point's attributes, or None.
+
+    >>> _http_status({"http.response.status_code": 503}), _http_status({"http.status_code": "200"})
+    (503, 200)
+    >>> _http_status({"http.route": "/a"}), _http_status({"http.response.status_code": "n/a"})
+    (None, None)
+    """
+    for name in STATUS_ATTRIBUTES:
+        if name in attributes:
+            try:
+                return int(attributes[name])
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 @dataclass
@@ -555,11 +595,14 @@ class DetectEngine:
                     continue
                 track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
                 items.append(_Item(track, group_ns, value, key, group_ns))
+                shares = (
+                    "rate" if signal == "error_percent" else signal
+                )  # errors are explained by requests
                 moves[(key, metric, signal, group_ns)] = self._attribution(
                     source,
                     f"{metric}|{signal}",
-                    signal,
-                    total.weights.get(signal, {}),
+                    shares,
+                    total.weights.get(shares, {}),
                     learn=not self.tracks[track].alerter.elevated,
                 )
         return items

@@ -31,8 +31,9 @@ class ScoreEntry(BaseModel):
     series: str = Field(
         description="the series of aiops.points, or <metric>{}@<resource> for the service level"
     )
-    signal: Literal["rate", "mean", "value"] = Field(
-        description="rate: per second (counters, histogram counts); mean: sum over count; value: a gauge"
+    signal: Literal["rate", "mean", "value", "error_percent"] = Field(
+        description="rate: per second (counters, histogram counts); mean: sum over count; value: a gauge; "
+        "error_percent: the percent of 5xx answers (service level of request histograms with a status code)"
     )
     metric: str
     attributes: dict[str, AttributeValue] = Field(
