@@ -268,3 +268,12 @@ def test_the_alert_core_imports_no_kafka_or_faust():
 )
 def test_by_default_only_the_request_metrics_alert(mapping, metric, alerts):
     assert AlertPolicies.from_mapping(mapping).for_metric(metric).alert is alerts
+
+
+def test_no_alert_before_min_history_points_were_scored():
+    policy = AlertPolicy(min_history=3)
+    alerter = AnomalyAlerter(policy)
+    events = [alerter.update(float(t), score) for t, score in enumerate([0.9, 0.9, 0.9, 0.9, 0.1])]
+    assert [e.kind if e else None for e in events] == [None, None, None, "firing", "resolved"]
+    with pytest.raises(ValueError, match="min_history"):
+        AlertPolicy(min_history=-1)

@@ -79,8 +79,12 @@ class AlertPolicy:
     decides by the metric: the request metrics (:data:`REQUEST_METRICS`)
     alert, the others do not.
 
+    ``min_history`` is how many points a series must have been scored
+    before it may fire: a detector's first few hundred points are its
+    warm-up, and the confidence it shows there is not yet earned.
+
     >>> AlertPolicy()
-    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning', alert=None)
+    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning', alert=None, min_history=0)
     >>> AlertPolicy(threshold=0.3, clear_threshold=0.5)
     Traceback (most recent call last):
     ...
@@ -95,6 +99,7 @@ class AlertPolicy:
     quiet_seconds: float = 0.0
     severity: str = "warning"
     alert: bool | None = None
+    min_history: int = 0
 
     def __post_init__(self) -> None:
         if not self.clear_threshold <= self.threshold:
@@ -103,8 +108,10 @@ class AlertPolicy:
             )
         if self.min_points < 1:
             raise ValueError(f"min_points must be at least 1, got {self.min_points}")
-        if self.min_seconds < 0 or self.quiet_seconds < 0 or self.quiet_points < 0:
-            raise ValueError("min_seconds, quiet_points and quiet_seconds must not be negative")
+        if min(self.min_seconds, self.quiet_seconds, self.quiet_points, self.min_history) < 0:
+            raise ValueError(
+                "min_seconds, quiet_points, quiet_seconds and min_history must not be negative"
+            )
         if not self.severity:
             raise ValueError("severity must not be empty")
 
@@ -317,7 +324,7 @@ class AnomalyAlerter:
                 self._last_resolved = (self._n, timestamp)
                 return event
             return None
-        if score < policy.threshold:
+        if score < policy.threshold or self._n <= policy.min_history:
             self._run, self._peak = 0, None
             return None
         if self._run == 0:
