@@ -12,6 +12,7 @@ variable. The object is frozen and passed down, never re-read.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ENV_PREFIX", "PORT_FIELDS", "Settings", "env_var"]
+__all__ = ["ENV_PREFIX", "PORT_FIELDS", "Settings", "env_var", "environment"]
 
 ENV_PREFIX = "AIOPS_"
 
@@ -259,6 +260,19 @@ def env_var(field_name: str) -> str:
     'AIOPS_KAFKA_PORT'
     """
     return ENV_PREFIX + field_name.upper()
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The settings as ``AIOPS_*`` variables, mappings as JSON: what a child process needs to see the same values.
+
+    >>> env = environment(Settings(kafka_port=19092, detect_alert_policy={"default": {"alert": True}}))
+    >>> env["AIOPS_KAFKA_PORT"], env["AIOPS_DETECT_ALERT_POLICY"]
+    ('19092', '{"default": {"alert": true}}')
+    """
+    return {
+        env_var(name): json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for name, value in settings.model_dump(mode="json").items()
+    }
 
 
 for _name, _info in Settings.model_fields.items():

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from aiops.settings import Settings, env_var
+from aiops.settings import Settings, environment
 from aiops.stack.collector import collector_component, ensure_collector
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def doctor(settings: Settings) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
-    env |= {env_var(name): str(value) for name, value in settings.model_dump(mode="json").items()}
+    env |= environment(settings)
     return subprocess.run(
         [sys.executable, "-m", "aiops", "doctor", "--window", "5"],
         capture_output=True,

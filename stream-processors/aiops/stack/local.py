@@ -7,7 +7,6 @@ stops them in reverse order. Everything lives under ``settings.stack_dir``.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from aiops.settings import Settings, env_var
+from aiops.settings import Settings, environment
 from aiops.stack.alertmanager import alertmanager_component
 from aiops.stack.collector import build_dir, collector_component, ensure_collector
 from aiops.stack.kafka import kafka_component, prepare_kafka
@@ -58,7 +57,7 @@ def worker_component(settings: Settings) -> Component:
         command=[sys.executable, "-m", "aiops", "worker"],
         ports={"faust_web_port": settings.faust_web_port},
         healthy=partial(http_ok, f"http://127.0.0.1:{settings.faust_web_port}/metrics"),
-        env=_settings_env(settings),
+        env=environment(settings),
     )
 
 
@@ -91,7 +90,7 @@ def forwarder_component(settings: Settings) -> Component:
         command=[sys.executable, "-m", "aiops", "forward", "alertmanager"],
         ports={},
         healthy=partial(_ran_a_second, settings.stack_dir / "run" / "forwarder.pid"),
-        env=_settings_env(settings),
+        env=environment(settings),
     )
 
 
@@ -122,15 +121,6 @@ def _ran_a_second(pid_file: Path) -> bool:
         return time.time() - pid_file.stat().st_mtime > 1.0
     except FileNotFoundError:
         return False
-
-
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as ``AIOPS_*`` variables (mappings and lists as JSON), so child processes see the same values."""
-    values = settings.model_dump(mode="json")
-    return {
-        env_var(name): json.dumps(value) if isinstance(value, dict | list) else str(value)
-        for name, value in values.items()
-    }
 
 
 def _components(
