@@ -56,11 +56,14 @@ from __future__ import annotations
 import base64
 import logging
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from aiops.anomaly.alert_policy import (
     AlertPolicies,
@@ -70,6 +73,9 @@ from aiops.anomaly.alert_policy import (
     anomaly_labels,
 )
 from aiops.anomaly.detectors.fast import FastCombined
+from aiops.anomaly.groups import RATE, SIGNALS, Part, Plan, Row, concat, plan_of, signal_names
+from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, columns, v1_series_key
+from aiops.decode.points_v2 import SCHEMA as POINTS_V2
 
 __all__ = [
     "Closed",
@@ -78,6 +84,7 @@ __all__ = [
     "Score",
     "attribution_text",
     "gauge",
+    "record_source",
     "resource_key",
     "scores_of",
     "scores_records",
@@ -105,6 +112,15 @@ class PointOutcome(Enum):
 
 def _label_set(attributes: Mapping[str, Any]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(attributes.items())) + "}"
+
+
+def record_source(record: Mapping[str, Any]) -> str:
+    """The resource key of a points-topic record (v2: its ``resource``; v1: the point's).
+
+    >>> record_source({"schema": "aiops.points/v2", "resource": {"service.name": "demo"}})
+    '{service.name="demo"}'
+    """
+    return _label_set(record.get("resource") or {})
 
 
 def resource_key(point: Mapping[str, Any]) -> str:
@@ -172,18 +188,7 @@ def gauge(
     }
 
 
-class _Item(NamedTuple):
-    """One value to score: its track, event time, the value, its resource and its group's time."""
-
-    track: str
-    time_ns: int
-    value: float
-    source: str
-    group_ns: int
-
-
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     """One scored point of one track (an ``aiops.scores/v1`` record, see :meth:`as_record`)."""
 
     track: str
@@ -197,6 +202,8 @@ class Score:
     expected: float
     sigma: float
     score: float
+    source: str = ""
+    """The resource's key (:func:`resource_key`), when the engine knows it."""
 
     @property
     def service(self) -> str:
@@ -213,10 +220,6 @@ class Score:
 
     def entry(self) -> dict[str, Any]:
         """The score as an entry of an ``aiops.scores/v2`` record (no resource); NaN becomes ``null``."""
-
-        def finite(x: float) -> float | None:
-            return None if math.isnan(x) else float(x)
-
         return {
             "track": self.track,
             "series": self.series,
@@ -224,11 +227,15 @@ class Score:
             "metric": self.metric,
             "attributes": self.attributes,
             "time_unix_nano": self.time_unix_nano,
-            "value": finite(self.value),
-            "expected": finite(self.expected),
-            "sigma": finite(self.sigma),
-            "score": finite(self.score),
+            "value": _known(self.value),
+            "expected": _known(self.expected),
+            "sigma": _known(self.sigma),
+            "score": _known(self.score),
         }
+
+
+def _known(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
@@ -243,7 +250,7 @@ def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
     """
     records: dict[str, dict[str, Any]] = {}
     for score in scores:
-        key = _label_set(score.resource)
+        key = score.source or _label_set(score.resource)
         record = records.get(key)
         if record is None:
             record = records[key] = {
@@ -278,98 +285,91 @@ def scores_of(record: object) -> list[dict[str, Any]]:
 
 @dataclass
 class _Group:
-    """Points of one resource at one export time, waiting to be scored."""
+    """Points of one resource at one export time, waiting to be scored (as :class:`~aiops.anomaly.groups.Part`\\ s)."""
 
     t: float
     arrived: float
-    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
 class _Source:
-    """One resource: its open groups, the newest time seen, the last time scored, attribution baselines."""
+    """One resource: its open groups, the newest time seen, the last time scored, attribution baselines.
+
+    ``plans`` caches the :class:`~aiops.anomaly.groups.Plan` of each shape of
+    export seen lately (by the idents of the group's parts).
+    """
 
     pending: list[_Group] = field(default_factory=list)
     newest: float = -math.inf
     closed_upto: float = -math.inf
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     tracks: set[str] = field(default_factory=set)
+    resource: dict[str, Any] = field(default_factory=dict)
+    plans: dict[tuple, Plan] = field(default_factory=dict)
 
 
-@dataclass
-class _Total:
-    """One metric of one group summed over its series: the service-level rate, mean and error ratio, and who weighs what.
+_PLANS_PER_SOURCE = 16
+"""Shapes of export remembered per resource (a service whose exports vary more plans again)."""
 
-    The error percentage exists for request histograms whose points carry an
-    HTTP status code (:data:`STATUS_ATTRIBUTES`): the percent of requests
-    answered 5xx, the signal an SRE watches next to rate and latency. In
-    percent, so that the detector's resolution floor (a unit for a series
-    that has only ever been whole numbers, such as 0) is one percentage point.
-    """
 
-    point: dict[str, Any]
-    rate: float = 0.0
-    requests: float = 0.0
-    spent: float = 0.0
-    errors: float = 0.0
-    has_status: bool = False
-    weights: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """signal -> attribute -> ``attribute=value`` -> requests (``rate``) or time spent (``mean``)."""
+def _v1_part(point: Mapping[str, Any]) -> Part:
+    """A one-row part from a v1 point dict."""
+    kind = point["kind"]
+    monotonic = bool(point.get("monotonic"))
+    row = Row(
+        point["series"], point["metric"], kind, dict(point.get("attributes") or {}), monotonic
+    )
+    return Part(
+        ("v1", row.series, kind, monotonic),
+        [row],
+        [point.get("interval_start_unix_nano", 0)],
+        [point["time_unix_nano"]],
+        [bool(point.get("reset"))],
+        [_number(point.get("value", 0.0 if kind == "sum" and monotonic else math.nan))],
+        [_number(point.get("count", 0))],
+        [_number(point.get("sum", 0.0))],
+        source=point,
+    )
 
-    def add(self, point: Mapping[str, Any], values: Mapping[str, float]) -> None:
-        histogram = point["kind"] == "histogram"
-        requests = float(point.get("count", 0)) if histogram else float(point.get("value", 0.0))
-        spent = float(point.get("sum", 0.0))
-        if not math.isnan(values["rate"]):
-            self.rate += values["rate"]
-        self.requests += requests
-        self.spent += spent
-        status = _http_status(point.get("attributes") or {}) if histogram else None
-        if status is not None:
-            self.has_status = True
-            if status >= 500:
-                self.errors += requests
-        for name, value in (point.get("attributes") or {}).items():
-            label = f"{name}={value}"
-            for signal, weight in (
-                (("rate", requests), ("mean", spent)) if histogram else (("rate", requests),)
-            ):
-                by_label = self.weights.setdefault(signal, {}).setdefault(name, {})
-                by_label[label] = by_label.get(label, 0.0) + weight
 
-    def values(self) -> dict[str, float]:
-        if self.point["kind"] != "histogram":
-            return {"rate": self.rate}
-        values = {
-            "rate": self.rate,
-            "mean": self.spent / self.requests if self.requests > 0 else math.nan,
+def _number(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _v1_points(part: Part, resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A part's rows as v1 point dicts (for a checkpoint's open groups)."""
+    if isinstance(part.source, Mapping):
+        return [dict(part.source)]
+    return [
+        {
+            "schema": "aiops.points/v1",
+            "series": row.series,
+            "metric": row.metric,
+            "kind": row.kind,
+            "resource": resource,
+            "attributes": row.attributes,
+            "interval_start_unix_nano": start,
+            "time_unix_nano": time,
+            "monotonic": row.monotonic,
+            "reset": reset,
+            "value": value,
+            "count": count,
+            "sum": total,
         }
-        if self.has_status:
-            values["error_percent"] = (
-                100.0 * self.errors / self.requests if self.requests > 0 else math.nan
-            )
-        return values
-
-
-STATUS_ATTRIBUTES = ("http.response.status_code", "http.status_code")
-"""Point attributes that hold an HTTP status code (stable and older semantic conventions)."""
-
-
-def _http_status(attributes: Mapping[str, Any]) -> int | None:
-    """The HTTP status code among a point's attributes, or None.
-
-    >>> _http_status({"http.response.status_code": 503}), _http_status({"http.status_code": "200"})
-    (503, 200)
-    >>> _http_status({"http.route": "/a"}), _http_status({"http.response.status_code": "n/a"})
-    (None, None)
-    """
-    for name in STATUS_ATTRIBUTES:
-        if name in attributes:
-            try:
-                return int(attributes[name])
-            except (TypeError, ValueError):
-                return None
-    return None
+        for row, start, time, reset, value, count, total in zip(
+            part.row_list(),
+            part.start.tolist(),
+            part.time.tolist(),
+            part.reset.tolist(),
+            part.value.tolist(),
+            part.count.tolist(),
+            part.sum.tolist(),
+        )
+    ]
 
 
 @dataclass
@@ -460,7 +460,7 @@ class DetectEngine:
     # -- input ----------------------------------------------------------------------
 
     def add(self, point: Mapping[str, Any], now: float, key: str | None = None) -> PointOutcome:
-        """Queue a point in its resource's group; ``now`` is the wall clock (epoch seconds).
+        """Queue a v1 point in its resource's group; ``now`` is the wall clock (epoch seconds).
 
         ``key`` is the point's :func:`resource_key` when the caller has it
         already (the points of one record share their resource).
@@ -468,25 +468,79 @@ class DetectEngine:
         if not isinstance(point, Mapping) or "time_unix_nano" not in point or not signals(point):
             return PointOutcome.UNSCORABLE
         key = key or resource_key(point)
-        source = self.sources.setdefault(key, _Source())
+        source = self._source(key, point.get("resource") or {})
         t = point["time_unix_nano"] / 1e9
         if t <= source.closed_upto:
             return PointOutcome.LATE
         source.newest = max(source.newest, t)
+        self._group(source, t, now).parts.append(_v1_part(point))
+        return PointOutcome.ACCEPTED
+
+    def add_record(self, record: Any, now: float, key: str | None = None) -> Counter[PointOutcome]:
+        """Queue every point of a points-topic record (``aiops.points/v2``, or a v1 point); outcomes counted.
+
+        A v2 record is queued as columns, without a Python object per point.
+        ``key`` is :func:`record_source` of the record when the caller has it.
+        """
+        if not isinstance(record, Mapping):
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if record.get("schema") != POINTS_V2:
+            return Counter({self.add(record, now, key): 1})
+        resource = record["resource"]
+        key = key or record_source(record)
+        source = self._source(key, resource)
+        series = record["series"]
+        entries = {
+            sid: (metric, kind, attributes)
+            for sid, metric, kind, attributes in zip(
+                series["id"], series["metric"], series["kind"], series["attributes"]
+            )
+            if signal_names(kind, True)
+        }
+        cols = columns(record)
+        sid = cols["series_id"]
+        outcomes: Counter[PointOutcome] = Counter()
+        scorable = np.isin(sid, np.fromiter(entries, dtype=np.int64, count=len(entries)))
+        t = cols["time_unix_nano"] / 1e9
+        late = scorable & (t <= source.closed_upto)
+        outcomes[PointOutcome.UNSCORABLE] = int(len(sid) - scorable.sum())
+        outcomes[PointOutcome.LATE] = int(late.sum())
+        accepted = scorable & ~late
+        outcomes[PointOutcome.ACCEPTED] = int(accepted.sum())
+        if not outcomes[PointOutcome.ACCEPTED]:
+            return +outcomes
+        source.newest = max(source.newest, float(t[accepted].max()))
+        for at in np.unique(t[accepted]).tolist():
+            rows = np.flatnonzero(accepted & (t == at))
+            self._group(source, at, now).parts.append(
+                _record_part(record, entries, cols, rows, resource)
+            )
+        return +outcomes
+
+    def _source(self, key: str, resource: Mapping[str, Any]) -> _Source:
+        source = self.sources.get(key)
+        if source is None:
+            source = self.sources[key] = _Source(resource=dict(resource))
+        return source
+
+    def _group(self, source: _Source, t: float, now: float) -> _Group:
+        """The open group of ``source`` within ``group_s`` of ``t``, or a new one."""
         group = next((g for g in source.pending if abs(g.t - t) < self.group_s), None)
         if group is None:
             group = _Group(t, now)
             source.pending.append(group)
             source.pending.sort(key=lambda g: g.t)
-        group.points[point["series"]] = dict(point)
-        return PointOutcome.ACCEPTED
+        return group
 
     # -- scoring --------------------------------------------------------------------
 
     def close(self, now: float, force: bool = False) -> Closed:
         """Score every group that is complete (or all of them with ``force``) and run the alert logic."""
         closed = Closed()
-        batch: list[_Item] = []
+        names: list[str] = []
+        times: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        contexts: list[tuple[str, int]] = []
         moves: dict[tuple[str, str, str, int], str] = {}
         for key, source in self.sources.items():
             while source.pending:
@@ -498,35 +552,45 @@ class DetectEngine:
                 if not (complete or force):
                     break
                 source.pending.pop(0)
-                newest_in_group = max(p["time_unix_nano"] for p in group.points.values()) / 1e9
-                source.closed_upto = max(source.closed_upto, newest_in_group)
                 closed.sources.add(key)
-                batch.extend(self._group_tracks(key, source, group, moves, closed))
-        if not batch:
+                group_names, group_times, group_values, group_ns = self._score_items(
+                    key, source, group, moves, closed
+                )
+                names.extend(group_names)
+                times.append(group_times)
+                values.append(group_values)
+                contexts.extend([(key, group_ns)] * len(group_names))
+        if not names:
             return closed
-        live: list[_Item] = []
-        for item in batch:
-            track = self.tracks.get(item.track)
-            if track is not None and item.time_ns / 1e9 <= track.last_t:
-                closed.replayed += 1
-            else:
-                live.append(item)
-        slots = self.bank.slots([item.track for item in live])
-        result = self.bank.score_learn_slots(slots, [item.value for item in live])
-        for i, (name, time_ns, value, key, group_ns) in enumerate(live):
-            t = time_ns / 1e9
-            if slots[i] < 0:
+        time_ns = np.concatenate(times)
+        t_all = time_ns / 1e9
+        tracks = self.tracks
+        last = np.fromiter((tracks[name].last_t for name in names), np.float64, len(names))
+        live = t_all > last
+        closed.replayed = int(len(names) - live.sum())
+        live_index = np.flatnonzero(live)
+        live_names = [names[i] for i in live_index.tolist()]
+        live_values = np.concatenate(values)[live_index]
+        slots = self.bank.slots(live_names)
+        result = self.bank.score_learn_slots(slots, live_values)
+        for i, name, slot, time, value, score, forecast, sigma in zip(
+            live_index.tolist(),
+            live_names,
+            slots.tolist(),
+            time_ns[live_index].tolist(),
+            live_values.tolist(),
+            result.scores.tolist(),
+            result.forecasts.tolist(),
+            result.sigmas.tolist(),
+        ):
+            if slot < 0:
                 closed.skipped += 1
                 self._drop_track(name)
                 continue
-            track = self.tracks[name]
+            track = tracks[name]
+            t = time / 1e9
             track.last_t, track.seen = t, now
             closed.tracks.add(name)
-            score, forecast, sigma = (
-                float(result.scores[i]),
-                float(result.forecasts[i]),
-                float(result.sigmas[i]),
-            )
             closed.scores.append(
                 Score(
                     name,
@@ -535,20 +599,25 @@ class DetectEngine:
                     track.metric,
                     track.attributes,
                     track.resource,
-                    time_ns,
+                    time,
                     value,
                     forecast,
                     sigma,
                     score,
+                    track.source,
                 )
             )
+            if math.isnan(score):
+                continue
+            alerter = track.alerter
+            if alerter.steady(score):
+                continue
             expected = None if math.isnan(forecast) else (forecast, sigma)
-            transition = track.alerter.update(
-                t, score, None if math.isnan(value) else value, expected
-            )
+            transition = alerter.update(t, score, None if math.isnan(value) else value, expected)
             if transition is not None and (
-                track.alerter.policy.alert or track.episode is not None
+                alerter.policy.alert or track.episode is not None
             ):  # a policy that does not alert still resolves an episode it opened before
+                key, group_ns = contexts[i]
                 closed.alerts.append(
                     self._alert(
                         track, transition, moves.get((key, track.metric, track.signal, group_ns))
@@ -556,56 +625,112 @@ class DetectEngine:
                 )
         return closed
 
-    def _group_tracks(
+    def _plan(self, source: _Source, group: _Group) -> Plan:
+        ident = tuple(part.ident for part in group.parts)
+        plan = source.plans.get(ident)
+        if plan is None:
+            if len(source.plans) >= _PLANS_PER_SOURCE:
+                source.plans.clear()
+            plan = source.plans[ident] = plan_of(group.parts)
+        return plan
+
+    def _score_items(
         self,
         key: str,
         source: _Source,
         group: _Group,
         moves: dict[tuple[str, str, str, int], str],
         closed: Closed,
-    ) -> list[_Item]:
-        """The items of a group: each point's signals, then per metric the service-level totals.
+    ) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+        """The tracks, times and values a group feeds: each point's signals, then per metric its service-level totals.
 
         A point marked ``reset`` (its counter started again: a reset or a
         process restart) says nothing about the rate, so neither its ``rate``
         nor its metric's service-level rate is scored this group; its mean is.
+        The service-level error percentage exists for request histograms whose
+        points carry an HTTP status code: the percent of requests answered
+        5xx, in percent, so that the detector's resolution floor (a unit for a
+        series that has only ever been whole numbers, such as 0) is one
+        percentage point. Returns the group's time too (its earliest point's).
         """
-        items = []
-        totals: dict[str, _Total] = {}
-        restarted: set[str] = set()
-        group_ns = min(p["time_unix_nano"] for p in group.points.values())
-        for series, point in sorted(group.points.items()):
-            values = signals(point)
-            if point.get("reset") and "rate" in values:
-                restarted.add(point["metric"])
-                closed.resets += 1
-            for signal, value in values.items():
-                if signal == "rate" and point.get("reset"):
+        plan = self._plan(source, group)
+        parts = group.parts
+
+        def column(name: str) -> np.ndarray:
+            values = concat(parts, name)
+            return values if plan.keep is None else values[plan.keep]
+
+        time_ns, start = column("time"), column("start")
+        count, spent = column("count"), column("sum")
+        value, reset = column("value"), column("reset")
+        source.closed_upto = max(source.closed_upto, float(time_ns.max()) / 1e9)
+        group_ns = int(time_ns.min())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            interval_s = (time_ns - start) / 1e9
+            requests = np.where(plan.histogram, count, value)
+            rate = np.where(interval_s > 0, requests / interval_s, np.nan)
+            mean = np.where(count > 0, spent / np.where(count > 0, count, 1.0), np.nan)
+        by_signal = np.stack([rate, mean, value])
+        restarted_rows = reset & plan.has_rate
+        closed.resets += int(restarted_rows.sum())
+        keep = ~((plan.item_signal == RATE) & reset[plan.item_row])
+        items = np.flatnonzero(keep)
+        names = plan.names if keep.all() else [plan.names[i] for i in items.tolist()]
+        for i in items.tolist():
+            if plan.names[i] not in self.tracks:
+                row = plan.rows[plan.item_row[i]]
+                self._track(
+                    plan.names[i],
+                    row.series,
+                    SIGNALS[plan.item_signal[i]],
+                    row.metric,
+                    row.attributes,
+                    key,
+                    source,
+                )
+        item_times = time_ns[plan.item_row[items]]
+        item_values = by_signal[plan.item_signal[items], plan.item_row[items]]
+        total_names: list[str] = []
+        total_values: list[float] = []
+        for total in plan.totals:
+            restarted = bool(restarted_rows[total.rows].any())
+            group_requests = float(requests[total.rows].sum())
+            signals_now = {"rate": float(np.nansum(rate[total.rows]))}
+            if total.histogram:
+                group_spent = float(spent[total.rows].sum())
+                signals_now["mean"] = (
+                    group_spent / group_requests if group_requests > 0 else math.nan
+                )
+                if total.has_status:
+                    errors = float(requests[total.error_rows].sum())
+                    signals_now["error_percent"] = (
+                        100.0 * errors / group_requests if group_requests > 0 else math.nan
+                    )
+            for signal, total_value in signals_now.items():
+                if signal == "rate" and restarted:
                     continue
-                track = self._track(series, signal, point, key, source)
-                items.append(_Item(track, point["time_unix_nano"], value, key, group_ns))
-            if (
-                "rate" in values
-            ):  # counters and histograms add up to a service level; gauges need not
-                totals.setdefault(point["metric"], _Total(point)).add(point, values)
-        for metric, total in sorted(totals.items()):
-            point = {**total.point, "attributes": {}}
-            for signal, value in total.values().items():
-                if signal == "rate" and metric in restarted:
-                    continue
-                track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
-                items.append(_Item(track, group_ns, value, key, group_ns))
+                series = f"{total.metric}{SERVICE_LEVEL}@{key}"
+                name = f"{series}|{signal}"
+                if name not in self.tracks:
+                    self._track(name, series, signal, total.metric, {}, key, source)
+                total_names.append(name)
+                total_values.append(total_value)
                 shares = (
                     "rate" if signal == "error_percent" else signal
                 )  # errors are explained by requests
-                moves[(key, metric, signal, group_ns)] = self._attribution(
+                moves[(key, total.metric, signal, group_ns)] = self._attribution(
                     source,
-                    f"{metric}|{signal}",
+                    f"{total.metric}|{signal}",
                     shares,
-                    total.weights.get(shares, {}),
-                    learn=not self.tracks[track].alerter.elevated,
+                    total.weights(shares, requests, spent),
+                    learn=not self.tracks[name].alerter.elevated,
                 )
-        return items
+        return (
+            names + total_names,
+            np.concatenate([item_times, np.full(len(total_names), group_ns, dtype=np.int64)]),
+            np.concatenate([item_values, np.asarray(total_values, dtype=np.float64)]),
+            group_ns,
+        )
 
     def _attribution(
         self,
@@ -645,21 +770,25 @@ class DetectEngine:
         return attribution_text(moved[: self.top_moves], signal)
 
     def _track(
-        self, series: str, signal: str, point: Mapping[str, Any], key: str, source: _Source
-    ) -> str:
-        name = f"{series}|{signal}"
-        if name not in self.tracks:
-            self.tracks[name] = _Track(
-                series,
-                signal,
-                point["metric"],
-                dict(point.get("attributes") or {}),
-                dict(point.get("resource") or {}),
-                key,
-                AnomalyAlerter(self.policies.for_metric(point["metric"])),
-            )
-            source.tracks.add(name)
-        return name
+        self,
+        name: str,
+        series: str,
+        signal: str,
+        metric: str,
+        attributes: Mapping[str, Any],
+        key: str,
+        source: _Source,
+    ) -> None:
+        self.tracks[name] = _Track(
+            series,
+            signal,
+            metric,
+            dict(attributes),
+            source.resource,
+            key,
+            AnomalyAlerter(self.policies.for_metric(metric)),
+        )
+        source.tracks.add(name)
 
     def _alert(self, track: _Track, transition: Transition, attribution: str | None):
         """The firing or resolved ``AlertV1`` of a transition: labels name the metric, the text its signal too."""
@@ -745,14 +874,25 @@ class DetectEngine:
     # -- checkpoints ----------------------------------------------------------------
 
     def export_source(self, key: str) -> dict[str, Any]:
-        """A resource's open groups, clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
+        """A resource's open groups (as v1 points), clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
         source = self.sources[key]
         return {
-            "pending": [[g.t, g.points] for g in source.pending],
+            "pending": [
+                [
+                    g.t,
+                    {
+                        point["series"]: point
+                        for part in g.parts
+                        for point in _v1_points(part, source.resource)
+                    },
+                ]
+                for g in source.pending
+            ],
             "newest": _finite(source.newest),
             "closed_upto": _finite(source.closed_upto),
             "shares": source.shares,
             "tracks": sorted(source.tracks),
+            "resource": source.resource,
         }
 
     def export_track(self, name: str) -> dict[str, Any]:
@@ -783,10 +923,14 @@ class DetectEngine:
         """Load a resource and its tracks from a checkpoint; open groups wait ``close_after_s`` from ``now``."""
         self.forget_source(key)
         source = _Source(
-            [_Group(t, now, dict(points)) for t, points in state["pending"]],
+            [
+                _Group(t, now, [_v1_part(point) for point in points.values()])
+                for t, points in state["pending"]
+            ],
             _or_never(state["newest"]),
             _or_never(state["closed_upto"]),
             {k: dict(v) for k, v in state["shares"].items()},
+            resource=dict(state.get("resource") or _first_resource(tracks)),
         )
         self.sources[key] = source
         for name, saved in tracks.items():
@@ -821,6 +965,48 @@ class DetectEngine:
     def memory_bytes(self) -> int:
         """Detector state in the bank: every allocated row, live or free."""
         return self.bank.capacity * self.bank.bytes_per_series
+
+
+def _first_resource(tracks: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    """A resource's attributes from a checkpoint that predates ``resource`` in the source's state."""
+    return next((saved["resource"] for saved in tracks.values()), {})
+
+
+def _record_part(
+    record: Mapping[str, Any],
+    entries: Mapping[int, tuple[str, str, Mapping[str, Any]]],
+    cols: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    resource: Mapping[str, Any],
+) -> Part:
+    """The part of a v2 record's points at ``rows`` (indices), identified by their series ids and monotonicity."""
+    whole = len(rows) == len(cols["series_id"])
+
+    def take(name: str) -> np.ndarray:
+        return cols[name] if whole else cols[name][rows]
+
+    sid, flags = take("series_id"), take("flags")
+    monotonic = (flags & FLAG_MONOTONIC) != 0
+
+    def make_rows() -> list[Row]:
+        out = []
+        for series_id, is_monotonic in zip(sid.tolist(), monotonic.tolist()):
+            metric, kind, attributes = entries[series_id]
+            key = v1_series_key(series_id, metric, attributes, resource)
+            out.append(Row(key, metric, kind, attributes, is_monotonic))
+        return out
+
+    return Part(
+        (sid.tobytes(), monotonic.tobytes()),
+        make_rows,
+        take("interval_start_unix_nano"),
+        take("time_unix_nano"),
+        (flags & FLAG_RESET) != 0,
+        take("value"),
+        take("count"),
+        take("sum"),
+        source=(record, rows),
+    )
 
 
 def _finite(x: float) -> float | None:

@@ -75,6 +75,7 @@ __all__ = [
     "points_in",
     "points_of",
     "to_record",
+    "v1_series_key",
 ]
 
 SCHEMA = "aiops.points/v2"
@@ -173,7 +174,8 @@ _SERIES_KEYS: dict[int, str] = {}
 _SERIES_KEYS_MAX = 500_000
 
 
-def _series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
+def v1_series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
+    """The v1 series key of series id ``sid`` (remembered by id: the id is a hash of the same labels)."""
     key = _SERIES_KEYS.get(sid)
     if key is None:
         if len(_SERIES_KEYS) >= _SERIES_KEYS_MAX:
@@ -194,7 +196,7 @@ def expand_v1(record: dict, metrics: Collection[str] | None = None) -> list[dict
     resource = record["resource"]
     series = record["series"]
     entries = {
-        sid: (metric, kind, unit, attributes, _series_key(sid, metric, attributes, resource))
+        sid: (metric, kind, unit, attributes, v1_series_key(sid, metric, attributes, resource))
         for sid, metric, kind, unit, attributes in zip(
             series["id"], series["metric"], series["kind"], series["unit"], series["attributes"]
         )

@@ -47,9 +47,9 @@ import faust
 import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key, scores_records
+from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source, scores_records
 from aiops.anomaly.exposition import Exposition
-from aiops.decode.points_v2 import points_in
+from aiops.decode.points_v2 import decode
 from aiops.settings import Settings
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -251,12 +251,27 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         now = time.time()
         added: set[str] = set()
         for value in values:
-            for point in points_in(value):
-                key = resource_key(point)
-                load(key, partition)
-                if engine.add(point, now) is PointOutcome.ACCEPTED:
-                    added.add(key)
+            add(value, partition, now, added)
         await emit(engine.close(now), added)
+
+    def add(value: bytes | None, partition: int, now: float, added: set[str]) -> Counter:
+        """Queue one points-topic record in the engine (restoring its resource first); its points' outcomes."""
+        try:
+            record = decode(value or b"")
+        except ValueError:
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if not isinstance(record, dict):
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        key = record_source(record)
+        load(key, partition)
+        try:
+            outcomes = engine.add_record(record, now, key)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            log.error("a points record the engine cannot read (%r): skipped", error)
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if outcomes[PointOutcome.ACCEPTED]:
+            added.add(key)
+        return outcomes
 
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
@@ -307,28 +322,15 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 cpu = time.process_time()
                 now = time.time()
                 added: set[str] = set()
-                outcomes: Counter[str] = Counter()
+                outcomes: Counter[PointOutcome] = Counter()
                 for event in batch:
                     partition = event.message.partition
                     if partition not in replayed:
                         await replay_gap(partition, event.message.offset)
                     processed[partition] = max(processed.get(partition, -1), event.message.offset)
-                    received = points_in(event.value)
-                    if not received:
-                        outcomes[PointOutcome.UNSCORABLE.value] += 1
-                    keys: dict[int, str] = {}  # the points of a v2 record share one resource dict
-                    for point in received:
-                        resource = point.get("resource")
-                        key = keys.get(id(resource)) or keys.setdefault(
-                            id(resource), resource_key(point)
-                        )
-                        load(key, partition)
-                        outcome = engine.add(point, now, key)
-                        outcomes[outcome.value] += 1
-                        if outcome is PointOutcome.ACCEPTED:
-                            added.add(key)
+                    outcomes.update(add(event.value, partition, now, added))
                 for outcome, count in outcomes.items():
-                    metrics.detect_points.labels(outcome=outcome).inc(count)
+                    metrics.detect_points.labels(outcome=outcome.value).inc(count)
                 closed = engine.close(now)
                 metrics.stage_cpu.labels(stage="detect").inc(time.process_time() - cpu)
                 await emit(closed, added)
