@@ -164,24 +164,38 @@ def test_a_steady_service_does_not_alert():
     assert alerts == []
 
 
-def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupted():
+def _legacy_checkpoint(engine: DetectEngine, key: str) -> tuple[dict, dict]:
+    """A resource as the previous release checkpointed it: the source, and one entry per track."""
+    import base64
+
+    state = engine.export_source(key)
+    tracks = {
+        name: {
+            **saved,
+            "resource": engine.sources[key].resource,
+            "source": key,
+            "detector": base64.b64encode(engine.bank.export_state(name)).decode(),
+        }
+        for name, saved in state.pop("tracks").items()
+    }
+    del state["detectors"], state["resource"]
+    return {**state, "tracks": sorted(tracks)}, tracks
+
+
+@pytest.mark.parametrize("release", ["current", "previous"])
+def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupted(release):
     exports = demo_exports(errors=60)
     reference, reference_alerts = run(DetectEngine(), exports)
 
     first = DetectEngine()
     before, alerts_before = run(first, exports[:160])
     key = resource_key(exports[0][0])
-    checkpoint = json.loads(
-        json.dumps(
-            (
-                first.export_source(key),
-                {name: first.export_track(name) for name in first.sources[key].tracks},
-            ),
-            allow_nan=False,
-        )
+    saved = (
+        (first.export_source(key), None) if release == "current" else _legacy_checkpoint(first, key)
     )
+    checkpoint = json.loads(json.dumps(saved, allow_nan=False))
     second = DetectEngine()
-    second.restore_source(key, checkpoint[0], checkpoint[1], now=0.0)
+    second.restore_source(key, checkpoint[0], now=0.0, tracks=checkpoint[1])
     replay = exports[150:]  # ten exports already scored come again, as after a restart
     outcomes = [second.add(p, now=0.0) for p in replay[0]]
     assert outcomes == [PointOutcome.LATE] * len(outcomes)

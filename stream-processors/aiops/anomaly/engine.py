@@ -36,8 +36,9 @@ State and limits
     bank (``bytes_per_series`` per track), capped at ``max_series`` tracks:
     beyond the cap a track is not created and its points count as
     ``skipped``. Tracks unseen for ``idle_s`` are expired.
-    :meth:`export_source` / :meth:`export_track` and their ``restore_*``
-    counterparts move a resource's state to and from a checkpoint.
+    :meth:`export_source` and :meth:`restore_source` move a resource's state
+    (its open groups, its tracks and their detector rows) to and from a
+    checkpoint.
 
 >>> engine = DetectEngine(policies=AlertPolicies.from_mapping({"default": {"alert": True}}))
 >>> for i in range(100):
@@ -874,8 +875,17 @@ class DetectEngine:
     # -- checkpoints ----------------------------------------------------------------
 
     def export_source(self, key: str) -> dict[str, Any]:
-        """A resource's open groups (as v1 points), clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
+        """A resource's whole state as strict JSON (a clock that never ticked is ``null``).
+
+        Its open groups (as v1 points), clocks and baselines; each track's
+        identity and alert state; and the detector rows of all its tracks in
+        one compressed blob (``detectors``: the track names in row order and
+        the rows as base64), so a checkpoint of a resource is one entry and one
+        compression however many series it has.
+        """
         source = self.sources[key]
+        names = sorted(source.tracks)
+        in_bank = [name for name in names if name in self.bank]
         return {
             "pending": [
                 [
@@ -891,37 +901,44 @@ class DetectEngine:
             "newest": _finite(source.newest),
             "closed_upto": _finite(source.closed_upto),
             "shares": source.shares,
-            "tracks": sorted(source.tracks),
             "resource": source.resource,
+            "tracks": {name: self._export_track(self.tracks[name]) for name in names},
+            "detectors": {
+                "tracks": in_bank,
+                "state": base64.b64encode(self.bank.export_states(in_bank)).decode(),
+            },
         }
 
-    def export_track(self, name: str) -> dict[str, Any]:
-        """A track's identity, alert state and detector row (JSON-able; the row as base64 ``.npz``)."""
-        track = self.tracks[name]
-        detector = self.bank.export_state(name) if name in self.bank else None
+    @staticmethod
+    def _export_track(track: _Track) -> dict[str, Any]:
         return {
             "series": track.series,
             "signal": track.signal,
             "metric": track.metric,
             "attributes": track.attributes,
-            "resource": track.resource,
-            "source": track.source,
             "last_t": _finite(track.last_t),
             "seen": _finite(track.seen),
             "episode": track.episode,
             "alerter": track.alerter.to_state(),
-            "detector": base64.b64encode(detector).decode() if detector is not None else None,
         }
 
     def restore_source(
         self,
         key: str,
         state: Mapping[str, Any],
-        tracks: Mapping[str, Mapping[str, Any]],
         now: float,
+        tracks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Load a resource and its tracks from a checkpoint; open groups wait ``close_after_s`` from ``now``."""
+        """Load a resource and its tracks from :meth:`export_source`; open groups wait ``close_after_s`` from ``now``.
+
+        A checkpoint of the previous release kept each track in an entry of
+        its own (``state["tracks"]`` a list of names): pass those entries as
+        ``tracks`` (name to entry, each with its ``resource`` and its own
+        ``detector`` row).
+        """
         self.forget_source(key)
+        legacy = not isinstance(state["tracks"], Mapping)
+        saved_tracks = (tracks or {}) if legacy else state["tracks"]
         source = _Source(
             [
                 _Group(t, now, [_v1_part(point) for point in points.values()])
@@ -930,10 +947,10 @@ class DetectEngine:
             _or_never(state["newest"]),
             _or_never(state["closed_upto"]),
             {k: dict(v) for k, v in state["shares"].items()},
-            resource=dict(state.get("resource") or _first_resource(tracks)),
+            resource=dict(state.get("resource") or _first_resource(saved_tracks)),
         )
         self.sources[key] = source
-        for name, saved in tracks.items():
+        for name, saved in saved_tracks.items():
             alerter = AnomalyAlerter.from_state(
                 saved["alerter"], self.policies.for_metric(saved["metric"])
             )
@@ -942,7 +959,7 @@ class DetectEngine:
                 saved["signal"],
                 saved["metric"],
                 dict(saved["attributes"]),
-                dict(saved["resource"]),
+                source.resource,
                 key,
                 alerter,
                 _or_never(saved["last_t"]),
@@ -950,8 +967,11 @@ class DetectEngine:
                 saved["episode"],
             )
             source.tracks.add(name)
-            if saved["detector"] is not None:
+            if legacy and saved["detector"] is not None:
                 self.bank.import_state(name, base64.b64decode(saved["detector"]))
+        detectors = state.get("detectors")
+        if detectors and detectors["tracks"]:
+            self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""

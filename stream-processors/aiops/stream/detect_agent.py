@@ -19,10 +19,11 @@ tracks, and firing and resolved ``AnomalyDetected`` events on
 ``aiops.alerts`` (keyed by episode id).
 
 State: the table ``detect-state`` (JSON values, changelogged) holds per
-resource its open groups, clocks and attribution baselines (``source:<key>``),
-per track its detector row and alert state (``track:<name>``), and per
-partition of the points topic the newest offset the state covers
-(``offset:<partition>``). Every ``detect_checkpoint_interval_s`` the agent
+resource one entry (``source:<key>``): its open groups, clocks and
+attribution baselines, its tracks' alert state, and their detector rows in one
+compressed blob; and per partition of the points topic the newest offset the
+state covers (``offset:<partition>``). Entries of the previous release (one
+``track:<name>`` per track) are read once and deleted. Every ``detect_checkpoint_interval_s`` the agent
 waits until Kafka has acknowledged the scores and alerts sent so far, then
 writes what changed since the last checkpoint. A worker that restarts (or
 takes a partition over) restores a resource from the table the first time it
@@ -99,7 +100,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     gauge_labels: dict[str, tuple[str, str, str, str]] = {}
     exposition = Exposition(settings.detect_max_gauge_tracks)
     dirty_sources: set[str] = set()
-    dirty_tracks: set[str] = set()
     processed: dict[int, int] = {}
     """The newest offset of the points topic whose points the engine holds, per partition."""
     replayed: set[int] = set()
@@ -114,13 +114,18 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         stored = table.get(_SOURCE + key)
         if stored is None:
             return
-        tracks = {
-            name: saved
-            for name in stored["tracks"]
-            if (saved := table.get(_TRACK + name)) is not None
-        }
+        legacy = isinstance(stored.get("tracks"), list)  # the previous release: an entry per track
+        tracks = (
+            {
+                name: saved
+                for name in stored["tracks"]
+                if (saved := table.get(_TRACK + name)) is not None
+            }
+            if legacy
+            else None
+        )
         try:
-            engine.restore_source(key, stored, tracks, now=time.time())
+            engine.restore_source(key, stored, now=time.time(), tracks=tracks)
         except (KeyError, TypeError, ValueError):
             engine.forget_source(key)
             metrics.detect_restore_errors.inc()
@@ -130,10 +135,14 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 traceback.format_exc(limit=3),
             )
             return
+        if legacy:  # rewritten in the current shape at the next checkpoint
+            dirty_sources.add(key)
+            for name in stored["tracks"]:
+                write(_TRACK + name, key, None)
         log.info(
             "restored %s: %d tracks, %d pending points",
             key,
-            len(tracks),
+            len(engine.sources[key].tracks),
             sum(len(points) for _, points in stored["pending"]),
         )
 
@@ -184,15 +193,10 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         for key in dirty_sources:
             if key in engine.sources:
                 write(_SOURCE + key, key, engine.export_source(key))
-        for name in dirty_tracks:
-            track = engine.tracks.get(name)
-            if track is not None:
-                write(_TRACK + name, track.source, engine.export_track(name))
         for partition, offset in processed.items():
             table.partition_of[_OFFSET + str(partition)] = partition
             table[_OFFSET + str(partition)] = offset
         dirty_sources.clear()
-        dirty_tracks.clear()
         await app.producer.flush()
         checkpointed["at"] = time.monotonic()
 
@@ -299,7 +303,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             )
         await asyncio.gather(*sent)
         dirty_sources.update(closed.sources | added)
-        dirty_tracks.update(closed.tracks)
         metrics.detect_points.labels(outcome="scored").inc(len(closed.scores))
         metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
         metrics.detect_points.labels(outcome="reset").inc(closed.resets)
@@ -344,11 +347,12 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             expired, resolved = engine.expire(now)
             closed.alerts.extend(resolved)
             await emit(closed, set())
-            for name in expired:
-                write(_TRACK + name, source_of[name], None)
             unexpose(exposition.forget(expired))
-            for source in {source_of[name] for name in expired} - set(engine.sources):
-                write(_SOURCE + source, source, None)
+            for source in {source_of[name] for name in expired}:
+                if source in engine.sources:
+                    dirty_sources.add(source)
+                else:
+                    write(_SOURCE + source, source, None)
             metrics.detect_expired.inc(len(expired))
             if time.monotonic() - checkpointed["at"] >= settings.detect_checkpoint_interval_s:
                 await checkpoint()
