@@ -75,6 +75,7 @@ from aiops.anomaly.alert_policy import (
 )
 from aiops.anomaly.detectors.fast import FastCombined
 from aiops.anomaly.groups import RATE, SIGNALS, Part, Plan, Row, concat, plan_of, signal_names
+from aiops.decode.otlp import series_key
 from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, columns, v1_series_key
 from aiops.decode.points_v2 import SCHEMA as POINTS_V2
 
@@ -220,7 +221,7 @@ class Score(NamedTuple):
         }
 
     def entry(self) -> dict[str, Any]:
-        """The score as an entry of an ``aiops.scores/v2`` record (no resource); NaN becomes ``null``."""
+        """The score's own fields, as a v1 score writes them (no resource); NaN becomes ``null``."""
         return {
             "track": self.track,
             "series": self.series,
@@ -239,49 +240,112 @@ def _known(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
 
-def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
-    """One ``aiops.scores/v2`` record per resource among ``scores``, by resource key, scores in order.
+SCORES_V3 = "aiops.scores/v3"
+_COLUMNS = ("time_unix_nano", "value", "expected", "sigma", "score")
 
-    >>> s = Score("q{}@{}|value", "q{}@{}", "value", "q", {}, {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
+
+def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
+    """One ``aiops.scores/v3`` record per resource among ``scores``, by resource key, scores in order, in columns.
+
+    A track's series ends with its resource's labels (``@{...}``), the same
+    for every track of the record: the record holds that part once (``at``)
+    and each score the part before it, so a record is about a quarter of the size of
+    one that repeats the resource per score.
+
+    >>> s = Score('q{}@{service.name="a"}|value', 'q{}@{service.name="a"}', "value", "q", {},
+    ...           {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
     >>> records = scores_records([s, s])
-    >>> list(records), len(records['{service.name="a"}']["scores"])
-    (['{service.name="a"}'], 2)
-    >>> scores_of(records['{service.name="a"}']) == [s.as_record(), s.as_record()]
+    >>> record = records['{service.name="a"}']
+    >>> record["at"], record["scores"]["series"], record["scores"]["at"]
+    (['{service.name="a"}'], ['q{}', 'q{}'], [0, 0])
+    >>> scores_of(record) == [s.as_record(), s.as_record()]
     True
     """
-    records: dict[str, dict[str, Any]] = {}
+    by_source: dict[str, list[Score]] = {}
     for score in scores:
-        key = score.source or _label_set(score.resource)
-        record = records.get(key)
-        if record is None:
-            record = records[key] = {
-                "schema": "aiops.scores/v2",
-                "resource": score.resource,
-                "service": score.service,
-                "scores": [],
-            }
-        record["scores"].append(score.entry())
-    return records
+        by_source.setdefault(score.source or _label_set(score.resource), []).append(score)
+    return {key: _scores_record(key, group) for key, group in by_source.items()}
+
+
+def _scores_record(key: str, scores: list[Score]) -> dict[str, Any]:
+    resource = scores[0].resource
+    ats = [key, series_key("", {}, resource)[3:]]  # the engine's and the decoder's label set
+    suffixes = ["@" + at for at in ats]
+    local, at_index = [], []
+    for score in scores:
+        series = score.series
+        if series.endswith(suffixes[0]):
+            local.append(series[: -len(suffixes[0])])
+            at_index.append(0)
+        elif series.endswith(suffixes[1]):
+            local.append(series[: -len(suffixes[1])])
+            at_index.append(1)
+        else:  # not of this resource's shape: the whole series
+            local.append(series)
+            at_index.append(-1)
+    if ats[1] == ats[0] or 1 not in at_index:
+        ats.pop()
+    columns: dict[str, Any] = {
+        "series": local,
+        "at": at_index,
+        "signal": [score.signal for score in scores],
+        "metric": [score.metric for score in scores],
+        "attributes": [score.attributes for score in scores],
+        "time_unix_nano": [score.time_unix_nano for score in scores],
+    }
+    for name in _COLUMNS[1:]:
+        columns[name] = [_known(getattr(score, name)) for score in scores]
+    return {
+        "schema": SCORES_V3,
+        "resource": resource,
+        "service": scores[0].service,
+        "at": ats,
+        "scores": columns,
+    }
 
 
 def scores_of(record: object) -> list[dict[str, Any]]:
-    """The ``aiops.scores/v1`` dicts of a record on the scores topic: a v2 record's entries, or a v1 record.
+    """The ``aiops.scores/v1`` dicts of a record on the scores topic (v3 or v2 records' scores, or a v1 record).
+
+    Readers take every version for one release, so records written before an
+    upgrade still read.
 
     >>> scores_of({"schema": "aiops.scores/v1", "track": "t"}), scores_of("junk")
     ([{'schema': 'aiops.scores/v1', 'track': 't'}], [])
     """
     if not isinstance(record, dict):
         return []
-    if record.get("schema") == "aiops.scores/v1":
+    schema = record.get("schema")
+    if schema == "aiops.scores/v1":
         return [record]
-    if record.get("schema") != "aiops.scores/v2":
+    if schema not in (SCORES_V3, "aiops.scores/v2"):
         return []
     common = {
         "schema": "aiops.scores/v1",
         "service": record["service"],
         "resource": record["resource"],
     }
-    return [{**common, **entry} for entry in record["scores"]]
+    if schema == "aiops.scores/v2":
+        return [{**common, **entry} for entry in record["scores"]]
+    columns = record["scores"]
+    ats = record["at"]
+    out = []
+    for i, (local, at, signal) in enumerate(
+        zip(columns["series"], columns["at"], columns["signal"])
+    ):
+        series = local if at < 0 else f"{local}@{ats[at]}"
+        out.append(
+            {
+                **common,
+                "track": f"{series}|{signal}",
+                "series": series,
+                "signal": signal,
+                "metric": columns["metric"][i],
+                "attributes": columns["attributes"][i],
+                **{name: columns[name][i] for name in _COLUMNS},
+            }
+        )
+    return out
 
 
 @dataclass

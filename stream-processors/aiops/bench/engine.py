@@ -2,7 +2,7 @@
 
 What the detect agent does per record, without Kafka: read the
 ``aiops.points/v2`` record's JSON, queue it (``add_record``), score the
-complete groups (``close``), write the ``aiops.scores/v2`` records. Then one
+complete groups (``close``), write the ``aiops.scores/v3`` records. Then one
 checkpoint of every resource (``export_source``, as JSON) and its restore into
 a fresh engine. The records come from the decode path (``decode_payload_v2``)
 on :mod:`aiops.bench.synthetic`'s fleet; the first exports warm up untimed.

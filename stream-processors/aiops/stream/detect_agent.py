@@ -12,8 +12,8 @@
    (the last export before a pause) and expires tracks idle for
    ``detect_idle_s``.
 
-Out: one ``aiops.scores/v2`` record per scored export of a resource (keyed
-by the resource, every track's score in it),
+Out: one ``aiops.scores/v3`` record per scored export of a resource (keyed
+by the resource, every track's score in it, in columns),
 ``aiops_anomaly_score`` / ``_expected`` / ``_actual`` gauges for the watched
 tracks, and firing and resolved ``AnomalyDetected`` events on
 ``aiops.alerts`` (keyed by episode id).
