@@ -463,8 +463,6 @@ class Closed:
     """:class:`~aiops.schemas.alerts.AlertV1` events, firing and resolved."""
     sources: set[str] = field(default_factory=set)
     """Resources whose state changed (to checkpoint)."""
-    tracks: set[str] = field(default_factory=set)
-    """Tracks whose state changed (to checkpoint)."""
     replayed: int = 0
     """Points not newer than their track's last point (a replay after a restart): not scored again."""
     skipped: int = 0
@@ -655,7 +653,6 @@ class DetectEngine:
             track = tracks[name]
             t = time / 1e9
             track.last_t, track.seen = t, now
-            closed.tracks.add(name)
             closed.scores.append(
                 Score(
                     name,
@@ -780,14 +777,14 @@ class DetectEngine:
                     self._track(name, series, signal, total.metric, {}, key, source)
                 total_names.append(name)
                 total_values.append(total_value)
-                shares = (
+                by = (
                     "rate" if signal == "error_percent" else signal
                 )  # errors are explained by requests
                 moves[(key, total.metric, signal, group_ns)] = self._attribution(
                     source,
                     f"{total.metric}|{signal}",
-                    shares,
-                    total.weights(shares, requests, spent),
+                    by,
+                    *total.shares(by, requests, spent),
                     learn=not self.tracks[name].alerter.elevated,
                 )
         return (
@@ -802,37 +799,44 @@ class DetectEngine:
         source: _Source,
         name: str,
         signal: str,
-        weights_by_attribute: dict[str, dict[str, float]],
+        labels: list[str],
+        shares: np.ndarray,
         learn: bool = True,
     ) -> str:
         """Compare this group's shares with the baseline, then fold them into it unless ``learn`` is off.
 
         The baseline does not learn while its service-level track is above threshold or firing,
-        so a long incident is still explained against the time before it.
+        so a long incident is still explained against the time before it. When
+        the baseline holds the same labels in the same order (a service's
+        usual export), comparing and learning are array work.
         """
-        now: dict[str, float] = {}
-        for weights in weights_by_attribute.values():
-            total = sum(weights.values())
-            if total <= 0:
-                continue
-            now.update({label: weight / total for label, weight in weights.items()})
         baseline = source.shares.setdefault(name, {})
-        if not now:
+        if not labels:
             return ""
+        if baseline and len(baseline) == len(labels) and list(baseline) == labels:
+            before = np.fromiter(baseline.values(), np.float64, len(labels))
+            changed = np.flatnonzero(np.abs(shares - before) >= 0.01).tolist()
+            moved = [(labels[i], float(before[i]), float(shares[i])) for i in changed]
+            if learn:
+                learnt = (1 - self.baseline_alpha) * before + self.baseline_alpha * shares
+                source.shares[name] = dict(zip(labels, learnt.tolist()))
+            return attribution_text(_biggest(moved)[: self.top_moves], signal)
+        now = dict(zip(labels, shares.tolist()))
+        union = [*now, *(label for label in baseline if label not in now)]
         moved = []
         if baseline:
-            for label in set(now) | set(baseline):
+            for label in union:
                 before, after = baseline.get(label, 0.0), now.get(label, 0.0)
                 if abs(after - before) >= 0.01:
                     moved.append((label, before, after))
-        # biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)
-        moved.sort(key=lambda m: (-round(abs(m[2] - m[1]), 9), m[2] < m[1], m[0]))
         if baseline and not learn:
-            return attribution_text(moved[: self.top_moves], signal)
+            return attribution_text(_biggest(moved)[: self.top_moves], signal)
         alpha = self.baseline_alpha if baseline else 1.0
-        for label in set(now) | set(baseline):
-            baseline[label] = (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
-        return attribution_text(moved[: self.top_moves], signal)
+        source.shares[name] = {
+            label: (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
+            for label in union
+        }
+        return attribution_text(_biggest(moved)[: self.top_moves], signal)
 
     def _track(
         self,
@@ -1049,6 +1053,16 @@ class DetectEngine:
     def memory_bytes(self) -> int:
         """Detector state in the bank: every allocated row, live or free."""
         return self.bank.capacity * self.bank.bytes_per_series
+
+
+def _biggest(moved: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """Biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)."""
+    return sorted(moved, key=_move_order)
+
+
+def _move_order(move: tuple[str, float, float]) -> tuple[float, bool, str]:
+    label, before, after = move
+    return (-round(abs(after - before), 9), after < before, label)
 
 
 def _first_resource(tracks: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:

@@ -136,21 +136,38 @@ class TotalPlan:
     )
     """Per attribute name: its ``name=value`` labels, the rows that carry it, each row's label
     index, and which of those rows are histograms (they weigh in the mean's attribution too)."""
+    mean_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per attribute name, the indices of its labels that some histogram row carries."""
 
-    def weights(self, signal: str, requests: np.ndarray, spent: np.ndarray) -> dict:
-        """attribute -> ``name=value`` -> requests (``rate``) or time spent (``mean``) this group."""
-        out: dict[str, dict[str, float]] = {}
+    def shares(
+        self, signal: str, requests: np.ndarray, spent: np.ndarray
+    ) -> tuple[list[str], np.ndarray]:
+        """Each ``name=value`` label's share of its attribute this group: of the requests (``rate``) or of the time spent (``mean``).
+
+        Labels in a fixed order (attribute by attribute); an attribute whose
+        total is zero has no shares. Only histograms weigh in the mean's.
+        """
+        labels_out: list[str] = []
+        parts: list[np.ndarray] = []
         for name, labels, rows, index, histogram in self.attributes:
             if signal == "rate":
                 weight = np.bincount(index, weights=requests[rows], minlength=len(labels))
-                out[name] = dict(zip(labels, weight.tolist()))
-            elif histogram.any():
-                present = np.unique(index[histogram])
+                present = labels
+            else:
+                if not histogram.any():
+                    continue
                 weight = np.bincount(
                     index[histogram], weights=spent[rows][histogram], minlength=len(labels)
                 )
-                out[name] = {labels[i]: float(weight[i]) for i in present.tolist()}
-        return out
+                present_index = self.mean_labels[name]
+                weight = weight[present_index]
+                present = [labels[i] for i in present_index.tolist()]
+            total = weight.sum()
+            if total <= 0:
+                continue
+            labels_out.extend(present)
+            parts.append(weight / total)
+        return labels_out, np.concatenate(parts) if parts else np.zeros(0)
 
 
 @dataclass
@@ -236,6 +253,7 @@ def plan_of(parts: Sequence[Part]) -> Plan:
                 ),
                 any(status is not None for status in statuses),
                 attributes,
+                {name: np.unique(index[hist]) for name, _, _, index, hist in attributes},
             )
         )
     return Plan(
