@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import DetectEngine, PointOutcome, gauge, resource_key, signals
+from aiops.anomaly.engine import (
+    DetectEngine,
+    PointOutcome,
+    gauge,
+    resource_key,
+    scores_of,
+    scores_records,
+    signals,
+)
 from aiops.schemas import alert_id
 
 T0 = 1_800_000_000
@@ -370,6 +378,11 @@ def test_records_in_columns_score_exactly_as_their_points_one_by_one():
         )
         assert [x.model_dump() for x in a.alerts] == [x.model_dump() for x in b.alerts]
         assert (a.resets, a.replayed, a.skipped) == (b.resets, b.replayed, b.skipped)
+        records = a.records()
+        assert records == scores_records(b.scores)
+        assert [x for r in records.values() for x in scores_of(r)] == [
+            s.as_record() for s in b.scores
+        ], "a v3 record gives back every score exactly"
         seen["scores"] += len(a.scores)
         seen["alerts"] += len(a.alerts)
     assert seen["scores"] > 3 * 40 * 39 and seen["alerts"] >= 1

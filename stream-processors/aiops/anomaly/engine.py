@@ -249,8 +249,8 @@ def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
 
     A track's series ends with its resource's labels (``@{...}``), the same
     for every track of the record: the record holds that part once (``at``)
-    and each score the part before it, so a record is about a quarter of the size of
-    one that repeats the resource per score.
+    and each score the part before it, so a record is about a quarter of the
+    size of one that repeats the resource per score.
 
     >>> s = Score('q{}@{service.name="a"}|value', 'q{}@{service.name="a"}', "value", "q", {},
     ...           {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
@@ -261,46 +261,56 @@ def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
     >>> scores_of(record) == [s.as_record(), s.as_record()]
     True
     """
-    by_source: dict[str, list[Score]] = {}
+    by_source: dict[str, list[_Scored]] = {}
     for score in scores:
-        by_source.setdefault(score.source or _label_set(score.resource), []).append(score)
-    return {key: _scores_record(key, group) for key, group in by_source.items()}
+        key = score.source or _label_set(score.resource)
+        track = _Track(
+            score.series,
+            score.signal,
+            score.metric,
+            score.attributes,
+            score.resource,
+            key,
+            AnomalyAlerter(),
+        )
+        by_source.setdefault(key, []).append(
+            _Scored(
+                track,
+                score.track,
+                score.time_unix_nano,
+                score.value,
+                score.expected,
+                score.sigma,
+                score.score,
+            )
+        )
+    return {key: _v3_record(key, group) for key, group in by_source.items()}
 
 
-def _scores_record(key: str, scores: list[Score]) -> dict[str, Any]:
-    resource = scores[0].resource
-    ats = [key, series_key("", {}, resource)[3:]]  # the engine's and the decoder's label set
-    suffixes = ["@" + at for at in ats]
-    local, at_index = [], []
-    for score in scores:
-        series = score.series
-        if series.endswith(suffixes[0]):
-            local.append(series[: -len(suffixes[0])])
-            at_index.append(0)
-        elif series.endswith(suffixes[1]):
-            local.append(series[: -len(suffixes[1])])
-            at_index.append(1)
-        else:  # not of this resource's shape: the whole series
-            local.append(series)
-            at_index.append(-1)
+def _v3_record(key: str, scored: list[_Scored]) -> dict[str, Any]:
+    """The ``aiops.scores/v3`` record of one resource's scores."""
+    resource = scored[0].track.resource
+    ats = [key, _decoder_label_set(resource)]
+    at_index = [s.track.at for s in scored]
     if ats[1] == ats[0] or 1 not in at_index:
         ats.pop()
-    columns: dict[str, Any] = {
-        "series": local,
-        "at": at_index,
-        "signal": [score.signal for score in scores],
-        "metric": [score.metric for score in scores],
-        "attributes": [score.attributes for score in scores],
-        "time_unix_nano": [score.time_unix_nano for score in scores],
-    }
-    for name in _COLUMNS[1:]:
-        columns[name] = [_known(getattr(score, name)) for score in scores]
     return {
         "schema": SCORES_V3,
         "resource": resource,
-        "service": scores[0].service,
+        "service": str(resource.get("service.name", "")),
         "at": ats,
-        "scores": columns,
+        "scores": {
+            "series": [s.track.local for s in scored],
+            "at": at_index,
+            "signal": [s.track.signal for s in scored],
+            "metric": [s.track.metric for s in scored],
+            "attributes": [s.track.attributes for s in scored],
+            "time_unix_nano": [s.time_unix_nano for s in scored],
+            "value": [_known(s.value) for s in scored],
+            "expected": [_known(s.expected) for s in scored],
+            "sigma": [_known(s.sigma) for s in scored],
+            "score": [_known(s.score) for s in scored],
+        },
     }
 
 
@@ -452,13 +462,44 @@ class _Track:
     seen: float = -math.inf
     """Wall-clock time it last scored a point (for idle expiry)."""
     episode: dict[str, Any] | None = None
+    local: str = ""
+    """The series up to its resource's label set (how an ``aiops.scores/v3`` record writes it)."""
+    at: int = -1
+    """Which label set ends the series: 0 the engine's resource key, 1 the decoder's, -1 neither."""
+
+    def __post_init__(self) -> None:
+        self.local, self.at = self.series, -1
+        for at, label_set in enumerate((self.source, _decoder_label_set(self.resource))):
+            if self.series.endswith("@" + label_set):
+                self.local, self.at = self.series[: -len(label_set) - 1], at
+                break
+
+
+def _decoder_label_set(resource: Mapping[str, Any]) -> str:
+    """A resource's label set as the decoder writes it in series keys (after the ``@``)."""
+    return series_key("", {}, resource)[3:]
+
+
+class _Scored(NamedTuple):
+    track: _Track
+    name: str
+    time_unix_nano: int
+    value: float
+    expected: float
+    sigma: float
+    score: float
 
 
 @dataclass
 class Closed:
-    """What one :meth:`DetectEngine.close` produced."""
+    """What one :meth:`DetectEngine.close` produced.
 
-    scores: list[Score] = field(default_factory=list)
+    The scores are kept as the engine made them; :attr:`scores` gives them as
+    :class:`Score` objects, :meth:`records` as ``aiops.scores/v3`` records
+    (without a :class:`Score` per point).
+    """
+
+    scored: list[_Scored] = field(default_factory=list)
     alerts: list[Any] = field(default_factory=list)
     """:class:`~aiops.schemas.alerts.AlertV1` events, firing and resolved."""
     sources: set[str] = field(default_factory=set)
@@ -469,6 +510,34 @@ class Closed:
     """Points of tracks refused by ``max_series``."""
     resets: int = 0
     """Rates not scored because their point follows a counter reset or a process restart."""
+
+    @property
+    def scores(self) -> list[Score]:
+        """Every score, in the order scored."""
+        return [
+            Score(
+                s.name,
+                s.track.series,
+                s.track.signal,
+                s.track.metric,
+                s.track.attributes,
+                s.track.resource,
+                s.time_unix_nano,
+                s.value,
+                s.expected,
+                s.sigma,
+                s.score,
+                s.track.source,
+            )
+            for s in self.scored
+        ]
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """One ``aiops.scores/v3`` record per resource, by resource key (what :func:`scores_records` gives)."""
+        by_source: dict[str, list[_Scored]] = {}
+        for s in self.scored:
+            by_source.setdefault(s.track.source, []).append(s)
+        return {key: _v3_record(key, group) for key, group in by_source.items()}
 
 
 def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
@@ -653,22 +722,7 @@ class DetectEngine:
             track = tracks[name]
             t = time / 1e9
             track.last_t, track.seen = t, now
-            closed.scores.append(
-                Score(
-                    name,
-                    track.series,
-                    track.signal,
-                    track.metric,
-                    track.attributes,
-                    track.resource,
-                    time,
-                    value,
-                    forecast,
-                    sigma,
-                    score,
-                    track.source,
-                )
-            )
+            closed.scored.append(_Scored(track, name, time, value, forecast, sigma, score))
             if math.isnan(score):
                 continue
             alerter = track.alerter

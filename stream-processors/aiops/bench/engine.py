@@ -48,7 +48,7 @@ def run_engine_bench(
 ) -> EngineBenchResult:
     """Time the engine's steps over ``exports`` timed exports of the fleet (after ``warmup`` untimed ones)."""
     from aiops.anomaly.alert_policy import AlertPolicies
-    from aiops.anomaly.engine import DetectEngine, scores_records
+    from aiops.anomaly.engine import DetectEngine
     from aiops.bench.synthetic import START, Fleet
     from aiops.decode.columnar import SeriesInterner
     from aiops.decode.delta_columns import DeltaState
@@ -88,7 +88,7 @@ def run_engine_bench(
         t2 = time.process_time()
         closed = detect.close(now, force=True)
         t3 = time.process_time()
-        for record in scores_records(closed.scores).values():
+        for record in closed.records().values():
             orjson.dumps(record)
         t4 = time.process_time()
         if timed:

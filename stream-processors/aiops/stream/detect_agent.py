@@ -48,7 +48,7 @@ import faust
 import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source, scores_records
+from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
 from aiops.anomaly.exposition import Exposition
 from aiops.decode.points_v2 import decode
 from aiops.settings import Settings
@@ -153,18 +153,25 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         else:
             table[name] = value
 
-    def expose(scored: list) -> None:
+    def expose(closed: Closed) -> None:
         """Gauges for the watched tracks only (service level, elevated), within the cap; the rest are removed."""
-        latest = {score.track: score for score in scored}
+        latest = {s.name: s for s in closed.scored}
         shown, removed, capped = exposition.update((name, engine.watched(name)) for name in latest)
         for name in shown:
-            score = latest[name]
+            scored = latest[name]
+            track = scored.track
             labels = gauge_labels.setdefault(
-                name, (score.series, score.metric, score.service, score.signal)
+                name,
+                (
+                    track.series,
+                    track.metric,
+                    str(track.resource.get("service.name", "")),
+                    track.signal,
+                ),
             )
-            metrics.anomaly_score.labels(*labels).set(score.score)
-            metrics.anomaly_actual.labels(*labels).set(score.value)
-            metrics.anomaly_expected.labels(*labels).set(score.expected)
+            metrics.anomaly_score.labels(*labels).set(scored.score)
+            metrics.anomaly_actual.labels(*labels).set(scored.value)
+            metrics.anomaly_expected.labels(*labels).set(scored.expected)
         unexpose(removed)
         if capped:
             metrics.detect_gauges_capped.inc(capped)
@@ -281,9 +288,9 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
         sent = [
             await scores.send(key=key, value=orjson.dumps(record))
-            for key, record in scores_records(closed.scores).items()
+            for key, record in closed.records().items()
         ]
-        expose(closed.scores)
+        expose(closed)
         for alert in closed.alerts:
             sent.append(
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
@@ -303,7 +310,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             )
         await asyncio.gather(*sent)
         dirty_sources.update(closed.sources | added)
-        metrics.detect_points.labels(outcome="scored").inc(len(closed.scores))
+        metrics.detect_points.labels(outcome="scored").inc(len(closed.scored))
         metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
         metrics.detect_points.labels(outcome="reset").inc(closed.resets)
         metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
