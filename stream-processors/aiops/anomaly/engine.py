@@ -55,6 +55,7 @@ State and limits
 from __future__ import annotations
 
 import base64
+import heapq
 import logging
 import math
 from collections import Counter
@@ -84,6 +85,7 @@ __all__ = [
     "DetectEngine",
     "PointOutcome",
     "Score",
+    "Scored",
     "attribution_text",
     "gauge",
     "record_source",
@@ -261,37 +263,47 @@ def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
     >>> scores_of(record) == [s.as_record(), s.as_record()]
     True
     """
-    by_source: dict[str, list[_Scored]] = {}
-    for score in scores:
-        key = score.source or _label_set(score.resource)
-        track = _Track(
+    tracks = [
+        _Track(
             score.series,
             score.signal,
             score.metric,
             score.attributes,
             score.resource,
-            key,
+            score.source or _label_set(score.resource),
             AnomalyAlerter(),
         )
-        by_source.setdefault(key, []).append(
-            _Scored(
-                track,
-                score.track,
-                score.time_unix_nano,
-                score.value,
-                score.expected,
-                score.sigma,
-                score.score,
-            )
+        for score in scores
+    ]
+    return _v3_records(
+        Scored(
+            tracks,
+            [score.track for score in scores],
+            np.array([score.time_unix_nano for score in scores], dtype=np.int64),
+            *(
+                np.array([getattr(score, name) for score in scores], dtype=np.float64)
+                for name in ("value", "expected", "sigma", "score")
+            ),
         )
-    return {key: _v3_record(key, group) for key, group in by_source.items()}
+    )
 
 
-def _v3_record(key: str, scored: list[_Scored]) -> dict[str, Any]:
+def _v3_records(scored: Scored) -> dict[str, dict[str, Any]]:
+    by_source: dict[str, list[int]] = {}
+    for i, track in enumerate(scored.tracks):
+        by_source.setdefault(track.source, []).append(i)
+    return {
+        key: _v3_record(key, scored if len(index) == len(scored) else scored.take(index))
+        for key, index in by_source.items()
+    }
+
+
+def _v3_record(key: str, scored: Scored) -> dict[str, Any]:
     """The ``aiops.scores/v3`` record of one resource's scores."""
-    resource = scored[0].track.resource
+    tracks = scored.tracks
+    resource = tracks[0].resource
     ats = [key, _decoder_label_set(resource)]
-    at_index = [s.track.at for s in scored]
+    at_index = [track.at for track in tracks]
     if ats[1] == ats[0] or 1 not in at_index:
         ats.pop()
     return {
@@ -300,18 +312,23 @@ def _v3_record(key: str, scored: list[_Scored]) -> dict[str, Any]:
         "service": str(resource.get("service.name", "")),
         "at": ats,
         "scores": {
-            "series": [s.track.local for s in scored],
+            "series": [track.local for track in tracks],
             "at": at_index,
-            "signal": [s.track.signal for s in scored],
-            "metric": [s.track.metric for s in scored],
-            "attributes": [s.track.attributes for s in scored],
-            "time_unix_nano": [s.time_unix_nano for s in scored],
-            "value": [_known(s.value) for s in scored],
-            "expected": [_known(s.expected) for s in scored],
-            "sigma": [_known(s.sigma) for s in scored],
-            "score": [_known(s.score) for s in scored],
+            "signal": [track.signal for track in tracks],
+            "metric": [track.metric for track in tracks],
+            "attributes": [track.attributes for track in tracks],
+            "time_unix_nano": scored.time_unix_nano.tolist(),
+            "value": _nullable(scored.value),
+            "expected": _nullable(scored.expected),
+            "sigma": _nullable(scored.sigma),
+            "score": _nullable(scored.score),
         },
     }
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as a list, NaN (not known) as ``None``."""
+    return np.where(np.isnan(values), None, values).tolist()
 
 
 def scores_of(record: object) -> list[dict[str, Any]]:
@@ -480,14 +497,33 @@ def _decoder_label_set(resource: Mapping[str, Any]) -> str:
     return series_key("", {}, resource)[3:]
 
 
-class _Scored(NamedTuple):
-    track: _Track
-    name: str
-    time_unix_nano: int
-    value: float
-    expected: float
-    sigma: float
-    score: float
+@dataclass
+class Scored:
+    """What one :meth:`DetectEngine.close` scored, in columns: each point's track, then its numbers."""
+
+    tracks: list[_Track] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    time_unix_nano: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    expected: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sigma: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, index: list[int]) -> Scored:
+        """The scores at ``index``, in that order."""
+        rows = np.asarray(index, dtype=np.int64)
+        return Scored(
+            [self.tracks[i] for i in index],
+            [self.names[i] for i in index],
+            self.time_unix_nano[rows],
+            self.value[rows],
+            self.expected[rows],
+            self.sigma[rows],
+            self.score[rows],
+        )
 
 
 @dataclass
@@ -499,7 +535,7 @@ class Closed:
     (without a :class:`Score` per point).
     """
 
-    scored: list[_Scored] = field(default_factory=list)
+    scored: Scored = field(default_factory=Scored)
     alerts: list[Any] = field(default_factory=list)
     """:class:`~aiops.schemas.alerts.AlertV1` events, firing and resolved."""
     sources: set[str] = field(default_factory=set)
@@ -514,30 +550,36 @@ class Closed:
     @property
     def scores(self) -> list[Score]:
         """Every score, in the order scored."""
+        s = self.scored
         return [
             Score(
-                s.name,
-                s.track.series,
-                s.track.signal,
-                s.track.metric,
-                s.track.attributes,
-                s.track.resource,
-                s.time_unix_nano,
-                s.value,
-                s.expected,
-                s.sigma,
-                s.score,
-                s.track.source,
+                name,
+                track.series,
+                track.signal,
+                track.metric,
+                track.attributes,
+                track.resource,
+                time,
+                value,
+                expected,
+                sigma,
+                score,
+                track.source,
             )
-            for s in self.scored
+            for track, name, time, value, expected, sigma, score in zip(
+                s.tracks,
+                s.names,
+                s.time_unix_nano.tolist(),
+                s.value.tolist(),
+                s.expected.tolist(),
+                s.sigma.tolist(),
+                s.score.tolist(),
+            )
         ]
 
     def records(self) -> dict[str, dict[str, Any]]:
         """One ``aiops.scores/v3`` record per resource, by resource key (what :func:`scores_records` gives)."""
-        by_source: dict[str, list[_Scored]] = {}
-        for s in self.scored:
-            by_source.setdefault(s.track.source, []).append(s)
-        return {key: _v3_record(key, group) for key, group in by_source.items()}
+        return _v3_records(self.scored)
 
 
 def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
@@ -705,15 +747,19 @@ class DetectEngine:
         live_values = np.concatenate(values)[live_index]
         slots = self.bank.slots(live_names)
         result = self.bank.score_learn_slots(slots, live_values)
-        for i, name, slot, time, value, score, forecast, sigma in zip(
-            live_index.tolist(),
-            live_names,
-            slots.tolist(),
-            time_ns[live_index].tolist(),
-            live_values.tolist(),
-            result.scores.tolist(),
-            result.forecasts.tolist(),
-            result.sigmas.tolist(),
+        scored_tracks: list[_Track] = []
+        scored_at: list[int] = []
+        for j, (i, name, slot, time, value, score, forecast, sigma) in enumerate(
+            zip(
+                live_index.tolist(),
+                live_names,
+                slots.tolist(),
+                time_ns[live_index].tolist(),
+                live_values.tolist(),
+                result.scores.tolist(),
+                result.forecasts.tolist(),
+                result.sigmas.tolist(),
+            )
         ):
             if slot < 0:
                 closed.skipped += 1
@@ -722,7 +768,8 @@ class DetectEngine:
             track = tracks[name]
             t = time / 1e9
             track.last_t, track.seen = t, now
-            closed.scored.append(_Scored(track, name, time, value, forecast, sigma, score))
+            scored_tracks.append(track)
+            scored_at.append(j)
             if math.isnan(score):
                 continue
             alerter = track.alerter
@@ -739,6 +786,16 @@ class DetectEngine:
                         track, transition, moves.get((key, track.metric, track.signal, group_ns))
                     )
                 )
+        rows = np.asarray(scored_at, dtype=np.int64)
+        closed.scored = Scored(
+            scored_tracks,
+            [live_names[j] for j in scored_at],
+            time_ns[live_index][rows],
+            live_values[rows],
+            result.forecasts[rows],
+            result.sigmas[rows],
+            result.scores[rows],
+        )
         return closed
 
     def _plan(self, source: _Source, group: _Group) -> Plan:
@@ -874,7 +931,7 @@ class DetectEngine:
             if learn:
                 learnt = (1 - self.baseline_alpha) * before + self.baseline_alpha * shares
                 source.shares[name] = dict(zip(labels, learnt.tolist()))
-            return attribution_text(_biggest(moved)[: self.top_moves], signal)
+            return attribution_text(_biggest(moved, self.top_moves), signal)
         now = dict(zip(labels, shares.tolist()))
         union = [*now, *(label for label in baseline if label not in now)]
         moved = []
@@ -884,13 +941,13 @@ class DetectEngine:
                 if abs(after - before) >= 0.01:
                     moved.append((label, before, after))
         if baseline and not learn:
-            return attribution_text(_biggest(moved)[: self.top_moves], signal)
+            return attribution_text(_biggest(moved, self.top_moves), signal)
         alpha = self.baseline_alpha if baseline else 1.0
         source.shares[name] = {
             label: (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
             for label in union
         }
-        return attribution_text(_biggest(moved)[: self.top_moves], signal)
+        return attribution_text(_biggest(moved, self.top_moves), signal)
 
     def _track(
         self,
@@ -1109,9 +1166,9 @@ class DetectEngine:
         return self.bank.capacity * self.bank.bytes_per_series
 
 
-def _biggest(moved: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
-    """Biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)."""
-    return sorted(moved, key=_move_order)
+def _biggest(moved: list[tuple[str, float, float]], n: int) -> list[tuple[str, float, float]]:
+    """The ``n`` biggest moves, biggest first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)."""
+    return heapq.nsmallest(n, moved, key=_move_order)
 
 
 def _move_order(move: tuple[str, float, float]) -> tuple[float, bool, str]:

@@ -155,11 +155,12 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
 
     def expose(closed: Closed) -> None:
         """Gauges for the watched tracks only (service level, elevated), within the cap; the rest are removed."""
-        latest = {s.name: s for s in closed.scored}
+        scored = closed.scored
+        latest = {name: i for i, name in enumerate(scored.names)}
         shown, removed, capped = exposition.update((name, engine.watched(name)) for name in latest)
         for name in shown:
-            scored = latest[name]
-            track = scored.track
+            i = latest[name]
+            track = scored.tracks[i]
             labels = gauge_labels.setdefault(
                 name,
                 (
@@ -169,9 +170,9 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     track.signal,
                 ),
             )
-            metrics.anomaly_score.labels(*labels).set(scored.score)
-            metrics.anomaly_actual.labels(*labels).set(scored.value)
-            metrics.anomaly_expected.labels(*labels).set(scored.expected)
+            metrics.anomaly_score.labels(*labels).set(scored.score[i])
+            metrics.anomaly_actual.labels(*labels).set(scored.value[i])
+            metrics.anomaly_expected.labels(*labels).set(scored.expected[i])
         unexpose(removed)
         if capped:
             metrics.detect_gauges_capped.inc(capped)
