@@ -33,7 +33,7 @@ from aiops.anomaly.engine import DetectEngine, scores_of
 from aiops.cli.tail import follow
 from aiops.decode.points_v2 import points_of
 from aiops.kafka_config import client_config
-from aiops.schemas import AlertV1, ScoresV2, ScoreV1
+from aiops.schemas import AlertV1, ScoresV3, ScoreV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
@@ -148,7 +148,7 @@ def assert_scores_match_an_uninterrupted_run(settings: Settings, scored: list) -
     expected_scores, expected_alerts = reference(points)
     got: dict[tuple[str, int], float | None] = {}
     for record in scored:
-        ScoresV2.model_validate(record.value)
+        ScoresV3.model_validate(record.value)
         for value in scores_of(record.value):
             score = ScoreV1.model_validate(value)
             key = (score.track, score.time_unix_nano)

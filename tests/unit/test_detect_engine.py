@@ -10,7 +10,16 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from aiops.anomaly.engine import DetectEngine, PointOutcome, gauge, resource_key, signals
+from aiops.anomaly.alert_policy import AlertPolicies
+from aiops.anomaly.engine import (
+    DetectEngine,
+    PointOutcome,
+    gauge,
+    resource_key,
+    scores_of,
+    scores_records,
+    signals,
+)
 from aiops.schemas import alert_id
 
 T0 = 1_800_000_000
@@ -163,24 +172,38 @@ def test_a_steady_service_does_not_alert():
     assert alerts == []
 
 
-def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupted():
+def _legacy_checkpoint(engine: DetectEngine, key: str) -> tuple[dict, dict]:
+    """A resource as the previous release checkpointed it: the source, and one entry per track."""
+    import base64
+
+    state = engine.export_source(key)
+    tracks = {
+        name: {
+            **saved,
+            "resource": engine.sources[key].resource,
+            "source": key,
+            "detector": base64.b64encode(engine.bank.export_state(name)).decode(),
+        }
+        for name, saved in state.pop("tracks").items()
+    }
+    del state["detectors"], state["resource"]
+    return {**state, "tracks": sorted(tracks)}, tracks
+
+
+@pytest.mark.parametrize("release", ["current", "previous"])
+def test_a_restored_checkpoint_replays_idempotently_and_scores_as_if_uninterrupted(release):
     exports = demo_exports(errors=60)
     reference, reference_alerts = run(DetectEngine(), exports)
 
     first = DetectEngine()
     before, alerts_before = run(first, exports[:160])
     key = resource_key(exports[0][0])
-    checkpoint = json.loads(
-        json.dumps(
-            (
-                first.export_source(key),
-                {name: first.export_track(name) for name in first.sources[key].tracks},
-            ),
-            allow_nan=False,
-        )
+    saved = (
+        (first.export_source(key), None) if release == "current" else _legacy_checkpoint(first, key)
     )
+    checkpoint = json.loads(json.dumps(saved, allow_nan=False))
     second = DetectEngine()
-    second.restore_source(key, checkpoint[0], checkpoint[1], now=0.0)
+    second.restore_source(key, checkpoint[0], now=0.0, tracks=checkpoint[1])
     replay = exports[150:]  # ten exports already scored come again, as after a restart
     outcomes = [second.add(p, now=0.0) for p in replay[0]]
     assert outcomes == [PointOutcome.LATE] * len(outcomes)
@@ -310,3 +333,66 @@ def test_a_burst_of_errors_that_leaves_the_rate_alone_alerts_on_the_error_percen
     firing = [a for a in alerts if a.status == "firing" and a.labels["signal"] == "error_percent"]
     assert firing and firing[0].labels["service"] == "demo"
     assert "http.response.status_code=500" in firing[0].annotations["attribution"]
+
+
+def _fleet_records(resources: int, series: int, exports: int) -> list[list[dict]]:
+    """Synthetic exports decoded to ``aiops.points/v2`` records, as the decode agent writes them."""
+    from aiops.bench.synthetic import synthetic_exports
+    from aiops.decode.delta_columns import DeltaState
+    from aiops.decode.payload_v2 import decode_payload_v2
+    from aiops.decode.points_v2 import decode, encode
+
+    states: dict[str, DeltaState] = {}
+    rounds = []
+    for payloads in synthetic_exports(resources, series, exports, seed=3):
+        records = []
+        for payload in payloads:
+            out = decode_payload_v2(payload, lambda key: states.setdefault(key, DeltaState()))
+            records.extend(decode(encode(r.record)) for r in out.records)
+        rounds.append(records)
+    return rounds
+
+
+def test_records_in_columns_score_exactly_as_their_points_one_by_one():
+    """``add_record`` (columns, plans cached per shape) is ``add`` of every v1 point of the record."""
+    from aiops.decode.points_v2 import expand_v1
+
+    policy = {"default": {"alert": True, "min_history": 5}}
+    by_record = DetectEngine(policies=AlertPolicies.from_mapping(policy))
+    by_point = DetectEngine(policies=AlertPolicies.from_mapping(policy))
+    rounds = _fleet_records(resources=3, series=40, exports=40)
+    rounds[25][0]["points"]["value"][-1] *= 1000  # one gauge jumps: an alert on both sides
+    seen = {"scores": 0, "alerts": 0}
+    for i, records in enumerate(rounds):
+        now = T0 + 10 * i
+        for record in records:
+            outcomes = by_record.add_record(record, now)
+            assert outcomes[PointOutcome.ACCEPTED] == len(record["points"]["series_id"])
+            for point in expand_v1(record):
+                by_point.add(point, now)
+        a, b = by_record.close(now, force=True), by_point.close(now, force=True)
+        assert [s.track for s in a.scores] == [s.track for s in b.scores]
+        np.testing.assert_array_equal(
+            [(s.time_unix_nano, s.value, s.score) for s in a.scores],
+            [(s.time_unix_nano, s.value, s.score) for s in b.scores],
+        )
+        assert [x.model_dump() for x in a.alerts] == [x.model_dump() for x in b.alerts]
+        assert (a.resets, a.replayed, a.skipped) == (b.resets, b.replayed, b.skipped)
+        records = a.records()
+        assert records == scores_records(b.scores)
+        assert [x for r in records.values() for x in scores_of(r)] == [
+            s.as_record() for s in b.scores
+        ], "a v3 record gives back every score exactly"
+        seen["scores"] += len(a.scores)
+        seen["alerts"] += len(a.alerts)
+    assert seen["scores"] > 3 * 40 * 39 and seen["alerts"] >= 1
+
+
+def test_a_record_late_or_without_signals_is_counted_not_queued():
+    engine = DetectEngine()
+    (first, *_), (second, *_) = _fleet_records(resources=1, series=8, exports=2)
+    assert engine.add_record(second, now=0.0)[PointOutcome.ACCEPTED] == 8
+    engine.close(now=0.0, force=True)
+    assert engine.add_record(first, now=0.0) == {PointOutcome.LATE: 8}
+    assert engine.add_record("junk", now=0.0) == {PointOutcome.UNSCORABLE: 1}
+    assert engine.close(now=0.0, force=True).scores == []

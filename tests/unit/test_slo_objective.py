@@ -230,3 +230,37 @@ def test_durations(text, seconds, again):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("path", sorted(GOOD.glob("*.yaml")), ids=lambda p: p.name)
+def test_an_slo_reads_by_identity_every_series_whose_points_it_counts(path):
+    """``reads`` (the SLI agent's filter by series identity) never drops a point that adds events."""
+    objectives = load_objectives(path)
+    candidates = [
+        {**point(route=route, code=code), "kind": kind, "unit": unit, "metric": metric}
+        for route in ("/api/checkout", "/api/items", "")
+        for code in (200, 404, 500, "503")
+        for kind in ("histogram", "sum", "gauge")
+        for unit in ("s", "ms", "1")
+        for metric in {s.metric for o in objectives for s in o.indicator.selectors} | {"other"}
+    ]
+    counted = 0
+    for objective in objectives:
+        for candidate in candidates:
+            full = {
+                **candidate,
+                "value": 3.0,
+                "monotonic": True,
+                "bounds": [],
+                "bucket_counts": [3],
+            }
+            try:
+                adds = objective.events(full) is not None
+            except NotABucketBound:
+                adds = True
+            identity = {
+                k: candidate[k] for k in ("metric", "kind", "unit", "attributes", "resource")
+            }
+            assert objective.reads(identity) or not adds
+            counted += adds
+    assert counted > 0

@@ -302,6 +302,25 @@ class AnomalyAlerter:
             self._run,
         )
 
+    def steady(self, score: float) -> bool:
+        """:meth:`update`'s common case, cheaply: not firing, not counting, and ``score`` changes only the count.
+
+        True when the score was taken (then :meth:`update` must not be called for it).
+
+        >>> alerter = AnomalyAlerter(AlertPolicy(threshold=0.5))
+        >>> alerter.steady(0.1), alerter.steady(0.9)
+        (True, False)
+        """
+        policy = self.policy
+        if (
+            self.firing
+            or self._run
+            or (score >= policy.threshold and self._n >= policy.min_history)
+        ):
+            return False
+        self._n += 1
+        return True
+
     def update(
         self,
         timestamp: float,

@@ -36,8 +36,9 @@ State and limits
     bank (``bytes_per_series`` per track), capped at ``max_series`` tracks:
     beyond the cap a track is not created and its points count as
     ``skipped``. Tracks unseen for ``idle_s`` are expired.
-    :meth:`export_source` / :meth:`export_track` and their ``restore_*``
-    counterparts move a resource's state to and from a checkpoint.
+    :meth:`export_source` and :meth:`restore_source` move a resource's state
+    (its open groups, its tracks and their detector rows) to and from a
+    checkpoint.
 
 >>> engine = DetectEngine(policies=AlertPolicies.from_mapping({"default": {"alert": True}}))
 >>> for i in range(100):
@@ -54,13 +55,17 @@ State and limits
 from __future__ import annotations
 
 import base64
+import heapq
 import logging
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from aiops.anomaly.alert_policy import (
     AlertPolicies,
@@ -70,14 +75,20 @@ from aiops.anomaly.alert_policy import (
     anomaly_labels,
 )
 from aiops.anomaly.detectors.fast import FastCombined
+from aiops.anomaly.groups import RATE, SIGNALS, Part, Plan, Row, concat, plan_of, signal_names
+from aiops.decode.otlp import series_key
+from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, columns, v1_series_key
+from aiops.decode.points_v2 import SCHEMA as POINTS_V2
 
 __all__ = [
     "Closed",
     "DetectEngine",
     "PointOutcome",
     "Score",
+    "Scored",
     "attribution_text",
     "gauge",
+    "record_source",
     "resource_key",
     "scores_of",
     "scores_records",
@@ -105,6 +116,15 @@ class PointOutcome(Enum):
 
 def _label_set(attributes: Mapping[str, Any]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(attributes.items())) + "}"
+
+
+def record_source(record: Mapping[str, Any]) -> str:
+    """The resource key of a points-topic record (v2: its ``resource``; v1: the point's).
+
+    >>> record_source({"schema": "aiops.points/v2", "resource": {"service.name": "demo"}})
+    '{service.name="demo"}'
+    """
+    return _label_set(record.get("resource") or {})
 
 
 def resource_key(point: Mapping[str, Any]) -> str:
@@ -172,18 +192,7 @@ def gauge(
     }
 
 
-class _Item(NamedTuple):
-    """One value to score: its track, event time, the value, its resource and its group's time."""
-
-    track: str
-    time_ns: int
-    value: float
-    source: str
-    group_ns: int
-
-
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     """One scored point of one track (an ``aiops.scores/v1`` record, see :meth:`as_record`)."""
 
     track: str
@@ -197,6 +206,8 @@ class Score:
     expected: float
     sigma: float
     score: float
+    source: str = ""
+    """The resource's key (:func:`resource_key`), when the engine knows it."""
 
     @property
     def service(self) -> str:
@@ -212,11 +223,7 @@ class Score:
         }
 
     def entry(self) -> dict[str, Any]:
-        """The score as an entry of an ``aiops.scores/v2`` record (no resource); NaN becomes ``null``."""
-
-        def finite(x: float) -> float | None:
-            return None if math.isnan(x) else float(x)
-
+        """The score's own fields, as a v1 score writes them (no resource); NaN becomes ``null``."""
         return {
             "track": self.track,
             "series": self.series,
@@ -224,152 +231,237 @@ class Score:
             "metric": self.metric,
             "attributes": self.attributes,
             "time_unix_nano": self.time_unix_nano,
-            "value": finite(self.value),
-            "expected": finite(self.expected),
-            "sigma": finite(self.sigma),
-            "score": finite(self.score),
+            "value": _known(self.value),
+            "expected": _known(self.expected),
+            "sigma": _known(self.sigma),
+            "score": _known(self.score),
         }
 
 
-def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
-    """One ``aiops.scores/v2`` record per resource among ``scores``, by resource key, scores in order.
+def _known(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
-    >>> s = Score("q{}@{}|value", "q{}@{}", "value", "q", {}, {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
+
+SCORES_V3 = "aiops.scores/v3"
+_COLUMNS = ("time_unix_nano", "value", "expected", "sigma", "score")
+
+
+def scores_records(scores: list[Score]) -> dict[str, dict[str, Any]]:
+    """One ``aiops.scores/v3`` record per resource among ``scores``, by resource key, scores in order, in columns.
+
+    A track's series ends with its resource's labels (``@{...}``), the same
+    for every track of the record: the record holds that part once (``at``)
+    and each score the part before it, so a record is about a quarter of the
+    size of one that repeats the resource per score.
+
+    >>> s = Score('q{}@{service.name="a"}|value', 'q{}@{service.name="a"}', "value", "q", {},
+    ...           {"service.name": "a"}, 10, 1.0, 1.0, 0.1, 0.0)
     >>> records = scores_records([s, s])
-    >>> list(records), len(records['{service.name="a"}']["scores"])
-    (['{service.name="a"}'], 2)
-    >>> scores_of(records['{service.name="a"}']) == [s.as_record(), s.as_record()]
+    >>> record = records['{service.name="a"}']
+    >>> record["at"], record["scores"]["series"], record["scores"]["at"]
+    (['{service.name="a"}'], ['q{}', 'q{}'], [0, 0])
+    >>> scores_of(record) == [s.as_record(), s.as_record()]
     True
     """
-    records: dict[str, dict[str, Any]] = {}
-    for score in scores:
-        key = _label_set(score.resource)
-        record = records.get(key)
-        if record is None:
-            record = records[key] = {
-                "schema": "aiops.scores/v2",
-                "resource": score.resource,
-                "service": score.service,
-                "scores": [],
-            }
-        record["scores"].append(score.entry())
-    return records
+    tracks = [
+        _Track(
+            score.series,
+            score.signal,
+            score.metric,
+            score.attributes,
+            score.resource,
+            score.source or _label_set(score.resource),
+            AnomalyAlerter(),
+        )
+        for score in scores
+    ]
+    return _v3_records(
+        Scored(
+            tracks,
+            [score.track for score in scores],
+            np.array([score.time_unix_nano for score in scores], dtype=np.int64),
+            *(
+                np.array([getattr(score, name) for score in scores], dtype=np.float64)
+                for name in ("value", "expected", "sigma", "score")
+            ),
+        )
+    )
+
+
+def _v3_records(scored: Scored) -> dict[str, dict[str, Any]]:
+    by_source: dict[str, list[int]] = {}
+    for i, track in enumerate(scored.tracks):
+        by_source.setdefault(track.source, []).append(i)
+    return {
+        key: _v3_record(key, scored if len(index) == len(scored) else scored.take(index))
+        for key, index in by_source.items()
+    }
+
+
+def _v3_record(key: str, scored: Scored) -> dict[str, Any]:
+    """The ``aiops.scores/v3`` record of one resource's scores."""
+    tracks = scored.tracks
+    resource = tracks[0].resource
+    ats = [key, _decoder_label_set(resource)]
+    at_index = [track.at for track in tracks]
+    if ats[1] == ats[0] or 1 not in at_index:
+        ats.pop()
+    return {
+        "schema": SCORES_V3,
+        "resource": resource,
+        "service": str(resource.get("service.name", "")),
+        "at": ats,
+        "scores": {
+            "series": [track.local for track in tracks],
+            "at": at_index,
+            "signal": [track.signal for track in tracks],
+            "metric": [track.metric for track in tracks],
+            "attributes": [track.attributes for track in tracks],
+            "time_unix_nano": scored.time_unix_nano.tolist(),
+            "value": _nullable(scored.value),
+            "expected": _nullable(scored.expected),
+            "sigma": _nullable(scored.sigma),
+            "score": _nullable(scored.score),
+        },
+    }
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as a list, NaN (not known) as ``None``."""
+    return np.where(np.isnan(values), None, values).tolist()
 
 
 def scores_of(record: object) -> list[dict[str, Any]]:
-    """The ``aiops.scores/v1`` dicts of a record on the scores topic: a v2 record's entries, or a v1 record.
+    """The ``aiops.scores/v1`` dicts of a record on the scores topic (v3 or v2 records' scores, or a v1 record).
+
+    Readers take every version for one release, so records written before an
+    upgrade still read.
 
     >>> scores_of({"schema": "aiops.scores/v1", "track": "t"}), scores_of("junk")
     ([{'schema': 'aiops.scores/v1', 'track': 't'}], [])
     """
     if not isinstance(record, dict):
         return []
-    if record.get("schema") == "aiops.scores/v1":
+    schema = record.get("schema")
+    if schema == "aiops.scores/v1":
         return [record]
-    if record.get("schema") != "aiops.scores/v2":
+    if schema not in (SCORES_V3, "aiops.scores/v2"):
         return []
     common = {
         "schema": "aiops.scores/v1",
         "service": record["service"],
         "resource": record["resource"],
     }
-    return [{**common, **entry} for entry in record["scores"]]
+    if schema == "aiops.scores/v2":
+        return [{**common, **entry} for entry in record["scores"]]
+    columns = record["scores"]
+    ats = record["at"]
+    out = []
+    for i, (local, at, signal) in enumerate(
+        zip(columns["series"], columns["at"], columns["signal"])
+    ):
+        series = local if at < 0 else f"{local}@{ats[at]}"
+        out.append(
+            {
+                **common,
+                "track": f"{series}|{signal}",
+                "series": series,
+                "signal": signal,
+                "metric": columns["metric"][i],
+                "attributes": columns["attributes"][i],
+                **{name: columns[name][i] for name in _COLUMNS},
+            }
+        )
+    return out
 
 
 @dataclass
 class _Group:
-    """Points of one resource at one export time, waiting to be scored."""
+    """Points of one resource at one export time, waiting to be scored (as :class:`~aiops.anomaly.groups.Part`\\ s)."""
 
     t: float
     arrived: float
-    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
 class _Source:
-    """One resource: its open groups, the newest time seen, the last time scored, attribution baselines."""
+    """One resource: its open groups, the newest time seen, the last time scored, attribution baselines.
+
+    ``plans`` caches the :class:`~aiops.anomaly.groups.Plan` of each shape of
+    export seen lately (by the idents of the group's parts).
+    """
 
     pending: list[_Group] = field(default_factory=list)
     newest: float = -math.inf
     closed_upto: float = -math.inf
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     tracks: set[str] = field(default_factory=set)
+    resource: dict[str, Any] = field(default_factory=dict)
+    plans: dict[tuple, Plan] = field(default_factory=dict)
 
 
-@dataclass
-class _Total:
-    """One metric of one group summed over its series: the service-level rate, mean and error ratio, and who weighs what.
+_PLANS_PER_SOURCE = 16
+"""Shapes of export remembered per resource (a service whose exports vary more plans again)."""
 
-    The error percentage exists for request histograms whose points carry an
-    HTTP status code (:data:`STATUS_ATTRIBUTES`): the percent of requests
-    answered 5xx, the signal an SRE watches next to rate and latency. In
-    percent, so that the detector's resolution floor (a unit for a series
-    that has only ever been whole numbers, such as 0) is one percentage point.
-    """
 
-    point: dict[str, Any]
-    rate: float = 0.0
-    requests: float = 0.0
-    spent: float = 0.0
-    errors: float = 0.0
-    has_status: bool = False
-    weights: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """signal -> attribute -> ``attribute=value`` -> requests (``rate``) or time spent (``mean``)."""
+def _v1_part(point: Mapping[str, Any]) -> Part:
+    """A one-row part from a v1 point dict."""
+    kind = point["kind"]
+    monotonic = bool(point.get("monotonic"))
+    row = Row(
+        point["series"], point["metric"], kind, dict(point.get("attributes") or {}), monotonic
+    )
+    return Part(
+        ("v1", row.series, kind, monotonic),
+        [row],
+        [point.get("interval_start_unix_nano", 0)],
+        [point["time_unix_nano"]],
+        [bool(point.get("reset"))],
+        [_number(point.get("value", 0.0 if kind == "sum" and monotonic else math.nan))],
+        [_number(point.get("count", 0))],
+        [_number(point.get("sum", 0.0))],
+        source=point,
+    )
 
-    def add(self, point: Mapping[str, Any], values: Mapping[str, float]) -> None:
-        histogram = point["kind"] == "histogram"
-        requests = float(point.get("count", 0)) if histogram else float(point.get("value", 0.0))
-        spent = float(point.get("sum", 0.0))
-        if not math.isnan(values["rate"]):
-            self.rate += values["rate"]
-        self.requests += requests
-        self.spent += spent
-        status = _http_status(point.get("attributes") or {}) if histogram else None
-        if status is not None:
-            self.has_status = True
-            if status >= 500:
-                self.errors += requests
-        for name, value in (point.get("attributes") or {}).items():
-            label = f"{name}={value}"
-            for signal, weight in (
-                (("rate", requests), ("mean", spent)) if histogram else (("rate", requests),)
-            ):
-                by_label = self.weights.setdefault(signal, {}).setdefault(name, {})
-                by_label[label] = by_label.get(label, 0.0) + weight
 
-    def values(self) -> dict[str, float]:
-        if self.point["kind"] != "histogram":
-            return {"rate": self.rate}
-        values = {
-            "rate": self.rate,
-            "mean": self.spent / self.requests if self.requests > 0 else math.nan,
+def _number(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _v1_points(part: Part, resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A part's rows as v1 point dicts (for a checkpoint's open groups)."""
+    if isinstance(part.source, Mapping):
+        return [dict(part.source)]
+    return [
+        {
+            "schema": "aiops.points/v1",
+            "series": row.series,
+            "metric": row.metric,
+            "kind": row.kind,
+            "resource": resource,
+            "attributes": row.attributes,
+            "interval_start_unix_nano": start,
+            "time_unix_nano": time,
+            "monotonic": row.monotonic,
+            "reset": reset,
+            "value": value,
+            "count": count,
+            "sum": total,
         }
-        if self.has_status:
-            values["error_percent"] = (
-                100.0 * self.errors / self.requests if self.requests > 0 else math.nan
-            )
-        return values
-
-
-STATUS_ATTRIBUTES = ("http.response.status_code", "http.status_code")
-"""Point attributes that hold an HTTP status code (stable and older semantic conventions)."""
-
-
-def _http_status(attributes: Mapping[str, Any]) -> int | None:
-    """The HTTP status code among a point's attributes, or None.
-
-    >>> _http_status({"http.response.status_code": 503}), _http_status({"http.status_code": "200"})
-    (503, 200)
-    >>> _http_status({"http.route": "/a"}), _http_status({"http.response.status_code": "n/a"})
-    (None, None)
-    """
-    for name in STATUS_ATTRIBUTES:
-        if name in attributes:
-            try:
-                return int(attributes[name])
-            except (TypeError, ValueError):
-                return None
-    return None
+        for row, start, time, reset, value, count, total in zip(
+            part.row_list(),
+            part.start.tolist(),
+            part.time.tolist(),
+            part.reset.tolist(),
+            part.value.tolist(),
+            part.count.tolist(),
+            part.sum.tolist(),
+        )
+    ]
 
 
 @dataclass
@@ -387,25 +479,107 @@ class _Track:
     seen: float = -math.inf
     """Wall-clock time it last scored a point (for idle expiry)."""
     episode: dict[str, Any] | None = None
+    local: str = ""
+    """The series up to its resource's label set (how an ``aiops.scores/v3`` record writes it)."""
+    at: int = -1
+    """Which label set ends the series: 0 the engine's resource key, 1 the decoder's, -1 neither."""
+
+    def __post_init__(self) -> None:
+        self.local, self.at = self.series, -1
+        for at, label_set in enumerate((self.source, _decoder_label_set(self.resource))):
+            if self.series.endswith("@" + label_set):
+                self.local, self.at = self.series[: -len(label_set) - 1], at
+                break
+
+
+def _decoder_label_set(resource: Mapping[str, Any]) -> str:
+    """A resource's label set as the decoder writes it in series keys (after the ``@``)."""
+    return series_key("", {}, resource)[3:]
+
+
+@dataclass
+class Scored:
+    """What one :meth:`DetectEngine.close` scored, in columns: each point's track, then its numbers."""
+
+    tracks: list[_Track] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    time_unix_nano: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    expected: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sigma: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, index: list[int]) -> Scored:
+        """The scores at ``index``, in that order."""
+        rows = np.asarray(index, dtype=np.int64)
+        return Scored(
+            [self.tracks[i] for i in index],
+            [self.names[i] for i in index],
+            self.time_unix_nano[rows],
+            self.value[rows],
+            self.expected[rows],
+            self.sigma[rows],
+            self.score[rows],
+        )
 
 
 @dataclass
 class Closed:
-    """What one :meth:`DetectEngine.close` produced."""
+    """What one :meth:`DetectEngine.close` produced.
 
-    scores: list[Score] = field(default_factory=list)
+    The scores are kept as the engine made them; :attr:`scores` gives them as
+    :class:`Score` objects, :meth:`records` as ``aiops.scores/v3`` records
+    (without a :class:`Score` per point).
+    """
+
+    scored: Scored = field(default_factory=Scored)
     alerts: list[Any] = field(default_factory=list)
     """:class:`~aiops.schemas.alerts.AlertV1` events, firing and resolved."""
     sources: set[str] = field(default_factory=set)
     """Resources whose state changed (to checkpoint)."""
-    tracks: set[str] = field(default_factory=set)
-    """Tracks whose state changed (to checkpoint)."""
     replayed: int = 0
     """Points not newer than their track's last point (a replay after a restart): not scored again."""
     skipped: int = 0
     """Points of tracks refused by ``max_series``."""
     resets: int = 0
     """Rates not scored because their point follows a counter reset or a process restart."""
+
+    @property
+    def scores(self) -> list[Score]:
+        """Every score, in the order scored."""
+        s = self.scored
+        return [
+            Score(
+                name,
+                track.series,
+                track.signal,
+                track.metric,
+                track.attributes,
+                track.resource,
+                time,
+                value,
+                expected,
+                sigma,
+                score,
+                track.source,
+            )
+            for track, name, time, value, expected, sigma, score in zip(
+                s.tracks,
+                s.names,
+                s.time_unix_nano.tolist(),
+                s.value.tolist(),
+                s.expected.tolist(),
+                s.sigma.tolist(),
+                s.score.tolist(),
+            )
+        ]
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """One ``aiops.scores/v3`` record per resource, by resource key (what :func:`scores_records` gives)."""
+        return _v3_records(self.scored)
 
 
 def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
@@ -460,7 +634,7 @@ class DetectEngine:
     # -- input ----------------------------------------------------------------------
 
     def add(self, point: Mapping[str, Any], now: float, key: str | None = None) -> PointOutcome:
-        """Queue a point in its resource's group; ``now`` is the wall clock (epoch seconds).
+        """Queue a v1 point in its resource's group; ``now`` is the wall clock (epoch seconds).
 
         ``key`` is the point's :func:`resource_key` when the caller has it
         already (the points of one record share their resource).
@@ -468,25 +642,79 @@ class DetectEngine:
         if not isinstance(point, Mapping) or "time_unix_nano" not in point or not signals(point):
             return PointOutcome.UNSCORABLE
         key = key or resource_key(point)
-        source = self.sources.setdefault(key, _Source())
+        source = self._source(key, point.get("resource") or {})
         t = point["time_unix_nano"] / 1e9
         if t <= source.closed_upto:
             return PointOutcome.LATE
         source.newest = max(source.newest, t)
+        self._group(source, t, now).parts.append(_v1_part(point))
+        return PointOutcome.ACCEPTED
+
+    def add_record(self, record: Any, now: float, key: str | None = None) -> Counter[PointOutcome]:
+        """Queue every point of a points-topic record (``aiops.points/v2``, or a v1 point); outcomes counted.
+
+        A v2 record is queued as columns, without a Python object per point.
+        ``key`` is :func:`record_source` of the record when the caller has it.
+        """
+        if not isinstance(record, Mapping):
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if record.get("schema") != POINTS_V2:
+            return Counter({self.add(record, now, key): 1})
+        resource = record["resource"]
+        key = key or record_source(record)
+        source = self._source(key, resource)
+        series = record["series"]
+        entries = {
+            sid: (metric, kind, attributes)
+            for sid, metric, kind, attributes in zip(
+                series["id"], series["metric"], series["kind"], series["attributes"]
+            )
+            if signal_names(kind, True)
+        }
+        cols = columns(record)
+        sid = cols["series_id"]
+        outcomes: Counter[PointOutcome] = Counter()
+        scorable = np.isin(sid, np.fromiter(entries, dtype=np.int64, count=len(entries)))
+        t = cols["time_unix_nano"] / 1e9
+        late = scorable & (t <= source.closed_upto)
+        outcomes[PointOutcome.UNSCORABLE] = int(len(sid) - scorable.sum())
+        outcomes[PointOutcome.LATE] = int(late.sum())
+        accepted = scorable & ~late
+        outcomes[PointOutcome.ACCEPTED] = int(accepted.sum())
+        if not outcomes[PointOutcome.ACCEPTED]:
+            return +outcomes
+        source.newest = max(source.newest, float(t[accepted].max()))
+        for at in np.unique(t[accepted]).tolist():
+            rows = np.flatnonzero(accepted & (t == at))
+            self._group(source, at, now).parts.append(
+                _record_part(record, entries, cols, rows, resource)
+            )
+        return +outcomes
+
+    def _source(self, key: str, resource: Mapping[str, Any]) -> _Source:
+        source = self.sources.get(key)
+        if source is None:
+            source = self.sources[key] = _Source(resource=dict(resource))
+        return source
+
+    def _group(self, source: _Source, t: float, now: float) -> _Group:
+        """The open group of ``source`` within ``group_s`` of ``t``, or a new one."""
         group = next((g for g in source.pending if abs(g.t - t) < self.group_s), None)
         if group is None:
             group = _Group(t, now)
             source.pending.append(group)
             source.pending.sort(key=lambda g: g.t)
-        group.points[point["series"]] = dict(point)
-        return PointOutcome.ACCEPTED
+        return group
 
     # -- scoring --------------------------------------------------------------------
 
     def close(self, now: float, force: bool = False) -> Closed:
         """Score every group that is complete (or all of them with ``force``) and run the alert logic."""
         closed = Closed()
-        batch: list[_Item] = []
+        names: list[str] = []
+        times: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        contexts: list[tuple[str, int]] = []
         moves: dict[tuple[str, str, str, int], str] = {}
         for key, source in self.sources.items():
             while source.pending:
@@ -498,168 +726,249 @@ class DetectEngine:
                 if not (complete or force):
                     break
                 source.pending.pop(0)
-                newest_in_group = max(p["time_unix_nano"] for p in group.points.values()) / 1e9
-                source.closed_upto = max(source.closed_upto, newest_in_group)
                 closed.sources.add(key)
-                batch.extend(self._group_tracks(key, source, group, moves, closed))
-        if not batch:
+                group_names, group_times, group_values, group_ns = self._score_items(
+                    key, source, group, moves, closed
+                )
+                names.extend(group_names)
+                times.append(group_times)
+                values.append(group_values)
+                contexts.extend([(key, group_ns)] * len(group_names))
+        if not names:
             return closed
-        live: list[_Item] = []
-        for item in batch:
-            track = self.tracks.get(item.track)
-            if track is not None and item.time_ns / 1e9 <= track.last_t:
-                closed.replayed += 1
-            else:
-                live.append(item)
-        slots = self.bank.slots([item.track for item in live])
-        result = self.bank.score_learn_slots(slots, [item.value for item in live])
-        for i, (name, time_ns, value, key, group_ns) in enumerate(live):
-            t = time_ns / 1e9
-            if slots[i] < 0:
+        time_ns = np.concatenate(times)
+        t_all = time_ns / 1e9
+        tracks = self.tracks
+        last = np.fromiter((tracks[name].last_t for name in names), np.float64, len(names))
+        live = t_all > last
+        closed.replayed = int(len(names) - live.sum())
+        live_index = np.flatnonzero(live)
+        live_names = [names[i] for i in live_index.tolist()]
+        live_values = np.concatenate(values)[live_index]
+        slots = self.bank.slots(live_names)
+        result = self.bank.score_learn_slots(slots, live_values)
+        scored_tracks: list[_Track] = []
+        scored_at: list[int] = []
+        for j, (i, name, slot, time, value, score, forecast, sigma) in enumerate(
+            zip(
+                live_index.tolist(),
+                live_names,
+                slots.tolist(),
+                time_ns[live_index].tolist(),
+                live_values.tolist(),
+                result.scores.tolist(),
+                result.forecasts.tolist(),
+                result.sigmas.tolist(),
+            )
+        ):
+            if slot < 0:
                 closed.skipped += 1
                 self._drop_track(name)
                 continue
-            track = self.tracks[name]
+            track = tracks[name]
+            t = time / 1e9
             track.last_t, track.seen = t, now
-            closed.tracks.add(name)
-            score, forecast, sigma = (
-                float(result.scores[i]),
-                float(result.forecasts[i]),
-                float(result.sigmas[i]),
-            )
-            closed.scores.append(
-                Score(
-                    name,
-                    track.series,
-                    track.signal,
-                    track.metric,
-                    track.attributes,
-                    track.resource,
-                    time_ns,
-                    value,
-                    forecast,
-                    sigma,
-                    score,
-                )
-            )
+            scored_tracks.append(track)
+            scored_at.append(j)
+            if math.isnan(score):
+                continue
+            alerter = track.alerter
+            if alerter.steady(score):
+                continue
             expected = None if math.isnan(forecast) else (forecast, sigma)
-            transition = track.alerter.update(
-                t, score, None if math.isnan(value) else value, expected
-            )
+            transition = alerter.update(t, score, None if math.isnan(value) else value, expected)
             if transition is not None and (
-                track.alerter.policy.alert or track.episode is not None
+                alerter.policy.alert or track.episode is not None
             ):  # a policy that does not alert still resolves an episode it opened before
+                key, group_ns = contexts[i]
                 closed.alerts.append(
                     self._alert(
                         track, transition, moves.get((key, track.metric, track.signal, group_ns))
                     )
                 )
+        rows = np.asarray(scored_at, dtype=np.int64)
+        closed.scored = Scored(
+            scored_tracks,
+            [live_names[j] for j in scored_at],
+            time_ns[live_index][rows],
+            live_values[rows],
+            result.forecasts[rows],
+            result.sigmas[rows],
+            result.scores[rows],
+        )
         return closed
 
-    def _group_tracks(
+    def _plan(self, source: _Source, group: _Group) -> Plan:
+        ident = tuple(part.ident for part in group.parts)
+        plan = source.plans.get(ident)
+        if plan is None:
+            if len(source.plans) >= _PLANS_PER_SOURCE:
+                source.plans.clear()
+            plan = source.plans[ident] = plan_of(group.parts)
+        return plan
+
+    def _score_items(
         self,
         key: str,
         source: _Source,
         group: _Group,
         moves: dict[tuple[str, str, str, int], str],
         closed: Closed,
-    ) -> list[_Item]:
-        """The items of a group: each point's signals, then per metric the service-level totals.
+    ) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+        """The tracks, times and values a group feeds: each point's signals, then per metric its service-level totals.
 
         A point marked ``reset`` (its counter started again: a reset or a
         process restart) says nothing about the rate, so neither its ``rate``
         nor its metric's service-level rate is scored this group; its mean is.
+        The service-level error percentage exists for request histograms whose
+        points carry an HTTP status code: the percent of requests answered
+        5xx, in percent, so that the detector's resolution floor (a unit for a
+        series that has only ever been whole numbers, such as 0) is one
+        percentage point. Returns the group's time too (its earliest point's).
         """
-        items = []
-        totals: dict[str, _Total] = {}
-        restarted: set[str] = set()
-        group_ns = min(p["time_unix_nano"] for p in group.points.values())
-        for series, point in sorted(group.points.items()):
-            values = signals(point)
-            if point.get("reset") and "rate" in values:
-                restarted.add(point["metric"])
-                closed.resets += 1
-            for signal, value in values.items():
-                if signal == "rate" and point.get("reset"):
+        plan = self._plan(source, group)
+        parts = group.parts
+
+        def column(name: str) -> np.ndarray:
+            values = concat(parts, name)
+            return values if plan.keep is None else values[plan.keep]
+
+        time_ns, start = column("time"), column("start")
+        count, spent = column("count"), column("sum")
+        value, reset = column("value"), column("reset")
+        source.closed_upto = max(source.closed_upto, float(time_ns.max()) / 1e9)
+        group_ns = int(time_ns.min())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            interval_s = (time_ns - start) / 1e9
+            requests = np.where(plan.histogram, count, value)
+            rate = np.where(interval_s > 0, requests / interval_s, np.nan)
+            mean = np.where(count > 0, spent / np.where(count > 0, count, 1.0), np.nan)
+        by_signal = np.stack([rate, mean, value])
+        restarted_rows = reset & plan.has_rate
+        closed.resets += int(restarted_rows.sum())
+        keep = ~((plan.item_signal == RATE) & reset[plan.item_row])
+        items = np.flatnonzero(keep)
+        names = plan.names if keep.all() else [plan.names[i] for i in items.tolist()]
+        for i in items.tolist():
+            if plan.names[i] not in self.tracks:
+                row = plan.rows[plan.item_row[i]]
+                self._track(
+                    plan.names[i],
+                    row.series,
+                    SIGNALS[plan.item_signal[i]],
+                    row.metric,
+                    row.attributes,
+                    key,
+                    source,
+                )
+        item_times = time_ns[plan.item_row[items]]
+        item_values = by_signal[plan.item_signal[items], plan.item_row[items]]
+        total_names: list[str] = []
+        total_values: list[float] = []
+        for total in plan.totals:
+            restarted = bool(restarted_rows[total.rows].any())
+            group_requests = float(requests[total.rows].sum())
+            signals_now = {"rate": float(np.nansum(rate[total.rows]))}
+            if total.histogram:
+                group_spent = float(spent[total.rows].sum())
+                signals_now["mean"] = (
+                    group_spent / group_requests if group_requests > 0 else math.nan
+                )
+                if total.has_status:
+                    errors = float(requests[total.error_rows].sum())
+                    signals_now["error_percent"] = (
+                        100.0 * errors / group_requests if group_requests > 0 else math.nan
+                    )
+            for signal, total_value in signals_now.items():
+                if signal == "rate" and restarted:
                     continue
-                track = self._track(series, signal, point, key, source)
-                items.append(_Item(track, point["time_unix_nano"], value, key, group_ns))
-            if (
-                "rate" in values
-            ):  # counters and histograms add up to a service level; gauges need not
-                totals.setdefault(point["metric"], _Total(point)).add(point, values)
-        for metric, total in sorted(totals.items()):
-            point = {**total.point, "attributes": {}}
-            for signal, value in total.values().items():
-                if signal == "rate" and metric in restarted:
-                    continue
-                track = self._track(f"{metric}{SERVICE_LEVEL}@{key}", signal, point, key, source)
-                items.append(_Item(track, group_ns, value, key, group_ns))
-                shares = (
+                series = f"{total.metric}{SERVICE_LEVEL}@{key}"
+                name = f"{series}|{signal}"
+                if name not in self.tracks:
+                    self._track(name, series, signal, total.metric, {}, key, source)
+                total_names.append(name)
+                total_values.append(total_value)
+                by = (
                     "rate" if signal == "error_percent" else signal
                 )  # errors are explained by requests
-                moves[(key, metric, signal, group_ns)] = self._attribution(
+                moves[(key, total.metric, signal, group_ns)] = self._attribution(
                     source,
-                    f"{metric}|{signal}",
-                    shares,
-                    total.weights.get(shares, {}),
-                    learn=not self.tracks[track].alerter.elevated,
+                    f"{total.metric}|{signal}",
+                    by,
+                    *total.shares(by, requests, spent),
+                    learn=not self.tracks[name].alerter.elevated,
                 )
-        return items
+        return (
+            names + total_names,
+            np.concatenate([item_times, np.full(len(total_names), group_ns, dtype=np.int64)]),
+            np.concatenate([item_values, np.asarray(total_values, dtype=np.float64)]),
+            group_ns,
+        )
 
     def _attribution(
         self,
         source: _Source,
         name: str,
         signal: str,
-        weights_by_attribute: dict[str, dict[str, float]],
+        labels: list[str],
+        shares: np.ndarray,
         learn: bool = True,
     ) -> str:
         """Compare this group's shares with the baseline, then fold them into it unless ``learn`` is off.
 
         The baseline does not learn while its service-level track is above threshold or firing,
-        so a long incident is still explained against the time before it.
+        so a long incident is still explained against the time before it. When
+        the baseline holds the same labels in the same order (a service's
+        usual export), comparing and learning are array work.
         """
-        now: dict[str, float] = {}
-        for weights in weights_by_attribute.values():
-            total = sum(weights.values())
-            if total <= 0:
-                continue
-            now.update({label: weight / total for label, weight in weights.items()})
         baseline = source.shares.setdefault(name, {})
-        if not now:
+        if not labels:
             return ""
+        if baseline and len(baseline) == len(labels) and list(baseline) == labels:
+            before = np.fromiter(baseline.values(), np.float64, len(labels))
+            changed = np.flatnonzero(np.abs(shares - before) >= 0.01).tolist()
+            moved = [(labels[i], float(before[i]), float(shares[i])) for i in changed]
+            if learn:
+                learnt = (1 - self.baseline_alpha) * before + self.baseline_alpha * shares
+                source.shares[name] = dict(zip(labels, learnt.tolist()))
+            return attribution_text(_biggest(moved, self.top_moves), signal)
+        now = dict(zip(labels, shares.tolist()))
+        union = [*now, *(label for label in baseline if label not in now)]
         moved = []
         if baseline:
-            for label in set(now) | set(baseline):
+            for label in union:
                 before, after = baseline.get(label, 0.0), now.get(label, 0.0)
                 if abs(after - before) >= 0.01:
                     moved.append((label, before, after))
-        # biggest move first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)
-        moved.sort(key=lambda m: (-round(abs(m[2] - m[1]), 9), m[2] < m[1], m[0]))
         if baseline and not learn:
-            return attribution_text(moved[: self.top_moves], signal)
+            return attribution_text(_biggest(moved, self.top_moves), signal)
         alpha = self.baseline_alpha if baseline else 1.0
-        for label in set(now) | set(baseline):
-            baseline[label] = (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
-        return attribution_text(moved[: self.top_moves], signal)
+        source.shares[name] = {
+            label: (1 - alpha) * baseline.get(label, 0.0) + alpha * now.get(label, 0.0)
+            for label in union
+        }
+        return attribution_text(_biggest(moved, self.top_moves), signal)
 
     def _track(
-        self, series: str, signal: str, point: Mapping[str, Any], key: str, source: _Source
-    ) -> str:
-        name = f"{series}|{signal}"
-        if name not in self.tracks:
-            self.tracks[name] = _Track(
-                series,
-                signal,
-                point["metric"],
-                dict(point.get("attributes") or {}),
-                dict(point.get("resource") or {}),
-                key,
-                AnomalyAlerter(self.policies.for_metric(point["metric"])),
-            )
-            source.tracks.add(name)
-        return name
+        self,
+        name: str,
+        series: str,
+        signal: str,
+        metric: str,
+        attributes: Mapping[str, Any],
+        key: str,
+        source: _Source,
+    ) -> None:
+        self.tracks[name] = _Track(
+            series,
+            signal,
+            metric,
+            dict(attributes),
+            source.resource,
+            key,
+            AnomalyAlerter(self.policies.for_metric(metric)),
+        )
+        source.tracks.add(name)
 
     def _alert(self, track: _Track, transition: Transition, attribution: str | None):
         """The firing or resolved ``AlertV1`` of a transition: labels name the metric, the text its signal too."""
@@ -745,51 +1054,82 @@ class DetectEngine:
     # -- checkpoints ----------------------------------------------------------------
 
     def export_source(self, key: str) -> dict[str, Any]:
-        """A resource's open groups, clocks and baselines (strict JSON: a clock that never ticked is ``null``)."""
+        """A resource's whole state as strict JSON (a clock that never ticked is ``null``).
+
+        Its open groups (as v1 points), clocks and baselines; each track's
+        identity and alert state; and the detector rows of all its tracks in
+        one compressed blob (``detectors``: the track names in row order and
+        the rows as base64), so a checkpoint of a resource is one entry and one
+        compression however many series it has.
+        """
         source = self.sources[key]
+        names = sorted(source.tracks)
+        in_bank = [name for name in names if name in self.bank]
         return {
-            "pending": [[g.t, g.points] for g in source.pending],
+            "pending": [
+                [
+                    g.t,
+                    {
+                        point["series"]: point
+                        for part in g.parts
+                        for point in _v1_points(part, source.resource)
+                    },
+                ]
+                for g in source.pending
+            ],
             "newest": _finite(source.newest),
             "closed_upto": _finite(source.closed_upto),
             "shares": source.shares,
-            "tracks": sorted(source.tracks),
+            "resource": source.resource,
+            "tracks": {name: self._export_track(self.tracks[name]) for name in names},
+            "detectors": {
+                "tracks": in_bank,
+                "state": base64.b64encode(self.bank.export_states(in_bank)).decode(),
+            },
         }
 
-    def export_track(self, name: str) -> dict[str, Any]:
-        """A track's identity, alert state and detector row (JSON-able; the row as base64 ``.npz``)."""
-        track = self.tracks[name]
-        detector = self.bank.export_state(name) if name in self.bank else None
+    @staticmethod
+    def _export_track(track: _Track) -> dict[str, Any]:
         return {
             "series": track.series,
             "signal": track.signal,
             "metric": track.metric,
             "attributes": track.attributes,
-            "resource": track.resource,
-            "source": track.source,
             "last_t": _finite(track.last_t),
             "seen": _finite(track.seen),
             "episode": track.episode,
             "alerter": track.alerter.to_state(),
-            "detector": base64.b64encode(detector).decode() if detector is not None else None,
         }
 
     def restore_source(
         self,
         key: str,
         state: Mapping[str, Any],
-        tracks: Mapping[str, Mapping[str, Any]],
         now: float,
+        tracks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Load a resource and its tracks from a checkpoint; open groups wait ``close_after_s`` from ``now``."""
+        """Load a resource and its tracks from :meth:`export_source`; open groups wait ``close_after_s`` from ``now``.
+
+        A checkpoint of the previous release kept each track in an entry of
+        its own (``state["tracks"]`` a list of names): pass those entries as
+        ``tracks`` (name to entry, each with its ``resource`` and its own
+        ``detector`` row).
+        """
         self.forget_source(key)
+        legacy = not isinstance(state["tracks"], Mapping)
+        saved_tracks = (tracks or {}) if legacy else state["tracks"]
         source = _Source(
-            [_Group(t, now, dict(points)) for t, points in state["pending"]],
+            [
+                _Group(t, now, [_v1_part(point) for point in points.values()])
+                for t, points in state["pending"]
+            ],
             _or_never(state["newest"]),
             _or_never(state["closed_upto"]),
             {k: dict(v) for k, v in state["shares"].items()},
+            resource=dict(state.get("resource") or _first_resource(saved_tracks)),
         )
         self.sources[key] = source
-        for name, saved in tracks.items():
+        for name, saved in saved_tracks.items():
             alerter = AnomalyAlerter.from_state(
                 saved["alerter"], self.policies.for_metric(saved["metric"])
             )
@@ -798,7 +1138,7 @@ class DetectEngine:
                 saved["signal"],
                 saved["metric"],
                 dict(saved["attributes"]),
-                dict(saved["resource"]),
+                source.resource,
                 key,
                 alerter,
                 _or_never(saved["last_t"]),
@@ -806,8 +1146,11 @@ class DetectEngine:
                 saved["episode"],
             )
             source.tracks.add(name)
-            if saved["detector"] is not None:
+            if legacy and saved["detector"] is not None:
                 self.bank.import_state(name, base64.b64decode(saved["detector"]))
+        detectors = state.get("detectors")
+        if detectors and detectors["tracks"]:
+            self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""
@@ -821,6 +1164,58 @@ class DetectEngine:
     def memory_bytes(self) -> int:
         """Detector state in the bank: every allocated row, live or free."""
         return self.bank.capacity * self.bank.bytes_per_series
+
+
+def _biggest(moved: list[tuple[str, float, float]], n: int) -> list[tuple[str, float, float]]:
+    """The ``n`` biggest moves, biggest first; a rise before the equal fall it causes (500s up is the news, 200s down its echo)."""
+    return heapq.nsmallest(n, moved, key=_move_order)
+
+
+def _move_order(move: tuple[str, float, float]) -> tuple[float, bool, str]:
+    label, before, after = move
+    return (-round(abs(after - before), 9), after < before, label)
+
+
+def _first_resource(tracks: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    """A resource's attributes from a checkpoint that predates ``resource`` in the source's state."""
+    return next((saved["resource"] for saved in tracks.values()), {})
+
+
+def _record_part(
+    record: Mapping[str, Any],
+    entries: Mapping[int, tuple[str, str, Mapping[str, Any]]],
+    cols: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    resource: Mapping[str, Any],
+) -> Part:
+    """The part of a v2 record's points at ``rows`` (indices), identified by their series ids and monotonicity."""
+    whole = len(rows) == len(cols["series_id"])
+
+    def take(name: str) -> np.ndarray:
+        return cols[name] if whole else cols[name][rows]
+
+    sid, flags = take("series_id"), take("flags")
+    monotonic = (flags & FLAG_MONOTONIC) != 0
+
+    def make_rows() -> list[Row]:
+        out = []
+        for series_id, is_monotonic in zip(sid.tolist(), monotonic.tolist()):
+            metric, kind, attributes = entries[series_id]
+            key = v1_series_key(series_id, metric, attributes, resource)
+            out.append(Row(key, metric, kind, attributes, is_monotonic))
+        return out
+
+    return Part(
+        (sid.tobytes(), monotonic.tobytes()),
+        make_rows,
+        take("interval_start_unix_nano"),
+        take("time_unix_nano"),
+        (flags & FLAG_RESET) != 0,
+        take("value"),
+        take("count"),
+        take("sum"),
+        source=(record, rows),
+    )
 
 
 def _finite(x: float) -> float | None:

@@ -135,6 +135,47 @@ def bench_decode(
     )
 
 
+@bench_cli.command("engine")
+def bench_engine(
+    resources: int = typer.Option(50, help="service instances, one points record each per export"),
+    series: int = typer.Option(100, help="series per resource"),
+    exports: int = typer.Option(20, help="timed exports of every resource"),
+    warmup: int = typer.Option(5, help="untimed exports first (tracks created, plans cached)"),
+    seed: int = typer.Option(0, help="seed of the synthetic values"),
+    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """The detect engine alone on decoded records: CPU per point by step, and a whole checkpoint's size and time."""
+    import json
+
+    from aiops.bench.decode import machine
+    from aiops.bench.engine import run_engine_bench
+
+    result = run_engine_bench(
+        resources=resources,
+        series=series,
+        exports=exports,
+        warmup=warmup,
+        seed=seed,
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    if json_output:
+        typer.echo(json.dumps({**asdict(result), "machine": machine()}, indent=2))
+        return
+    r = result
+    steps = ", ".join(f"{step} {us:.2f}" for step, us in r.us_per_point.items())
+    typer.echo(
+        f"$ aiops bench engine --resources {resources} --series {series} --exports {exports} "
+        f"--warmup {warmup} --seed {seed}\n"
+        f"machine: {machine()}\n"
+        f"{r.points:,} points timed, {r.tracks:,} tracks; CPU us per point: {steps}\n"
+        f"engine alone: {r.points_per_s:,.0f} points/s of CPU time\n"
+        f"checkpoint of every resource: {r.checkpoint_bytes / 2**20:,.1f} MiB of JSON "
+        f"({r.checkpoint_bytes / r.tracks:,.0f} B per track) in {r.checkpoint_s:.2f} s; "
+        f"restore {r.restore_s:.2f} s; detector bank {r.bank_bytes / 2**20:,.1f} MiB "
+        f"({r.bank_bytes / r.tracks:,.0f} B per track)"
+    )
+
+
 @bench_cli.command("pipeline")
 def bench_pipeline(
     rates: str = typer.Option(

@@ -56,7 +56,7 @@ dtype('int64')
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import numpy as np
 import orjson
@@ -75,6 +75,7 @@ __all__ = [
     "points_in",
     "points_of",
     "to_record",
+    "v1_series_key",
 ]
 
 SCHEMA = "aiops.points/v2"
@@ -173,7 +174,8 @@ _SERIES_KEYS: dict[int, str] = {}
 _SERIES_KEYS_MAX = 500_000
 
 
-def _series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
+def v1_series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
+    """The v1 series key of series id ``sid`` (remembered by id: the id is a hash of the same labels)."""
     key = _SERIES_KEYS.get(sid)
     if key is None:
         if len(_SERIES_KEYS) >= _SERIES_KEYS_MAX:
@@ -182,23 +184,43 @@ def _series_key(sid: int, metric: str, attributes: dict, resource: dict) -> str:
     return key
 
 
-def expand_v1(record: dict, metrics: Collection[str] | None = None) -> list[dict]:
+def expand_v1(
+    record: dict,
+    metrics: Collection[str] | None = None,
+    keep: Callable[[int, dict], bool] | None = None,
+) -> list[dict]:
     """The ``aiops.points/v1`` dict of each point of a v2 record, in order (one Python dict per point).
 
     For the agents that still work point by point, ``aiops points tail`` and
     readers during the migration; the v1 ``series`` text is rebuilt from the
     labels (and remembered by series id), so it is what v1 wrote. With
-    ``metrics``, only the points of those metrics. The points share the
+    ``metrics``, only the points of those metrics; with ``keep``, only the
+    points of the series for which ``keep(series_id, identity)`` is true,
+    ``identity`` being the series' ``metric``, ``kind``, ``unit``,
+    ``attributes`` and ``resource`` as a dict. The points share the
     record's ``resource`` and ``attributes`` dicts: treat them as read-only.
     """
     resource = record["resource"]
     series = record["series"]
     entries = {
-        sid: (metric, kind, unit, attributes, _series_key(sid, metric, attributes, resource))
+        sid: (metric, kind, unit, attributes, v1_series_key(sid, metric, attributes, resource))
         for sid, metric, kind, unit, attributes in zip(
             series["id"], series["metric"], series["kind"], series["unit"], series["attributes"]
         )
-        if metrics is None or metric in metrics
+        if (metrics is None or metric in metrics)
+        and (
+            keep is None
+            or keep(
+                sid,
+                {
+                    "metric": metric,
+                    "kind": kind,
+                    "unit": unit,
+                    "attributes": attributes,
+                    "resource": resource,
+                },
+            )
+        )
     }
     if not entries:
         return []
@@ -249,12 +271,17 @@ def expand_v1(record: dict, metrics: Collection[str] | None = None) -> list[dict
     return out
 
 
-def points_of(record: object, metrics: Collection[str] | None = None) -> list[dict]:
+def points_of(
+    record: object,
+    metrics: Collection[str] | None = None,
+    keep: Callable[[int, dict], bool] | None = None,
+) -> list[dict]:
     """The v1 point dicts of any record on the points topic: a v2 record's points, a v1 record itself.
 
     Readers accept both for one release, so v1 records written before an
     upgrade (or by another tool) still count. Anything else is no point.
-    With ``metrics``, only the points of those metrics.
+    With ``metrics`` (and ``keep``: see :func:`expand_v1`), only the points
+    of those metrics (and series).
 
     >>> points_of({"schema": "aiops.points/v1", "series": "x{}@{}"})
     [{'schema': 'aiops.points/v1', 'series': 'x{}@{}'}]
@@ -265,13 +292,17 @@ def points_of(record: object, metrics: Collection[str] | None = None) -> list[di
         return []
     schema = record.get("schema")
     if schema == SCHEMA:
-        return expand_v1(record, metrics)
+        return expand_v1(record, metrics, keep)
     if schema == "aiops.points/v1" and (metrics is None or record.get("metric") in metrics):
         return [record]
     return []
 
 
-def points_in(data: bytes | None, metrics: Collection[str] | None = None) -> list[dict]:
+def points_in(
+    data: bytes | None,
+    metrics: Collection[str] | None = None,
+    keep: Callable[[int, dict], bool] | None = None,
+) -> list[dict]:
     """The v1 point dicts of a points-topic record's bytes; none when they are not a points record.
 
     >>> points_in(b'{"schema": "aiops.points/v1", "series": "x{}@{}"}')
@@ -280,6 +311,6 @@ def points_in(data: bytes | None, metrics: Collection[str] | None = None) -> lis
     ([], [])
     """
     try:
-        return points_of(decode(data or b""), metrics)
+        return points_of(decode(data or b""), metrics, keep)
     except ValueError:
         return []

@@ -15,7 +15,7 @@ from aiops.schemas.alerts import AlertV1, alert_id
 from aiops.schemas.deadletter import DeadLetterV1
 from aiops.schemas.points import PointV1
 from aiops.schemas.points_v2 import PointsV2
-from aiops.schemas.scores import ScoresV2, ScoreV1
+from aiops.schemas.scores import ScoresV2, ScoresV3, ScoreV1
 from aiops.schemas.sli import SliV1
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "PointsV2",
     "ScoreV1",
     "ScoresV2",
+    "ScoresV3",
     "SliV1",
     "alert_id",
     "json_schemas",
@@ -38,6 +39,7 @@ TOPIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "aiops.sli.v1": SliV1,
     "aiops.scores.v1": ScoreV1,
     "aiops.scores.v2": ScoresV2,
+    "aiops.scores.v3": ScoresV3,
     "aiops.deadletter.v1": DeadLetterV1,
     "aiops.alerts.v1": AlertV1,
 }

@@ -147,7 +147,12 @@ class RatioIndicator:
     @property
     def metrics(self) -> frozenset[str]:
         """The metric names the indicator reads (a point of any other adds nothing)."""
-        return frozenset(s.metric for s in (self.total, self.good, self.bad) if s is not None)
+        return frozenset(s.metric for s in self.selectors)
+
+    @property
+    def selectors(self) -> tuple[Selector, ...]:
+        """The selectors the indicator reads."""
+        return tuple(s for s in (self.total, self.good, self.bad) if s is not None)
 
     def events(self, point: Point) -> tuple[float, float] | None:
         """(good, total) events the point adds, or None when no selector reads it."""
@@ -183,6 +188,11 @@ class LatencyIndicator:
     def metrics(self) -> frozenset[str]:
         """The metric name the indicator reads."""
         return frozenset({self.source.metric})
+
+    @property
+    def selectors(self) -> tuple[Selector, ...]:
+        """The selector the indicator reads."""
+        return (self.source,)
 
     def events(self, point: Point) -> tuple[float, float] | None:
         """(good, total) events of a matching histogram point, or None.
@@ -262,6 +272,19 @@ class Objective:
     def group_key(self, point: Point) -> tuple[str, ...]:
         """The point's values of ``group_by`` (missing: ``""``), the key of its window set."""
         return tuple(attribute_text(attribute(point, g)) for g in self.group_by)
+
+    def reads(self, series: Point) -> bool:
+        """Whether some selector of the SLO may read points of ``series`` (its metric, kind, unit and labels).
+
+        A series the SLO does not read adds no events whatever its points
+        hold, so a reader can skip it by identity alone.
+
+        >>> from aiops.slo.spec import EXAMPLE, parse_slos
+        >>> objective = to_objective(parse_slos(EXAMPLE)[0])
+        >>> objective.reads({"metric": "queue.depth", "kind": "gauge", "attributes": {}})
+        False
+        """
+        return any(selector.matches(series) for selector in self.indicator.selectors)
 
     def events(self, point: Point) -> tuple[float, float] | None:
         """(good, total) events the point adds to this SLO, or None when the SLO does not read it."""

@@ -12,17 +12,18 @@
    (the last export before a pause) and expires tracks idle for
    ``detect_idle_s``.
 
-Out: one ``aiops.scores/v2`` record per scored export of a resource (keyed
-by the resource, every track's score in it),
+Out: one ``aiops.scores/v3`` record per scored export of a resource (keyed
+by the resource, every track's score in it, in columns),
 ``aiops_anomaly_score`` / ``_expected`` / ``_actual`` gauges for the watched
 tracks, and firing and resolved ``AnomalyDetected`` events on
 ``aiops.alerts`` (keyed by episode id).
 
 State: the table ``detect-state`` (JSON values, changelogged) holds per
-resource its open groups, clocks and attribution baselines (``source:<key>``),
-per track its detector row and alert state (``track:<name>``), and per
-partition of the points topic the newest offset the state covers
-(``offset:<partition>``). Every ``detect_checkpoint_interval_s`` the agent
+resource one entry (``source:<key>``): its open groups, clocks and
+attribution baselines, its tracks' alert state, and their detector rows in one
+compressed blob; and per partition of the points topic the newest offset the
+state covers (``offset:<partition>``). Entries of the previous release (one
+``track:<name>`` per track) are read once and deleted. Every ``detect_checkpoint_interval_s`` the agent
 waits until Kafka has acknowledged the scores and alerts sent so far, then
 writes what changed since the last checkpoint. A worker that restarts (or
 takes a partition over) restores a resource from the table the first time it
@@ -47,9 +48,9 @@ import faust
 import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, resource_key, scores_records
+from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
 from aiops.anomaly.exposition import Exposition
-from aiops.decode.points_v2 import points_in
+from aiops.decode.points_v2 import decode
 from aiops.settings import Settings
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -99,7 +100,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     gauge_labels: dict[str, tuple[str, str, str, str]] = {}
     exposition = Exposition(settings.detect_max_gauge_tracks)
     dirty_sources: set[str] = set()
-    dirty_tracks: set[str] = set()
     processed: dict[int, int] = {}
     """The newest offset of the points topic whose points the engine holds, per partition."""
     replayed: set[int] = set()
@@ -114,13 +114,18 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         stored = table.get(_SOURCE + key)
         if stored is None:
             return
-        tracks = {
-            name: saved
-            for name in stored["tracks"]
-            if (saved := table.get(_TRACK + name)) is not None
-        }
+        legacy = isinstance(stored.get("tracks"), list)  # the previous release: an entry per track
+        tracks = (
+            {
+                name: saved
+                for name in stored["tracks"]
+                if (saved := table.get(_TRACK + name)) is not None
+            }
+            if legacy
+            else None
+        )
         try:
-            engine.restore_source(key, stored, tracks, now=time.time())
+            engine.restore_source(key, stored, now=time.time(), tracks=tracks)
         except (KeyError, TypeError, ValueError):
             engine.forget_source(key)
             metrics.detect_restore_errors.inc()
@@ -130,10 +135,14 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 traceback.format_exc(limit=3),
             )
             return
+        if legacy:  # rewritten in the current shape at the next checkpoint
+            dirty_sources.add(key)
+            for name in stored["tracks"]:
+                write(_TRACK + name, key, None)
         log.info(
             "restored %s: %d tracks, %d pending points",
             key,
-            len(tracks),
+            len(engine.sources[key].tracks),
             sum(len(points) for _, points in stored["pending"]),
         )
 
@@ -144,18 +153,26 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         else:
             table[name] = value
 
-    def expose(scored: list) -> None:
+    def expose(closed: Closed) -> None:
         """Gauges for the watched tracks only (service level, elevated), within the cap; the rest are removed."""
-        latest = {score.track: score for score in scored}
+        scored = closed.scored
+        latest = {name: i for i, name in enumerate(scored.names)}
         shown, removed, capped = exposition.update((name, engine.watched(name)) for name in latest)
         for name in shown:
-            score = latest[name]
+            i = latest[name]
+            track = scored.tracks[i]
             labels = gauge_labels.setdefault(
-                name, (score.series, score.metric, score.service, score.signal)
+                name,
+                (
+                    track.series,
+                    track.metric,
+                    str(track.resource.get("service.name", "")),
+                    track.signal,
+                ),
             )
-            metrics.anomaly_score.labels(*labels).set(score.score)
-            metrics.anomaly_actual.labels(*labels).set(score.value)
-            metrics.anomaly_expected.labels(*labels).set(score.expected)
+            metrics.anomaly_score.labels(*labels).set(scored.score[i])
+            metrics.anomaly_actual.labels(*labels).set(scored.value[i])
+            metrics.anomaly_expected.labels(*labels).set(scored.expected[i])
         unexpose(removed)
         if capped:
             metrics.detect_gauges_capped.inc(capped)
@@ -184,15 +201,10 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         for key in dirty_sources:
             if key in engine.sources:
                 write(_SOURCE + key, key, engine.export_source(key))
-        for name in dirty_tracks:
-            track = engine.tracks.get(name)
-            if track is not None:
-                write(_TRACK + name, track.source, engine.export_track(name))
         for partition, offset in processed.items():
             table.partition_of[_OFFSET + str(partition)] = partition
             table[_OFFSET + str(partition)] = offset
         dirty_sources.clear()
-        dirty_tracks.clear()
         await app.producer.flush()
         checkpointed["at"] = time.monotonic()
 
@@ -251,20 +263,35 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         now = time.time()
         added: set[str] = set()
         for value in values:
-            for point in points_in(value):
-                key = resource_key(point)
-                load(key, partition)
-                if engine.add(point, now) is PointOutcome.ACCEPTED:
-                    added.add(key)
+            add(value, partition, now, added)
         await emit(engine.close(now), added)
+
+    def add(value: bytes | None, partition: int, now: float, added: set[str]) -> Counter:
+        """Queue one points-topic record in the engine (restoring its resource first); its points' outcomes."""
+        try:
+            record = decode(value or b"")
+        except ValueError:
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if not isinstance(record, dict):
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        key = record_source(record)
+        load(key, partition)
+        try:
+            outcomes = engine.add_record(record, now, key)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            log.error("a points record the engine cannot read (%r): skipped", error)
+            return Counter({PointOutcome.UNSCORABLE: 1})
+        if outcomes[PointOutcome.ACCEPTED]:
+            added.add(key)
+        return outcomes
 
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
         sent = [
             await scores.send(key=key, value=orjson.dumps(record))
-            for key, record in scores_records(closed.scores).items()
+            for key, record in closed.records().items()
         ]
-        expose(closed.scores)
+        expose(closed)
         for alert in closed.alerts:
             sent.append(
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
@@ -284,8 +311,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             )
         await asyncio.gather(*sent)
         dirty_sources.update(closed.sources | added)
-        dirty_tracks.update(closed.tracks)
-        metrics.detect_points.labels(outcome="scored").inc(len(closed.scores))
+        metrics.detect_points.labels(outcome="scored").inc(len(closed.scored))
         metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
         metrics.detect_points.labels(outcome="reset").inc(closed.resets)
         metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
@@ -307,28 +333,15 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 cpu = time.process_time()
                 now = time.time()
                 added: set[str] = set()
-                outcomes: Counter[str] = Counter()
+                outcomes: Counter[PointOutcome] = Counter()
                 for event in batch:
                     partition = event.message.partition
                     if partition not in replayed:
                         await replay_gap(partition, event.message.offset)
                     processed[partition] = max(processed.get(partition, -1), event.message.offset)
-                    received = points_in(event.value)
-                    if not received:
-                        outcomes[PointOutcome.UNSCORABLE.value] += 1
-                    keys: dict[int, str] = {}  # the points of a v2 record share one resource dict
-                    for point in received:
-                        resource = point.get("resource")
-                        key = keys.get(id(resource)) or keys.setdefault(
-                            id(resource), resource_key(point)
-                        )
-                        load(key, partition)
-                        outcome = engine.add(point, now, key)
-                        outcomes[outcome.value] += 1
-                        if outcome is PointOutcome.ACCEPTED:
-                            added.add(key)
+                    outcomes.update(add(event.value, partition, now, added))
                 for outcome, count in outcomes.items():
-                    metrics.detect_points.labels(outcome=outcome).inc(count)
+                    metrics.detect_points.labels(outcome=outcome.value).inc(count)
                 closed = engine.close(now)
                 metrics.stage_cpu.labels(stage="detect").inc(time.process_time() - cpu)
                 await emit(closed, added)
@@ -342,11 +355,12 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             expired, resolved = engine.expire(now)
             closed.alerts.extend(resolved)
             await emit(closed, set())
-            for name in expired:
-                write(_TRACK + name, source_of[name], None)
             unexpose(exposition.forget(expired))
-            for source in {source_of[name] for name in expired} - set(engine.sources):
-                write(_SOURCE + source, source, None)
+            for source in {source_of[name] for name in expired}:
+                if source in engine.sources:
+                    dirty_sources.add(source)
+                else:
+                    write(_SOURCE + source, source, None)
             metrics.detect_expired.inc(len(expired))
             if time.monotonic() - checkpointed["at"] >= settings.detect_checkpoint_interval_s:
                 await checkpoint()

@@ -72,6 +72,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SCHEMA = "aiops.sli/v1"
+_READ_SERIES_MAX = 500_000
 _BATCH = 1000
 _BATCH_WITHIN_S = 1.0
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
@@ -345,6 +346,16 @@ def register_sli_agent(
 
     read_metrics = frozenset().union(*(objective.indicator.metrics for objective in objectives))
     """Only the points of the metrics some SLO reads are expanded from a record."""
+    read_series: dict[int, bool] = {}
+    """Whether some SLO reads a series, by series id (its identity decides; bounded)."""
+
+    def some_slo_reads(series_id: int, identity: dict) -> bool:
+        reads = read_series.get(series_id)
+        if reads is None:
+            if len(read_series) >= _READ_SERIES_MAX:
+                read_series.clear()
+            reads = read_series[series_id] = any(o.reads(identity) for o in objectives)
+        return reads
 
     @app.agent(points, name="sli_route")
     async def sli_route(stream):
@@ -352,7 +363,7 @@ def register_sli_agent(
             cpu = time.process_time()
             routed: dict[str, dict] = {}
             rejected = []
-            for point in points_in(event.value, read_metrics):
+            for point in points_in(event.value, read_metrics, some_slo_reads):
                 if "time_unix_nano" not in point:
                     continue
                 for objective in objectives:

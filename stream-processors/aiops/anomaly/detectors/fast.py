@@ -399,48 +399,68 @@ class FastCombined:
         return list(self._keys)
 
     def export_state(self, key: Hashable) -> bytes:
-        """One series' state as bytes (for a checkpoint topic or changelog).
+        """One series' state as bytes (for a checkpoint topic or changelog): :meth:`export_states` of one."""
+        return self.export_states([key])
 
-        A JSON header (version, parameters, each field's dtype and shape), a
-        newline, then the row's raw bytes field by field, zlib-compressed:
+    def export_states(self, keys: Sequence[Hashable]) -> bytes:
+        """The state of ``keys`` (live series) as one blob, rows in the order given.
+
+        A JSON header (version, parameters, rows, each field's dtype and
+        shape), a newline, then each field's rows as raw bytes, zlib-compressed:
         restoring it runs no pickle, so a checkpoint cannot smuggle code into a
-        worker, and it costs tens of microseconds.
+        worker, and a resource's hundred series cost one compression, not a
+        hundred.
         """
-        slot = self._keys[key]
-        layout = [
+        slots = np.array([self._keys[key] for key in keys], dtype=np.int64)
+        header = json.dumps(
+            {
+                "version": _STATE_VERSION,
+                "params": self.params,
+                "fields": self._layout(),
+                "rows": len(slots),
+            },
+            sort_keys=True,
+        )
+        body = b"".join(array[slots].tobytes() for array in self._state.values())
+        return zlib.compress(header.encode() + b"\n" + body, 1)
+
+    def _layout(self) -> list[list]:
+        return [
             [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
         ]
-        header = json.dumps(
-            {"version": _STATE_VERSION, "params": self.params, "fields": layout}, sort_keys=True
-        )
-        body = b"".join(array[slot].tobytes() for array in self._state.values())
-        return zlib.compress(header.encode() + b"\n" + body, 1)
 
     def import_state(self, key: Hashable, data: bytes) -> None:
         """Restore one series from :meth:`export_state`; the parameters must match this bank's."""
+        self.import_states([key], data)
+
+    def import_states(self, keys: Sequence[Hashable], data: bytes) -> None:
+        """Restore ``keys`` from :meth:`export_states` (the same keys, in order); parameters must match."""
         raw = zlib.decompress(data)
         header_bytes, body = raw.split(b"\n", 1)
         header = json.loads(header_bytes)
-        layout = [
-            [name, array.dtype.str, list(array.shape[1:])] for name, array in self._state.items()
-        ]
         if (
             header.get("version") != _STATE_VERSION
-            or header.get("fields") != layout
+            or header.get("fields") != self._layout()
             or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))
         ):
             raise ValueError(
                 "state was exported by a detector with other parameters or another version"
             )
-        (slot,) = self.slots([key])
-        if slot < 0:
-            raise ValueError(f"cannot restore {key!r}: max_series={self.max_series} reached")
+        rows = header.get("rows", 1)
+        if rows != len(keys):
+            raise ValueError(f"state holds {rows} series, {len(keys)} keys given")
+        slots = self.slots(keys)
+        if (slots < 0).any():
+            self.forget([key for key, slot in zip(keys, slots.tolist()) if slot >= 0])
+            raise ValueError(
+                f"cannot restore {len(keys)} series: max_series={self.max_series} reached"
+            )
         offset = 0
         for array in self._state.values():
-            size = array[slot].nbytes
-            array[slot] = np.frombuffer(
+            size = array[0].nbytes * rows
+            array[slots] = np.frombuffer(
                 body, dtype=array.dtype, count=size // array.itemsize, offset=offset
-            ).reshape(array.shape[1:])
+            ).reshape((rows, *array.shape[1:]))
             offset += size
 
     # -- scoring --------------------------------------------------------------------
