@@ -215,6 +215,11 @@ class Settings(BaseSettings):
     tempo_otlp_endpoint: str = _field(
         "127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to"
     )
+    collector_kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = _field(
+        "lz4",
+        "codec the collector's kafka exporter compresses its record batches with; the worker "
+        "(aiokafka, with cramjam) and the CLI tools (librdkafka) read every one of them",
+    )
 
     # Intervals
     otlp_export_interval_ms: int = _field(

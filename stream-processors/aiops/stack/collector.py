@@ -56,6 +56,7 @@ _CONFIG_FIELDS = (
     "topic_otlp_metrics",
     "topic_otlp_spans",
     "tempo_otlp_endpoint",
+    "collector_kafka_compression",
     *_PORT_FIELDS,
 )
 
