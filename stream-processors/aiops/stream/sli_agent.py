@@ -490,12 +490,8 @@ def register_sli_agent(
             open_episode = state.episodes.get(result.severity)
             if result.state is State.FIRING and open_episode is None:
                 alert_labels = {
-                    **objective.alert_labels,
-                    **objective.severity_labels.get(result.severity, {}),
+                    **objective.severity_alert_labels(result.severity),
                     "alertname": objective.alert_name,
-                    "severity": result.severity,
-                    "slo": objective.name,
-                    "service": objective.service,
                     **record["group"],
                 }
                 alert = AlertV1.firing(
