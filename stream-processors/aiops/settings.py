@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = _field(
         1, "replication factor of every topic the project owns", ge=1
     )
+    kafka_max_message_bytes: int = _field(
+        4 * 1024 * 1024,
+        "largest record on the topics the project owns: their max.message.bytes and the collector's "
+        "max_message_bytes; dead-letter records may be twice this (the payload in base64 and a reason), "
+        "and every producer's request and consumer's fetch size fit them (aiops.kafka_config.record_limits)",
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+    )
 
     # Topics
     topic_otlp_metrics: str = _field(
