@@ -1,10 +1,11 @@
 """Every codec the collector's kafka exporter can write is read by the worker.
 
 The real otelcol-aiops binary (built by ocb, cached) sends OTLP into the
-session's real broker with each ``compression`` setting; one real worker,
-shared by the module, decodes the points. Each case also reads the raw record
-batches back from the broker, so it fails if the batch was not compressed
-with the codec under test (a test that passes with ``none`` proves nothing).
+session's real broker with each ``compression`` setting, and a librdkafka
+producer with each codec; one real worker, shared by the module, decodes the
+points. Each case also reads the raw record batches back from the broker, so
+it fails if the batch was not compressed with the codec under test (a test
+that passes with ``none`` proves nothing).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
+from confluent_kafka import Producer
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from aiops.cli.tail import follow
 from aiops.decode.points_v2 import points_of
+from aiops.kafka_config import client_config
 from aiops.settings import Settings
 from aiops.stack.collector import collector_component, ensure_collector
 from aiops.stack.local import worker_component
@@ -92,6 +98,50 @@ def test_the_worker_decodes_what_the_collector_compressed(
         for route in range(ROUTES)
     }
     assert asyncio.run(_batch_codecs(settings, service.encode())) == {CODECS[codec]}
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_the_worker_decodes_what_librdkafka_compressed(codec: str, worker: Settings):
+    """The same without the collector: a producer with the codec, as another exporter might write."""
+    service = f"librdkafka-{codec}"
+    producer = Producer({**client_config(worker), "compression.type": codec})
+    producer.produce(worker.topic_otlp_metrics, value=_counters_payload(service, ROUTES))
+    assert producer.flush(10) == 0
+    values = _points_of(worker, service, ROUTES)
+    assert sorted(values.values()) == [route + 1.0 for route in range(ROUTES)]
+    assert asyncio.run(_batch_codecs(worker, service.encode())) == {CODECS[codec]}
+
+
+def _counters_payload(service: str, routes: int) -> bytes:
+    """``_post_counters``'s counter as an OTLP protobuf ``MetricsData``, the collector's encoding."""
+    now = time.time_ns()
+    points = [
+        pb.NumberDataPoint(
+            attributes=[
+                KeyValue(key="http.route", value=AnyValue(string_value=f"/orders/{route}"))
+            ],
+            start_time_unix_nano=now - 1_000_000_000,
+            time_unix_nano=now,
+            as_int=route + 1,
+        )
+        for route in range(routes)
+    ]
+    metric = pb.Metric(
+        name="orders",
+        sum=pb.Sum(
+            data_points=points,
+            is_monotonic=True,
+            aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
+        ),
+    )
+    resource = Resource(
+        attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))]
+    )
+    return pb.MetricsData(
+        resource_metrics=[
+            pb.ResourceMetrics(resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])
+        ]
+    ).SerializeToString()
 
 
 def _post_counters(settings: Settings, service: str, routes: int) -> None:
