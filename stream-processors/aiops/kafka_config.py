@@ -5,8 +5,8 @@ starts from ``client_config`` and adds only what is its own (a group id, acks),
 so a cluster that needs SASL works everywhere once the settings say so.
 
 ``record_limits`` derives every size limit from one setting,
-``kafka_max_message_bytes``: the topics' ``max.message.bytes`` (aiops.topics),
-the collector's ``max_message_bytes`` (collector_env), the worker's producer
+``max_record_bytes``: the topics' ``max.message.bytes`` (aiops.topics), the
+collector's ``max_message_bytes`` (collector_env), the worker's producer
 request and consumer fetch sizes (aiops.stream.app) and librdkafka's
 ``message.max.bytes`` here, so no record one part may write is refused by another.
 """
@@ -17,35 +17,49 @@ from dataclasses import dataclass
 
 from aiops.settings import Settings
 
-__all__ = ["RecordLimits", "client_config", "record_limits"]
+__all__ = ["BATCH_OVERHEAD_BYTES", "RecordLimits", "client_config", "record_limits"]
+
+
+BATCH_OVERHEAD_BYTES = 48_588
+"""Room above a record's value for its key, headers and the record batch's framing.
+
+A topic's ``max.message.bytes`` bounds the whole batch; with the default
+``max_record_bytes`` (1,000,000) the topics' limit is 1,048,588 bytes,
+Kafka's own default, so topics made by someone else still take every record.
+"""
 
 
 @dataclass(frozen=True)
 class RecordLimits:
-    """The size limits of the project's records, in bytes, all from ``kafka_max_message_bytes``."""
+    """The size limits of the project's records, in bytes, all from ``max_record_bytes``."""
 
-    message_bytes: int
-    """``max.message.bytes`` of every topic but the dead letters, and the collector's batch limit."""
-    deadletter_bytes: int
-    """``max.message.bytes`` of the dead-letter topic: the largest payload in base64, plus its reason."""
+    record_bytes: int
+    """The largest record value: the collector's batch limit and the worker's bound on what it writes."""
+
+    @property
+    def topic_bytes(self) -> int:
+        """``max.message.bytes`` of every topic but the dead letters: a record and its framing."""
+        return self.record_bytes + BATCH_OVERHEAD_BYTES
+
+    @property
+    def deadletter_bytes(self) -> int:
+        """``max.message.bytes`` of the dead-letter topic: room for a whole record in base64 and its reason."""
+        return 2 * self.topic_bytes
 
     @property
     def client_bytes(self) -> int:
         """Producer request and consumer per-partition fetch size: the largest record any topic takes."""
-        return max(self.message_bytes, self.deadletter_bytes)
+        return self.deadletter_bytes
 
 
 def record_limits(settings: Settings) -> RecordLimits:
-    """Every record size limit, derived from ``settings.kafka_max_message_bytes``.
+    """Every record size limit, derived from ``settings.max_record_bytes``.
 
-    >>> limits = record_limits(Settings(kafka_max_message_bytes=4 * 1024 * 1024))
-    >>> limits.message_bytes, limits.deadletter_bytes, limits.client_bytes
-    (4194304, 8388608, 8388608)
+    >>> limits = record_limits(Settings(max_record_bytes=1_000_000))
+    >>> limits.record_bytes, limits.topic_bytes, limits.deadletter_bytes, limits.client_bytes
+    (1000000, 1048588, 2097176, 2097176)
     """
-    return RecordLimits(
-        message_bytes=settings.kafka_max_message_bytes,
-        deadletter_bytes=2 * settings.kafka_max_message_bytes,
-    )
+    return RecordLimits(record_bytes=settings.max_record_bytes)
 
 
 def client_config(settings: Settings) -> dict[str, str]:
@@ -60,7 +74,7 @@ def client_config(settings: Settings) -> dict[str, str]:
     >>> client_config(
     ...     Settings(kafka_bootstrap_servers="kafka:9092", kafka_security_protocol="PLAINTEXT")
     ... )
-    {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT', 'message.max.bytes': '8388608'}
+    {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT', 'message.max.bytes': '2097176'}
     >>> sasl = client_config(Settings(
     ...     kafka_bootstrap_servers="broker.example:9096",
     ...     kafka_security_protocol="SASL_SSL",

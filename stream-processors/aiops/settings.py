@@ -63,14 +63,6 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = _field(
         1, "replication factor of every topic the project owns", ge=1
     )
-    kafka_max_message_bytes: int = _field(
-        4 * 1024 * 1024,
-        "largest record on the topics the project owns: their max.message.bytes and the collector's "
-        "max_message_bytes; dead-letter records may be twice this (the payload in base64 and a reason), "
-        "and every producer's request and consumer's fetch size fit them (aiops.kafka_config.record_limits)",
-        ge=64 * 1024,
-        le=256 * 1024 * 1024,
-    )
 
     # Topics
     topic_otlp_metrics: str = _field(
@@ -121,6 +113,14 @@ class Settings(BaseSettings):
         "cap on series whose decoded labels a worker keeps interned (about 1.3 kB each); beyond it the "
         "cache starts over, which costs time, not correctness",
         ge=1,
+    )
+    max_record_bytes: int = _field(
+        1_000_000,
+        "largest record value on the topics the project owns, the one size limit: their max.message.bytes "
+        "leave room for a key and the batch framing above it (1,048,588 bytes at the default, Kafka's own "
+        "default), the collector's max_message_bytes is this, dead-letter topics take twice it, and every "
+        "producer's request and consumer's fetch size fit them all (aiops.kafka_config.record_limits)",
+        ge=10_000,
     )
     detect_checkpoint_interval_s: float = _field(
         30.0,

@@ -112,7 +112,7 @@ def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
      ('aiops.scores', 24), ('aiops.alerts', 720), ('aiops.deadletter', 168)]
     """
     limits = record_limits(settings)
-    size = {"max.message.bytes": str(limits.message_bytes)}
+    size = {"max.message.bytes": str(limits.topic_bytes)}
 
     def stream(retention_ms: int) -> dict[str, str]:
         return retention(retention_ms) | size
@@ -156,7 +156,7 @@ def state_topics(settings: Settings) -> list[TopicSpec]:
     ['aiops-decode-state-changelog', 'aiops-sli-state-changelog', 'aiops-detect-state-changelog',
      'aiops-__assignor-__leader', 'aiops-sli-events-repartition']
     """
-    size = {"max.message.bytes": str(record_limits(settings).message_bytes)}
+    size = {"max.message.bytes": str(record_limits(settings).topic_bytes)}
     return [
         TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), config=size, compacted=True),
         TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), config=size, compacted=True),

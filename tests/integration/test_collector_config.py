@@ -51,7 +51,7 @@ def settings(tmp_path: Path, free_port) -> Settings:
     }
     return Settings(
         **ports,
-        kafka_max_message_bytes=3 * 1024 * 1024,
+        max_record_bytes=3 * 1024 * 1024,
         collector_kafka_compression="zstd",
         stack_dir=tmp_path / "stack",
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
@@ -89,7 +89,7 @@ def test_env_reaches_the_resolved_config(binary: Path, settings: Settings):
     }
     assert kafka["partition_metrics_by_resource_attributes"] is True
     assert kafka["producer"]["allow_auto_topic_creation"] is False
-    assert kafka["producer"]["max_message_bytes"] == record_limits(settings).message_bytes
+    assert kafka["producer"]["max_message_bytes"] == record_limits(settings).record_bytes
     assert kafka["producer"]["compression"] == settings.collector_kafka_compression
     assert (
         resolved["exporters"]["prometheus"]["endpoint"]

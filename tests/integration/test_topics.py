@@ -65,19 +65,22 @@ def test_project_topics_exist_as_declared(settings, admin):
         wanted = (
             limits.deadletter_bytes
             if spec.name == settings.topic_deadletter
-            else limits.message_bytes
+            else limits.topic_bytes
         )
         assert _configs(admin, spec.name)["max.message.bytes"] == str(wanted), spec.name
 
 
-def test_a_record_at_the_limit_goes_through_and_a_larger_one_is_refused(worker_settings):
-    """Both sizes are above the broker's default message.max.bytes (1 MiB): the topics' own limit decides."""
-    settings = worker_settings()
+@pytest.mark.parametrize("record_bytes", [Settings().max_record_bytes, 3 * 1024 * 1024])
+def test_a_record_at_the_limit_goes_through_and_a_larger_one_is_refused(
+    worker_settings, record_bytes
+):
+    """At the default and at 3 MiB, well above the broker's default message.max.bytes (1 MiB),
+    so the topics' own limit decides; a record value of ``max_record_bytes`` always fits."""
+    settings = worker_settings(max_record_bytes=record_bytes)
     limits = record_limits(settings)
-    assert limits.message_bytes > 2 * 1024 * 1024
     state = {t.name: t.topic_config() for t in state_topics(settings)}
     assert state[f"{settings.faust_app_id}-sli-state-changelog"]["max.message.bytes"] == str(
-        limits.message_bytes
+        limits.topic_bytes
     )
     outcomes = {}
 
@@ -85,10 +88,11 @@ def test_a_record_at_the_limit_goes_through_and_a_larger_one_is_refused(worker_s
         outcomes[(message.topic(), len(message.value()))] = error
 
     producer = Producer(client_config(settings))
-    fits, too_big = limits.message_bytes - 1024, limits.message_bytes + 1024
+    fits, too_big = limits.record_bytes, limits.topic_bytes + 1024
     dead_letter = limits.deadletter_bytes - 1024
-    producer.produce(settings.topic_points, value=b"p" * fits, on_delivery=delivered)
-    producer.produce(settings.topic_points, value=b"p" * too_big, on_delivery=delivered)
+    key = b"k" * 200
+    producer.produce(settings.topic_points, key=key, value=b"p" * fits, on_delivery=delivered)
+    producer.produce(settings.topic_points, key=key, value=b"p" * too_big, on_delivery=delivered)
     producer.produce(settings.topic_deadletter, value=b"d" * dead_letter, on_delivery=delivered)
     assert producer.flush(30) == 0
 

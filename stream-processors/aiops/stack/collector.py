@@ -57,7 +57,7 @@ _CONFIG_FIELDS = (
     "topic_otlp_spans",
     "tempo_otlp_endpoint",
     "collector_kafka_compression",
-    "kafka_max_message_bytes",
+    "max_record_bytes",
     *_PORT_FIELDS,
 )
 
