@@ -2,12 +2,14 @@
 
 It imports nothing from ``aiops``: what the pipeline learns about it comes only
 over OTLP. ``create_app`` builds the app, ``FaultState`` holds the injected
-faults, ``telemetry`` configures the OpenTelemetry SDK. Run it with
+faults, ``FaultAccess`` decides who may change them, ``telemetry`` configures
+the OpenTelemetry SDK. Run it with
 ``python -m aiops_demo``.
 """
 
 from aiops_demo._version import __version__
 from aiops_demo.app import create_app
+from aiops_demo.fault_access import FaultAccess
 from aiops_demo.faults import ALL_ROUTES, Effect, Fault, FaultState
 from aiops_demo.telemetry import Telemetry, build_resource, build_telemetry, configure_otlp
 
@@ -15,6 +17,7 @@ __all__ = [
     "ALL_ROUTES",
     "Effect",
     "Fault",
+    "FaultAccess",
     "FaultState",
     "Telemetry",
     "__version__",

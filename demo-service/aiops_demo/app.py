@@ -9,7 +9,8 @@ Every ``/api`` route goes through the faults first: the added latency is an
 ``asyncio.sleep`` inside the request (so it shows in the duration histogram and
 the server span), and an injected error answers 500 and marks the span as an
 error. ``/health``, ``/ready`` and ``/faults`` are control endpoints and are
-left out of the telemetry.
+left out of the telemetry. ``/faults`` answers loopback clients, or callers
+with the fault token when one is set (``fault_access.FaultAccess``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from pydantic import BaseModel, Field
 
 from aiops_demo._version import __version__
+from aiops_demo.fault_access import FaultAccess
 from aiops_demo.faults import ALL_ROUTES, Fault, FaultState
 from aiops_demo.telemetry import Telemetry, configure_otlp, use_stable_http_semconv
 
@@ -81,6 +83,7 @@ class _Runtime:
     """What the handlers need, kept on ``app.state``."""
 
     faults: FaultState
+    fault_access: FaultAccess
     tracer: Tracer
     orders: Counter
     payment_delay_s: tuple[float, float]
@@ -160,7 +163,18 @@ def _fault_view(faults: FaultState, fault: Fault) -> dict:
     }
 
 
+async def _require_fault_access(request: Request, rt: Runtime) -> None:
+    """Refuse a ``/faults`` request the fault access rule does not allow (401 or 403)."""
+    client = request.client.host if request.client else None
+    refusal = rt.fault_access.refusal(client, request.headers.get("authorization"))
+    if refusal is not None:
+        status, message = refusal
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        raise HTTPException(status_code=status, detail=message, headers=headers)
+
+
 control = APIRouter()
+faults_api = APIRouter(dependencies=[Depends(_require_fault_access)])
 
 
 @control.get("/health")
@@ -176,7 +190,7 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-@control.post("/faults", status_code=201)
+@faults_api.post("/faults", status_code=201)
 async def set_fault(spec: FaultSpec, rt: Runtime) -> dict:
     """Set (replace) the fault of one route template, or of every route with ``*``."""
     if spec.route != ALL_ROUTES and spec.route not in API_ROUTES:
@@ -194,13 +208,13 @@ async def set_fault(spec: FaultSpec, rt: Runtime) -> dict:
     return _fault_view(rt.faults, fault)
 
 
-@control.get("/faults")
+@faults_api.get("/faults")
 async def list_faults(rt: Runtime) -> dict:
     """The active faults with the seconds each has left."""
     return {"faults": [_fault_view(rt.faults, f) for f in rt.faults.active()]}
 
 
-@control.delete("/faults")
+@faults_api.delete("/faults")
 async def clear_faults(rt: Runtime, route: str | None = None) -> dict:
     """Clear the fault of ``?route=``, or all of them."""
     return {"cleared": rt.faults.clear(route)}
@@ -211,12 +225,15 @@ def create_app(
     faults: FaultState | None = None,
     payment_delay_s: tuple[float, float] = (0.05, 0.15),
     rng: random.Random | None = None,
+    fault_token: str | None = None,
 ) -> FastAPI:
     """The demo service app.
 
     ``telemetry`` defaults to OTLP export (see ``telemetry.configure_otlp``),
     owned and shut down by the app; injected telemetry stays the caller's.
     ``payment_delay_s`` is the uniform range of the checkout's payment step.
+    ``fault_token`` (None or empty: none) is what ``/faults`` callers must
+    send as a bearer token; without one only loopback clients may use it.
     """
     use_stable_http_semconv()
     owned = telemetry is None
@@ -236,6 +253,7 @@ def create_app(
     app.state.ready = False
     app.state.runtime = _Runtime(
         faults=faults or FaultState(),
+        fault_access=FaultAccess(fault_token),
         tracer=tel.tracer_provider.get_tracer("aiops_demo", __version__),
         orders=tel.meter_provider.get_meter("aiops_demo", __version__).create_counter(
             CHECKOUT_ORDERS_METRIC, unit="{order}", description="Orders placed through checkout."
@@ -245,6 +263,7 @@ def create_app(
     )
     app.include_router(api)
     app.include_router(control)
+    app.include_router(faults_api)
 
     @app.exception_handler(_InjectedError)
     async def injected_error(request: Request, exc: _InjectedError) -> JSONResponse:

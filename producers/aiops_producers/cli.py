@@ -49,6 +49,15 @@ def load(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the summary as JSON here")
     ] = None,
+    fault_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AIOPS_DEMO_FAULT_TOKEN",
+            help="the demo service's fault token, sent with a scenario's fault calls (needed when "
+            "the service is not on loopback; prefer the variable: a flag shows in the process list)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send traffic to the demo service and print the counts per (route, status)."""
     console = Console(stderr=True)
@@ -65,6 +74,7 @@ def load(
             period_s=period,
             concurrency=concurrency,
             seed=seed,
+            fault_token=fault_token,
             console=console,
         )
     except (LoadError, ValueError) as exc:

@@ -87,8 +87,10 @@ class _Run:
         requests: int | None,
         concurrency: int,
         scheduled_run_s: float,
+        fault_token: str | None = None,
     ):
         self.client = client
+        self.fault_headers = {"Authorization": f"Bearer {fault_token}"} if fault_token else {}
         self.shape = shape
         self.mix = mix
         self.rng = rng
@@ -184,7 +186,7 @@ class _Run:
 
     async def _control(self, method: str, path: str, **kwargs) -> None:
         try:
-            response = await self.client.request(method, path, **kwargs)
+            response = await self.client.request(method, path, headers=self.fault_headers, **kwargs)
         except httpx.HTTPError as exc:
             raise DemoServiceUnavailable(
                 f"fault API {method} {self.client.base_url}{path} failed: {exc!r}"
@@ -237,6 +239,7 @@ async def generate_load(
     concurrency: int = 64,
     timeout_s: float = 10.0,
     seed: int | None = None,
+    fault_token: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> LoadSummary:
     """Drive the demo service at ``base_url`` and count what came back.
@@ -245,7 +248,9 @@ async def generate_load(
     whichever comes first (give at least one). ``shape`` is ``steady`` at
     ``rate`` or ``diurnal`` between ``min_rate`` and ``rate`` over ``period_s``.
     ``scenario`` names a fault scenario (see ``scenarios.SCENARIOS``) and
-    ``fault_route`` moves its faults to another route. ``on_progress`` is
+    ``fault_route`` moves its faults to another route; ``fault_token`` is
+    sent as a bearer token with the fault calls (the demo service needs it
+    when it is not on loopback). ``on_progress`` is
     called with a snapshot every quarter second. Raises
     ``DemoServiceUnavailable`` when nothing answers at ``base_url``.
     """
@@ -278,6 +283,7 @@ async def generate_load(
             requests,
             concurrency,
             _scheduled_run_s(shape_fn, duration_s, requests),
+            fault_token,
         )
 
         async def report() -> None:
@@ -315,6 +321,7 @@ def run_load(
     concurrency: int = 64,
     timeout_s: float = 10.0,
     seed: int | None = None,
+    fault_token: str | None = None,
     progress: bool = True,
     console: Console | None = None,
 ) -> LoadSummary:
@@ -338,6 +345,7 @@ def run_load(
         concurrency=concurrency,
         timeout_s=timeout_s,
         seed=seed,
+        fault_token=fault_token,
     )
     if not progress:
         return asyncio.run(load())

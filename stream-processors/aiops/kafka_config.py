@@ -1,27 +1,80 @@
-"""The confluent-kafka client configuration, built from the settings in one place.
+"""The Kafka client configuration and record size limits, built from the settings in one place.
 
 Every confluent-kafka client the project creates (admin, producers, consumers)
 starts from ``client_config`` and adds only what is its own (a group id, acks),
 so a cluster that needs SASL works everywhere once the settings say so.
+
+``record_limits`` derives every size limit from one setting,
+``max_record_bytes``: the topics' ``max.message.bytes`` (aiops.topics), the
+collector's ``max_message_bytes`` (collector_env), the worker's producer
+request and consumer fetch sizes (aiops.stream.app) and librdkafka's
+``message.max.bytes`` here, so no record one part may write is refused by another.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiops.settings import Settings
 
-__all__ = ["client_config"]
+__all__ = ["BATCH_OVERHEAD_BYTES", "RecordLimits", "client_config", "record_limits"]
+
+
+BATCH_OVERHEAD_BYTES = 48_588
+"""Room above a record's value for its key, headers and the record batch's framing.
+
+A topic's ``max.message.bytes`` bounds the whole batch; with the default
+``max_record_bytes`` (1,000,000) the topics' limit is 1,048,588 bytes,
+Kafka's own default, so topics made by someone else still take every record.
+"""
+
+
+@dataclass(frozen=True)
+class RecordLimits:
+    """The size limits of the project's records, in bytes, all from ``max_record_bytes``."""
+
+    record_bytes: int
+    """The largest record value: the collector's batch limit and the worker's bound on what it writes."""
+
+    @property
+    def topic_bytes(self) -> int:
+        """``max.message.bytes`` of every topic but the dead letters: a record and its framing."""
+        return self.record_bytes + BATCH_OVERHEAD_BYTES
+
+    @property
+    def deadletter_bytes(self) -> int:
+        """``max.message.bytes`` of the dead-letter topic: room for a whole record in base64 and its reason."""
+        return 2 * self.topic_bytes
+
+    @property
+    def client_bytes(self) -> int:
+        """Producer request and consumer per-partition fetch size: the largest record any topic takes."""
+        return self.deadletter_bytes
+
+
+def record_limits(settings: Settings) -> RecordLimits:
+    """Every record size limit, derived from ``settings.max_record_bytes``.
+
+    >>> limits = record_limits(Settings(max_record_bytes=1_000_000))
+    >>> limits.record_bytes, limits.topic_bytes, limits.deadletter_bytes, limits.client_bytes
+    (1000000, 1048588, 2097176, 2097176)
+    """
+    return RecordLimits(record_bytes=settings.max_record_bytes)
 
 
 def client_config(settings: Settings) -> dict[str, str]:
     """librdkafka properties that reach and authenticate to the configured cluster.
 
+    ``message.max.bytes`` lets a producer send the largest record any topic
+    takes; consumers need nothing more, because the broker always returns a
+    partition's first record batch even when it is larger than the fetch size.
     SASL properties appear only when the security protocol uses SASL; the
     password is revealed here and nowhere else, so keep the result out of logs.
 
     >>> client_config(
     ...     Settings(kafka_bootstrap_servers="kafka:9092", kafka_security_protocol="PLAINTEXT")
     ... )
-    {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT'}
+    {'bootstrap.servers': 'kafka:9092', 'security.protocol': 'PLAINTEXT', 'message.max.bytes': '2097176'}
     >>> sasl = client_config(Settings(
     ...     kafka_bootstrap_servers="broker.example:9096",
     ...     kafka_security_protocol="SASL_SSL",
@@ -37,6 +90,8 @@ def client_config(settings: Settings) -> dict[str, str]:
     config = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "security.protocol": settings.kafka_security_protocol,
+        # librdkafka's producers refuse larger records locally; the topics' limits decide below it
+        "message.max.bytes": str(record_limits(settings).client_bytes),
     }
     if settings.kafka_security_protocol.startswith("SASL_"):
         config |= {

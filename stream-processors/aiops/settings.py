@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         "cache starts over, which costs time, not correctness",
         ge=1,
     )
+    max_record_bytes: int = _field(
+        1_000_000,
+        "largest record value on the topics the project owns, the one size limit: their max.message.bytes "
+        "leave room for a key and the batch framing above it (1,048,588 bytes at the default, Kafka's own "
+        "default), the collector's max_message_bytes is this, dead-letter topics take twice it, and every "
+        "producer's request and consumer's fetch size fit them all (aiops.kafka_config.record_limits)",
+        ge=10_000,
+    )
     detect_checkpoint_interval_s: float = _field(
         30.0,
         "seconds between the detect agent's checkpoints of what changed (detector rows, alert states, open "
@@ -214,6 +222,11 @@ class Settings(BaseSettings):
     )
     tempo_otlp_endpoint: str = _field(
         "127.0.0.1:4417", "Tempo OTLP gRPC endpoint the collector sends traces to"
+    )
+    collector_kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = _field(
+        "lz4",
+        "codec the collector's kafka exporter compresses its record batches with; the worker "
+        "(aiokafka, with cramjam) and the CLI tools (librdkafka) read every one of them",
     )
 
     # Intervals

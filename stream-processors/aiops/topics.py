@@ -24,13 +24,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from aiops.kafka_config import client_config
+from aiops.kafka_config import client_config, record_limits
 from aiops.settings import Settings, env_var
 
 __all__ = [
     "DECODE_STATE_TABLE",
     "DETECT_STATE_TABLE",
-    "OTLP_BATCH_MAX_BYTES",
     "SLI_STATE_TABLE",
     "TopicMismatchError",
     "TopicSpec",
@@ -46,12 +45,6 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-
-OTLP_BATCH_MAX_BYTES = 4 * 1024 * 1024
-"""Largest record on the OTLP topics: one batch of the collector's kafka exporter."""
-
-_DEADLETTER_MAX_BYTES = 2 * OTLP_BATCH_MAX_BYTES
-"""Room for the largest OTLP batch, base64-encoded, plus the reason it failed."""
 
 DECODE_STATE_TABLE = "decode-state"
 """The decode agent's table: each stream's last cumulative point."""
@@ -118,15 +111,20 @@ def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
     [('otlp_metrics', 6), ('otlp_spans', 6), ('aiops.points', 24), ('aiops.sli', 24),
      ('aiops.scores', 24), ('aiops.alerts', 720), ('aiops.deadletter', 168)]
     """
-    otlp = retention(6 * HOUR_MS) | {"max.message.bytes": str(OTLP_BATCH_MAX_BYTES)}
-    deadletter = retention(7 * DAY_MS) | {"max.message.bytes": str(_DEADLETTER_MAX_BYTES)}
+    limits = record_limits(settings)
+    size = {"max.message.bytes": str(limits.topic_bytes)}
+
+    def stream(retention_ms: int) -> dict[str, str]:
+        return retention(retention_ms) | size
+
+    deadletter = retention(7 * DAY_MS) | {"max.message.bytes": str(limits.deadletter_bytes)}
     return (
-        TopicSpec(settings.topic_otlp_metrics, config=otlp),
-        TopicSpec(settings.topic_otlp_spans, config=otlp),
-        TopicSpec(settings.topic_points, config=retention(DAY_MS)),
-        TopicSpec(settings.topic_sli, config=retention(DAY_MS)),
-        TopicSpec(settings.topic_scores, config=retention(DAY_MS)),
-        TopicSpec(settings.topic_alerts, config=retention(30 * DAY_MS)),
+        TopicSpec(settings.topic_otlp_metrics, config=stream(6 * HOUR_MS)),
+        TopicSpec(settings.topic_otlp_spans, config=stream(6 * HOUR_MS)),
+        TopicSpec(settings.topic_points, config=stream(DAY_MS)),
+        TopicSpec(settings.topic_sli, config=stream(DAY_MS)),
+        TopicSpec(settings.topic_scores, config=stream(DAY_MS)),
+        TopicSpec(settings.topic_alerts, config=stream(30 * DAY_MS)),
         TopicSpec(settings.topic_deadletter, config=deadletter),
     )
 
@@ -152,17 +150,20 @@ def sli_events_topic(settings: Settings) -> str:
 def state_topics(settings: Settings) -> list[TopicSpec]:
     """The Faust changelog and repartition topics, created up front so their partitions match their sources.
 
+    They take records as large as the streams' (``record_limits``), like the project's topics.
+
     >>> [t.name for t in state_topics(Settings())]  # doctest: +NORMALIZE_WHITESPACE
     ['aiops-decode-state-changelog', 'aiops-sli-state-changelog', 'aiops-detect-state-changelog',
      'aiops-__assignor-__leader', 'aiops-sli-events-repartition']
     """
+    size = {"max.message.bytes": str(record_limits(settings).topic_bytes)}
     return [
-        TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), compacted=True),
-        TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), compacted=True),
-        TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), compacted=True),
+        TopicSpec(changelog_topic(settings, DECODE_STATE_TABLE), config=size, compacted=True),
+        TopicSpec(changelog_topic(settings, SLI_STATE_TABLE), config=size, compacted=True),
+        TopicSpec(changelog_topic(settings, DETECT_STATE_TABLE), config=size, compacted=True),
         # Faust's leader-election topic; missing, every worker start logs an ERROR for it
         TopicSpec(f"{settings.faust_app_id}-__assignor-__leader", partitions=1),
-        TopicSpec(sli_events_topic(settings), config=retention(DAY_MS)),
+        TopicSpec(sli_events_topic(settings), config=retention(DAY_MS) | size),
     ]
 
 

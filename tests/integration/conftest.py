@@ -8,6 +8,7 @@ running dev stack is never touched.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,18 +36,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, free_port) -> Iter
 WORKER_TOPICS = ("otlp_metrics", "points", "sli", "scores", "alerts", "deadletter")
 
 
-@pytest.fixture
-def worker_settings(kafka_bootstrap, tmp_path: Path, free_port) -> Callable[..., Settings]:
-    """``make(**overrides)``: settings for a worker of the test's own (app id, topics, web port), topics created.
+@pytest.fixture(scope="session")
+def worker_settings_in(kafka_bootstrap, free_port) -> Callable[..., Settings]:
+    """``make(stack_dir, **overrides)``: ``worker_settings`` for fixtures wider than one test."""
 
-    Each call gets a fresh run id, so topics and consumer groups never meet another test's.
-    """
-
-    def make(**overrides) -> Settings:
+    def make(stack_dir: Path, **overrides) -> Settings:
         run = uuid.uuid4().hex[:8]
         settings = Settings(
             kafka_bootstrap_servers=kafka_bootstrap,
-            stack_dir=tmp_path,
+            stack_dir=stack_dir,
             faust_app_id=f"aiops-test-{run}",
             faust_web_port=free_port(),
             **{f"topic_{name}": f"{name}.{run}" for name in WORKER_TOPICS},
@@ -56,6 +54,15 @@ def worker_settings(kafka_bootstrap, tmp_path: Path, free_port) -> Callable[...,
         return settings
 
     return make
+
+
+@pytest.fixture
+def worker_settings(worker_settings_in, tmp_path: Path) -> Callable[..., Settings]:
+    """``make(**overrides)``: settings for a worker of the test's own (app id, topics, web port), topics created.
+
+    Each call gets a fresh run id, so topics and consumer groups never meet another test's.
+    """
+    return functools.partial(worker_settings_in, tmp_path)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiops.kafka_config import record_limits
 from aiops.settings import Settings
 from aiops.stack.collector import (
     CollectorConfigError,
@@ -50,6 +51,8 @@ def settings(tmp_path: Path, free_port) -> Settings:
     }
     return Settings(
         **ports,
+        max_record_bytes=3 * 1024 * 1024,
+        collector_kafka_compression="zstd",
         stack_dir=tmp_path / "stack",
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
         tempo_otlp_endpoint=f"127.0.0.1:{free_port()}",
@@ -86,6 +89,8 @@ def test_env_reaches_the_resolved_config(binary: Path, settings: Settings):
     }
     assert kafka["partition_metrics_by_resource_attributes"] is True
     assert kafka["producer"]["allow_auto_topic_creation"] is False
+    assert kafka["producer"]["max_message_bytes"] == record_limits(settings).record_bytes
+    assert kafka["producer"]["compression"] == settings.collector_kafka_compression
     assert (
         resolved["exporters"]["prometheus"]["endpoint"]
         == f"127.0.0.1:{settings.collector_prometheus_port}"

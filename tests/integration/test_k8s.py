@@ -37,7 +37,10 @@ ROOT = Settings().repo_root
 OVERLAYS = ("dev", "prod")
 K8S_VERSIONS = ("1.30", "1.37")
 """The oldest Kubernetes the manifests target and the newest kubernetes-validate knows."""
-EXTERNAL_SECRETS = {"dev": {"grafana-admin"}, "prod": {"grafana-admin", "aiops-kafka"}}
+EXTERNAL_SECRETS = {
+    "dev": {"grafana-admin", "demo-fault-token"},
+    "prod": {"grafana-admin", "aiops-kafka", "demo-fault-token"},
+}
 """Secrets created out of band (k8s/README.md); everything else a pod names must be rendered."""
 WORKLOADS = ("Deployment", "StatefulSet")
 QUANTITY = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?")

@@ -35,9 +35,14 @@ pytestmark = pytest.mark.timeout(900)
 SETTINGS = Settings()
 ROOT = SETTINGS.repo_root
 DOTENV = read_env_file(ROOT / ".env")
-NOT_SETTINGS = {"AIOPS_COLLECTOR_MEMORY_LIMIT_MIB", "AIOPS_DEMO_HOST", "AIOPS_DEMO_INSTANCE_ID"}
+NOT_SETTINGS = {
+    "AIOPS_COLLECTOR_MEMORY_LIMIT_MIB",
+    "AIOPS_DEMO_HOST",
+    "AIOPS_DEMO_INSTANCE_ID",
+    "AIOPS_DEMO_FAULT_TOKEN",
+}
 """AIOPS_* variables that are no settings field: the collector config's container-only knob and
-the demo service's own options (it imports nothing from aiops)."""
+the demo service's own options (it imports nothing from aiops; the load generator sends its token)."""
 CONTAINER_PORTS = {
     # service in compose and k8s -> {settings field: container port name in k8s}
     "otel-collector": {

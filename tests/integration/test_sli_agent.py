@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
-from aiops.schemas import SliV1
+from aiops.schemas import DeadLetterV1, SliV1
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
@@ -240,3 +240,44 @@ def test_state_topics_include_the_sli_state_and_repartition_topics():
     names = {t.name for t in state_topics(Settings(faust_app_id="x"))}
     assert {"x-sli-state-changelog", "x-sli-events-repartition"} <= names
     assert all(isinstance(t, TopicSpec) for t in state_topics(Settings()))
+
+
+def test_impossible_events_are_dead_lettered_and_the_agent_keeps_going(settings):
+    import json
+
+    t = time.time_ns()
+    over = point(200, 3, t)
+    over["bucket_counts"] = [10, 0, 0]  # 10 requests at or below 0.1 s of 3 in all
+    negative = point(200, -5, t + 250_000_000)
+    good = point(200, 10, t + 500_000_000)
+    producer = Producer(client_config(settings))
+    for record in (over, negative, good):
+        producer.produce(
+            settings.topic_points, key=record["series"].encode(), value=json.dumps(record)
+        )
+    assert producer.flush(10) == 0
+
+    worker = ManagedProcess(worker_component(settings), settings)
+    worker.start()
+    try:
+        dead = []
+        for record in follow(
+            settings, settings.topic_deadletter, from_beginning=True, idle_timeout_s=30
+        ):
+            dead.append(DeadLetterV1.model_validate(record.value))
+            if len(dead) == 3:
+                break
+        snapshot = next(
+            r.value
+            for r in follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=30)
+            if r.key == LATENCY_KEY
+        )
+        assert worker.pid is not None, "an impossible event must not stop the worker"
+    finally:
+        worker.stop()
+
+    assert {d.kind for d in dead} == {"impossible_sli_event"} and len(dead) == 3
+    reasons = [d.reason for d in dead]
+    assert sorted(r.split(": ")[1] for r in reasons) == ["good_over_total", "negative", "negative"]
+    assert any(r.startswith(LATENCY_KEY) and "10.0 good events of 3.0 total" in r for r in reasons)
+    assert snapshot["windows"]["5m"]["total"] == 10, "only the possible point is counted"

@@ -6,16 +6,18 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from aiops.kafka_config import client_config
+from aiops.cli.tail import follow
+from aiops.kafka_config import client_config, record_limits
 from aiops.settings import Settings
 from aiops.topics import (
-    OTLP_BATCH_MAX_BYTES,
     TopicMismatchError,
     TopicSpec,
     create_topics,
     project_topics,
+    state_topics,
 )
 
 pytestmark = pytest.mark.integration
@@ -58,9 +60,48 @@ def test_project_topics_exist_as_declared(settings, admin):
         configs = _configs(admin, spec.name)
         assert configs["cleanup.policy"] == "delete", spec.name
         assert {key: configs[key] for key in spec.topic_config()} == spec.topic_config()
-    assert _configs(admin, settings.topic_otlp_metrics)["max.message.bytes"] == str(
-        OTLP_BATCH_MAX_BYTES
+    limits = record_limits(settings)
+    for spec in project_topics(settings):
+        wanted = (
+            limits.deadletter_bytes
+            if spec.name == settings.topic_deadletter
+            else limits.topic_bytes
+        )
+        assert _configs(admin, spec.name)["max.message.bytes"] == str(wanted), spec.name
+
+
+@pytest.mark.parametrize("record_bytes", [Settings().max_record_bytes, 3 * 1024 * 1024])
+def test_a_record_at_the_limit_goes_through_and_a_larger_one_is_refused(
+    worker_settings, record_bytes
+):
+    """At the default and at 3 MiB, well above the broker's default message.max.bytes (1 MiB),
+    so the topics' own limit decides; a record value of ``max_record_bytes`` always fits."""
+    settings = worker_settings(max_record_bytes=record_bytes)
+    limits = record_limits(settings)
+    state = {t.name: t.topic_config() for t in state_topics(settings)}
+    assert state[f"{settings.faust_app_id}-sli-state-changelog"]["max.message.bytes"] == str(
+        limits.topic_bytes
     )
+    outcomes = {}
+
+    def delivered(error, message):
+        outcomes[(message.topic(), len(message.value()))] = error
+
+    producer = Producer(client_config(settings))
+    fits, too_big = limits.record_bytes, limits.topic_bytes + 1024
+    dead_letter = limits.deadletter_bytes - 1024
+    key = b"k" * 200
+    producer.produce(settings.topic_points, key=key, value=b"p" * fits, on_delivery=delivered)
+    producer.produce(settings.topic_points, key=key, value=b"p" * too_big, on_delivery=delivered)
+    producer.produce(settings.topic_deadletter, value=b"d" * dead_letter, on_delivery=delivered)
+    assert producer.flush(30) == 0
+
+    assert outcomes[(settings.topic_points, fits)] is None
+    assert outcomes[(settings.topic_deadletter, dead_letter)] is None
+    refused = outcomes[(settings.topic_points, too_big)]
+    assert refused is not None and refused.code() == KafkaError.MSG_SIZE_TOO_LARGE
+    records = list(follow(settings, settings.topic_points, from_beginning=True, idle_timeout_s=5))
+    assert len(records) == 1, "the record at the limit can be read back with the same client config"
 
 
 def test_creating_again_creates_nothing(settings):

@@ -72,7 +72,8 @@ def demo():
 
 @pytest.fixture
 def client(demo):
-    with TestClient(demo.app) as c:
+    """A loopback client: it may inject faults without a token (test_demo_fault_access covers the rest)."""
+    with TestClient(demo.app, client=("127.0.0.1", 50000)) as c:
         yield c
 
 

@@ -14,19 +14,22 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from aiops_demo import FaultState, build_resource, build_telemetry, create_app
 from aiops_demo.telemetry import HTTP_DURATION_METRIC
 from aiops_producers import DemoServiceUnavailable, LoadSummary, generate_load, run_load
+from aiops_producers.loadgen import LoadError
 from aiops_producers.scenarios import FaultPhase, Scenario
 
 
 class ServedDemo:
     """The demo app on a free 127.0.0.1 port, in a background thread, with in-memory metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, fault_token: str | None = None) -> None:
         self.reader = InMemoryMetricReader()
         self.faults = FaultState(rng=random.Random(1))
         self.telemetry = build_telemetry(
             build_resource(instance_id="loadgen-test"), [self.reader], []
         )
-        app = create_app(self.telemetry, self.faults, payment_delay_s=(0.001, 0.003))
+        app = create_app(
+            self.telemetry, self.faults, payment_delay_s=(0.001, 0.003), fault_token=fault_token
+        )
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
@@ -163,6 +166,18 @@ def test_cancelled_run_clears_its_fault(served):
 
     asyncio.run(start_then_cancel())
     assert served.faults.active() == []
+
+
+def test_a_scenario_sends_the_fault_token_the_service_asks_for():
+    spike = Scenario("spike", "", (FaultPhase("spike", 0.0, 1.0, "*", latency_ms=1),))
+    with ServedDemo(fault_token="s3cret") as guarded:
+        with pytest.raises(LoadError, match="answered 401"):
+            run_load(guarded.url, rate=50, requests=5, scenario=spike, progress=False)
+        summary = run_load(
+            guarded.url, rate=50, requests=5, scenario=spike, fault_token="s3cret", progress=False
+        )
+        assert summary.by_status() == {200: 5} and [w.name for w in summary.phases] == ["spike"]
+        assert guarded.faults.active() == []
 
 
 def test_demo_service_down_is_a_clear_error():

@@ -1,4 +1,5 @@
-"""Event-time ring-buffer windows: roll-over, bucket edges, lateness, draining, memory, checkpoints."""
+"""Event-time ring-buffer windows: roll-over, bucket edges, lateness, draining, memory, checkpoints,
+impossible events."""
 
 import json
 import math
@@ -8,8 +9,10 @@ import random
 import pytest
 
 from aiops.slo.sli_windows import (
+    IMPOSSIBLE_KINDS,
     Arrival,
     EventCounts,
+    ImpossibleEvents,
     RollingWindow,
     SliWindows,
     WindowSet,
@@ -157,3 +160,48 @@ def test_bad_arguments_are_rejected():
         WindowSet([300], max_lateness_s=-1)
     with pytest.raises(ValueError, match="expected 2 values"):
         SliWindows([300]).add(T0, [1, 2, 3])
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("t", "good", "total", "kind"),
+    [
+        (1000.0, -1.0, 5.0, "negative"),
+        (1000.0, 0.0, -5.0, "negative"),
+        (1000.0, NAN, 5.0, "not_finite"),
+        (1000.0, 1.0, INF, "not_finite"),
+        (1000.0, -INF, 0.0, "not_finite"),
+        (NAN, 1.0, 1.0, "not_finite"),
+        (INF, 1.0, 1.0, "not_finite"),
+        (1000.0, 6.0, 5.0, "good_over_total"),
+        (1000.0, 1.0, 0.0, "good_over_total"),
+    ],
+)
+def test_impossible_events_are_refused_and_change_nothing(t, good, total, kind):
+    windows = SliWindows([60, 600], max_lateness_s=30)
+    windows.add(990.0, good=9, total=10)
+    before = windows.to_state()
+    with pytest.raises(ImpossibleEvents) as refused:
+        windows.add(t, good=good, total=total)
+    assert refused.value.kind == kind and kind in IMPOSSIBLE_KINDS
+    assert windows.to_state() == before
+    assert windows.add(1000.0, good=5, total=5) is Arrival.ON_TIME
+    assert windows.counts(60) == EventCounts(good=14.0, total=15.0)
+
+
+def test_possible_edges_are_counted():
+    windows = SliWindows([60])
+    assert windows.add(1.0, good=0, total=0) is Arrival.ON_TIME
+    assert windows.add(2.0, values=(3.0, 3.0)) is Arrival.ON_TIME
+    assert windows.counts(60) == EventCounts(good=3.0, total=3.0)
+
+
+def test_histogram_buckets_refuse_negative_and_nan_counts():
+    latency = WindowSet([300], width=3)
+    latency.add(100.0, [1.0, 2.0, 0.0])
+    for buckets, kind in (([1.0, -1.0, 0.0], "negative"), ([NAN, 0.0, 0.0], "not_finite")):
+        with pytest.raises(ImpossibleEvents, match=kind):
+            latency.add(101.0, buckets)
+    assert latency.totals(300) == (1.0, 2.0, 0.0)

@@ -155,7 +155,7 @@ def test_the_demo_objectives_describe_themselves():
     assert described == [
         "demo-service-api-availability: ratio SLI, target 99.9% over 30d, per http.route",
         "demo-service-api-latency: latency SLI <= 0.25s, target 99% over 30d, per http.route",
-        "demo-service-availability: ratio SLI, target 99.5% over 28d",
+        "demo-service-availability: ratio SLI, target 99.5% over 4w",
     ]
 
 
@@ -217,7 +217,10 @@ def test_prometheus_label_names():
         ("5m", 300, "5m"),
         ("1h", 3600, "1h"),
         ("3d", 259200, "3d"),
-        ("1w", 604800, "7d"),
+        ("1w", 604800, "1w"),
+        ("28d", 2419200, "4w"),
+        ("30d", 2592000, "30d"),
+        ("10d", 864000, "10d"),
         ("90m", 5400, "1h30m"),
     ],
 )

@@ -95,7 +95,7 @@ def test_meta_recordings_as_sloth_names_them(demo_groups):
     assert by_name["slo:error_budget:ratio"]["expr"] == "vector(1-0.995)"
     assert by_name["slo:time_period:days"]["expr"] == "vector(28)"
     assert "slo:sli_error:ratio_rate5m{" in by_name["slo:current_burn_rate:ratio"]["expr"]
-    assert "slo:sli_error:ratio_rate28d{" in by_name["slo:period_burn_rate:ratio"]["expr"]
+    assert "slo:sli_error:ratio_rate4w{" in by_name["slo:period_burn_rate:ratio"]["expr"]
     assert by_name["sloth_slo_info"]["labels"]["sloth_objective"] == "99.5"
 
 
@@ -131,6 +131,42 @@ def test_28_day_factors_in_the_alerts(demo_groups):
     assert "(13.44 * 0.005)" in page["expr"] and "(5.6 * 0.005)" in page["expr"]
     assert "(2.8 * 0.005)" in ticket["expr"] and "(0.933333333333 * 0.005)" in ticket["expr"]
     assert ticket["labels"]["routing"] == "demo-tickets"
+
+
+def test_a_28_day_period_is_named_4w_as_sloth_names_it(demo_groups):
+    rules = demo_groups["sloth-slo-sli-recordings-demo-service-availability"]
+    period = rules[-1]
+    assert period["record"] == "slo:sli_error:ratio_rate4w"
+    assert period["labels"]["sloth_window"] == "4w" and "[4w]" in period["expr"]
+
+
+def test_the_specs_alert_labels_win_over_the_derived_ones(tmp_path: Path):
+    source = (DATA / "good" / "ratio.yaml").read_text()
+    labels = "    labels:\n      owner: shop\n"
+    assert source.count(labels) == 1 and "pageAlert" not in source
+    spec = tmp_path / "critical.yaml"
+    spec.write_text(
+        source.replace(
+            labels,
+            labels + "      slo: shop-checkout\n"
+            "    pageAlert:\n"
+            "      labels: {severity: critical}\n",
+        )
+    )
+    objective = load_objectives(spec)[0]
+    groups = {g["name"]: g["rules"] for g in rule_groups(objective)}
+    page, ticket = groups[f"sloth-slo-alerts-{objective.id}"]
+    assert page["labels"] == {
+        **page["labels"],
+        "severity": "critical",
+        "sloth_severity": "page",
+        "slo": "shop-checkout",
+    }
+    assert (ticket["labels"]["severity"], ticket["labels"]["sloth_severity"]) == (
+        "ticket",
+        "ticket",
+    )
+    assert ticket["labels"]["slo"] == "shop-checkout"
 
 
 def test_latency_reads_the_threshold_bucket_over_the_count():

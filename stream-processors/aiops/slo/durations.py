@@ -48,19 +48,37 @@ def parse_duration(text: str, units: str = "smhdw") -> int:
 
 
 def format_duration(seconds: float) -> str:
-    """PromQL's form of a duration: the largest units that add up to it exactly.
+    """Prometheus's form of a duration, as Sloth writes windows: the largest units that add up to it.
 
-    Days are the largest unit (``7d``, not ``1w``), as Sloth writes windows.
+    Years and weeks only when they divide the duration exactly (``4w`` for
+    28 days, but ``30d`` and ``3d``), then days, hours, minutes, seconds: the
+    rules of Prometheus's ``model.Duration.String``, which Sloth uses for the
+    ``ratio_rate<window>`` names, the ``sloth_window`` label and the ranges.
 
     >>> [format_duration(s) for s in (300, 3600, 86400, 259200, 604800, 90, 5400)]
-    ['5m', '1h', '1d', '3d', '7d', '1m30s', '1h30m']
+    ['5m', '1h', '1d', '3d', '1w', '1m30s', '1h30m']
+    >>> [format_duration(d * 86400) for d in (28, 30, 14, 365, 366)]
+    ['4w', '30d', '2w', '1y', '366d']
     """
     remaining = round(seconds)
     if remaining <= 0 or abs(seconds - remaining) > 1e-9:
         raise ValueError(f"{seconds} s is not a positive whole number of seconds")
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size, exact in _FORMAT_UNITS:
+        if exact and remaining % size:
+            continue
         if remaining >= size:
             count, remaining = divmod(remaining, size)
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+_FORMAT_UNITS = (
+    ("y", 365 * 86400, True),
+    ("w", 7 * 86400, True),
+    ("d", 86400, False),
+    ("h", 3600, False),
+    ("m", 60, False),
+    ("s", 1, False),
+)
+"""Unit, seconds and whether it is written only when it divides the duration exactly."""

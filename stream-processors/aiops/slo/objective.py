@@ -246,6 +246,32 @@ class Objective:
         """The pairs of the severities that alert (not disabled)."""
         return tuple(p for p in self.pairs if p.severity not in self.disabled_severities)
 
+    def severity_alert_labels(self, severity: str) -> dict[str, str]:
+        """The labels of this objective's ``severity`` alert, in the rules and on the alerts topic.
+
+        The derived ``severity``, ``slo`` and ``service`` come first and the
+        spec's labels as written win over them: ``alerting.labels``, then the
+        severity's own (``pageAlert.labels``). That is Sloth's rule (its alert
+        labels merge the spec's over ``sloth_severity``), so Alertmanager routes
+        written for Sloth's output keep matching.
+
+        >>> from dataclasses import replace
+        >>> from aiops.slo.spec import EXAMPLE, parse_slos
+        >>> objective = to_objective(parse_slos(EXAMPLE)[0])
+        >>> objective.severity_alert_labels("page")["severity"]
+        'page'
+        >>> critical = replace(objective, severity_labels={"page": {"severity": "critical"}})
+        >>> critical.severity_alert_labels("page")["severity"], critical.severity_alert_labels("ticket")["severity"]
+        ('critical', 'ticket')
+        """
+        return {
+            "severity": severity,
+            "slo": self.name,
+            "service": self.service,
+            **self.alert_labels,
+            **self.severity_labels.get(severity, {}),
+        }
+
     @property
     def windows_s(self) -> tuple[int, ...]:
         """Every window to keep and record, shortest first: all pairs' windows and the SLO window.

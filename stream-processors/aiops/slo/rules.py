@@ -16,8 +16,14 @@ names and labels them, so that Sloth's Grafana dashboards work unchanged:
     ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info``.
 ``sloth-slo-alerts-<id>``
     one alert per enabled severity, both named ``alerting.name``: AND of the
-    two windows of a pair, OR of the two pairs, with ``sloth_severity`` and
-    ``severity`` labels and Sloth's ``title`` and ``summary`` annotations.
+    two windows of a pair, OR of the two pairs, with ``sloth_severity``,
+    ``severity``, ``slo`` and ``service`` labels and Sloth's ``title`` and
+    ``summary`` annotations. The spec's alert labels win over these derived
+    ones, as in Sloth (``Objective.severity_alert_labels``).
+
+Windows are named as Prometheus prints durations, which Sloth uses: weeks
+and years only when exact, so a 28-day SLO records ``ratio_rate4w`` with
+``sloth_window="4w"`` and a 30-day one ``ratio_rate30d``.
 
 Two deliberate differences from Sloth, both so that Prometheus and the
 stream compute the same numbers:
@@ -206,14 +212,7 @@ def alert_rules(objective: Objective) -> list[dict[str, Any]]:
         if not pairs:
             continue
         clauses = "\nor\n".join(_pair_clause(objective, pair) for pair in pairs)
-        labels = {
-            **objective.alert_labels,
-            **objective.severity_labels.get(severity, {}),
-            "sloth_severity": severity,
-            "severity": severity,
-            "slo": objective.name,
-            "service": objective.service,
-        }
+        labels = {"sloth_severity": severity, **objective.severity_alert_labels(severity)}
         annotations = {
             "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget "
             "burn rate is too fast.",

@@ -31,6 +31,14 @@ It fails where event time lies: a point from far in the future moves the
 watermark and empties the short windows. Callers reject points newer than
 their wall clock plus a tolerance before adding them.
 
+Impossible events are refused before they touch a window, with
+``ImpossibleEvents`` (its ``kind`` is a short code to count and dead-letter
+by): a time or count that is NaN or infinite, a negative count, or more good
+events than total ones. One event is one point's (or one export's) good and
+total, so a ratio SLI whose good (or bad) and total metrics come from
+different exports would see its halves refused as ``good_over_total``; the
+SDKs export all of a service's metrics together, which keeps them in one event.
+
 >>> w = SliWindows([300, 3600], max_lateness_s=60)
 >>> w.add(1_000_000.0, good=98, total=100)
 <Arrival.ON_TIME: 'on_time'>
@@ -42,6 +50,10 @@ EventCounts(good=148.0, total=150.0)
 0.0133
 >>> w.add(999_900.0, good=1, total=1)     # 110 s late: beyond the 60 s allowed
 <Arrival.DROPPED: 'dropped'>
+>>> w.add(1_000_020.0, good=5, total=3)
+Traceback (most recent call last):
+...
+aiops.slo.sli_windows.ImpossibleEvents: good_over_total: 5 good events of 3 total at t=1000020.0
 """
 
 from __future__ import annotations
@@ -55,12 +67,73 @@ from enum import Enum
 from aiops.slo.windows import DEFAULT_WINDOWS_S
 
 __all__ = [
+    "IMPOSSIBLE_KINDS",
     "Arrival",
     "EventCounts",
+    "ImpossibleEvents",
     "RollingWindow",
     "SliWindows",
     "WindowSet",
+    "check_counts",
+    "check_events",
 ]
+
+IMPOSSIBLE_KINDS = ("not_finite", "negative", "good_over_total")
+"""The ``kind`` codes of ``ImpossibleEvents``, for metrics and dead-letter records."""
+
+
+class ImpossibleEvents(ValueError):
+    """Counts no SLI can have; the windows were not changed.
+
+    ``kind`` is one of :data:`IMPOSSIBLE_KINDS`; the message says what was
+    wrong, for a person.
+    """
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+def check_counts(t: float, values: Sequence[float]) -> None:
+    """Raise ``ImpossibleEvents`` unless ``t`` is finite and every count is finite and >= 0.
+
+    >>> check_counts(10.0, [1, 0, 2])
+    >>> check_counts(10.0, [1, -2])
+    Traceback (most recent call last):
+    ...
+    aiops.slo.sli_windows.ImpossibleEvents: negative: count -2 at t=10.0
+    >>> check_counts(float("inf"), [1])
+    Traceback (most recent call last):
+    ...
+    aiops.slo.sli_windows.ImpossibleEvents: not_finite: event time inf
+    """
+    if not math.isfinite(t):
+        raise ImpossibleEvents("not_finite", f"event time {t!r}")
+    for value in values:
+        if not math.isfinite(value):
+            raise ImpossibleEvents("not_finite", f"count {value!r} at t={t!r}")
+        if value < 0:
+            raise ImpossibleEvents("negative", f"count {value!r} at t={t!r}")
+
+
+def check_events(t: float, good: float, total: float) -> None:
+    """Raise ``ImpossibleEvents`` unless ``good`` of ``total`` events at ``t`` can happen.
+
+    >>> check_events(10.0, good=3, total=3)
+    >>> check_events(10.0, good=float("nan"), total=3)
+    Traceback (most recent call last):
+    ...
+    aiops.slo.sli_windows.ImpossibleEvents: not_finite: count nan at t=10.0
+    >>> check_events(10.0, good=4, total=3)
+    Traceback (most recent call last):
+    ...
+    aiops.slo.sli_windows.ImpossibleEvents: good_over_total: 4 good events of 3 total at t=10.0
+    """
+    check_counts(t, (good, total))
+    if good > total:
+        raise ImpossibleEvents(
+            "good_over_total", f"{good!r} good events of {total!r} total at t={t!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -266,7 +339,12 @@ class WindowSet:
         return tuple(self._windows)
 
     def add(self, t: float, values: Sequence[float]) -> Arrival:
-        """Count ``values`` at event time ``t`` in every window; see ``Arrival`` for the outcomes."""
+        """Count ``values`` at event time ``t`` in every window; see ``Arrival`` for the outcomes.
+
+        Raises ``ImpossibleEvents`` (and changes nothing) for a time or count
+        that is not finite, or a negative count.
+        """
+        check_counts(t, values)
         if self.watermark is not None and t < self.watermark - self.max_lateness_s:
             return Arrival.DROPPED
         arrival = (
@@ -361,8 +439,15 @@ class SliWindows(WindowSet):
         good: float = 0.0,
         total: float = 0.0,
     ) -> Arrival:
-        """Count ``good`` of ``total`` events at event time ``t`` (or ``values=(good, total)``)."""
-        return super().add(t, values if values is not None else (good, total))
+        """Count ``good`` of ``total`` events at event time ``t`` (or ``values=(good, total)``).
+
+        Raises ``ImpossibleEvents`` (and changes nothing) for NaN or infinite
+        times or counts, negative counts, or ``good > total``.
+        """
+        pair = tuple(values) if values is not None else (good, total)
+        if len(pair) == 2:
+            check_events(t, *pair)
+        return super().add(t, pair)
 
     def counts(self, window_s: float, at: float | None = None) -> EventCounts:
         """Good and total events in the window ending at ``at`` (the watermark by default)."""

@@ -41,7 +41,8 @@ Two aiops extensions, outside OpenSLO v1, sit in ``spec``:
 - ``alerting``: Sloth's alerting block plus its alert-window catalogue.
   ``name`` (the ``alertname``), ``labels``, ``annotations``, ``minEvents``
   (the low-traffic guard), ``pageAlert``/``ticketAlert`` (``disable``,
-  ``labels``, ``annotations``) and ``windows``: per severity (``page``,
+  ``labels``, ``annotations``; labels are kept as written, over the derived
+  ``severity``, as Sloth keeps them) and ``windows``: per severity (``page``,
   ``ticket``) and speed (``quick``, ``slow``), a ``shortWindow``, a
   ``longWindow`` and either ``errorBudgetPercent`` (the share of the budget
   the long window may spend; the factor follows from the SLO window, the
@@ -439,7 +440,11 @@ class AlertSeveritySpec(_Model):
     """Per-severity alert settings (Sloth's ``pageAlert`` and ``ticketAlert``)."""
 
     disable: bool = False
-    labels: Labels = Field(default_factory=dict)
+    labels: Labels = Field(
+        default_factory=dict,
+        description="labels of this severity's alert, kept as written: they win over alerting.labels "
+        "and the derived severity, slo, service and sloth_severity labels, as in Sloth",
+    )
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
@@ -449,7 +454,11 @@ class AlertingSpec(_Model):
     name: Annotated[str, AfterValidator(_alert_name)] = Field(
         "SLOBurnRate", description="the alertname"
     )
-    labels: Labels = Field(default_factory=dict)
+    labels: Labels = Field(
+        default_factory=dict,
+        description="labels of every alert of the SLO, kept as written: they win over the derived "
+        "severity, slo, service and sloth_severity labels, as in Sloth",
+    )
     annotations: dict[str, str] = Field(default_factory=dict)
     min_events: int = Field(
         10, ge=0, description="low-traffic guard: events the short window needs to alert"

@@ -56,6 +56,8 @@ _CONFIG_FIELDS = (
     "topic_otlp_metrics",
     "topic_otlp_spans",
     "tempo_otlp_endpoint",
+    "collector_kafka_compression",
+    "max_record_bytes",
     *_PORT_FIELDS,
 )
 

@@ -16,6 +16,7 @@ import ssl
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from aiops.kafka_config import record_limits
 from aiops.settings import Settings
 from aiops.stream.decode_agent import register_decode_agent
 from aiops.stream.detect_agent import register_detect_agent
@@ -47,7 +48,9 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         web_port=settings.faust_web_port,
         web_bind=settings.bind_host,
         web_host=settings.bind_host,
-        producer_max_request_size=4 * 1024 * 1024,
+        # the largest record any of our topics takes (aiops.kafka_config.record_limits)
+        producer_max_request_size=record_limits(settings).client_bytes,
+        consumer_max_fetch_size=record_limits(settings).client_bytes,
     )
     monitor = AiopsMonitor(app, registry, metrics)
     app.monitor = monitor

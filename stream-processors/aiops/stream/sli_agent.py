@@ -56,7 +56,13 @@ from aiops.slo.durations import format_duration
 from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
 from aiops.slo.quantile import NotABucketBound, histogram_quantile
 from aiops.slo.rules import sloth_labels
-from aiops.slo.sli_windows import Arrival, SliWindows, WindowSet
+from aiops.slo.sli_windows import (
+    Arrival,
+    ImpossibleEvents,
+    SliWindows,
+    WindowSet,
+    check_counts,
+)
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -414,9 +420,18 @@ def register_sli_agent(
                     log.warning("%s: point %.0f s in the future ignored", key, t - now)
                     continue
                 state = touched.get(key) or load(key, objective, event.message.partition)
-                arrival = state.windows.add(
-                    t, good=float(record["good"]), total=float(record["total"])
-                )
+                buckets = record.get("buckets")
+                if state.latency is None or not buckets or len(buckets) != state.latency.width:
+                    buckets = None
+                try:
+                    if buckets is not None:
+                        check_counts(t, buckets)
+                    arrival = state.windows.add(
+                        t, good=float(record["good"]), total=float(record["total"])
+                    )
+                except ImpossibleEvents as error:
+                    await _refuse(deadletter, metrics, event, f"{key}: {error}")
+                    continue
                 metrics.sli_events.labels(outcome=arrival.value).inc()
                 if arrival is Arrival.DROPPED:
                     log.warning(
@@ -427,8 +442,7 @@ def register_sli_agent(
                         settings.sli_max_lateness_s,
                     )
                     continue
-                buckets = record.get("buckets")
-                if state.latency is not None and buckets and len(buckets) == state.latency.width:
+                if buckets is not None:
                     state.latency.add(t, [float(b) for b in buckets])
                 touched[key] = state
                 clock["event"] = t if clock["event"] is None else max(clock["event"], t)
@@ -501,12 +515,8 @@ def register_sli_agent(
             open_episode = state.episodes.get(result.severity)
             if result.state is State.FIRING and open_episode is None:
                 alert_labels = {
-                    **objective.alert_labels,
-                    **objective.severity_labels.get(result.severity, {}),
+                    **objective.severity_alert_labels(result.severity),
                     "alertname": objective.alert_name,
-                    "severity": result.severity,
-                    "slo": objective.name,
-                    "service": objective.service,
                     **record["group"],
                 }
                 alert = AlertV1.firing(
@@ -542,6 +552,24 @@ def register_sli_agent(
                 changed = True
         if changed:
             save(key, state)
+
+
+async def _refuse(deadletter, metrics: StreamMetrics, event, reason: str) -> None:
+    """Dead-letter an SLI event the windows refused (``ImpossibleEvents``), count it and log it."""
+    message = event.message
+    record = deadletter_record(
+        json.dumps(event.value).encode(),
+        reason=reason,
+        kind="impossible_sli_event",
+        stage="sli",
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=message.timestamp,
+    )
+    await deadletter.send(value=record)
+    metrics.deadletters.labels(stage="sli", reason="impossible_sli_event").inc()
+    log.warning("dead-lettered SLI event: %s", reason)
 
 
 def _observe_latency(metrics: StreamMetrics, severity: str, status: str, when: datetime) -> None:
