@@ -4,7 +4,10 @@ What the detect agent does per record, without Kafka: read the
 ``aiops.points/v2`` record's JSON, queue it (``add_record``), score the
 complete groups (``close``), write the ``aiops.scores/v3`` records. Then one
 checkpoint of every resource (``export_source``, as JSON) and its restore into
-a fresh engine. The records come from the decode path (``decode_payload_v2``)
+a fresh engine, and a render of the worker's own Prometheus metrics with
+the anomaly gauges the agent would have set (:class:`~aiops.stream.gauges.AnomalyGauges`),
+which is what a scrape costs beyond Faust's and the process's own metrics.
+The records come from the decode path (``decode_payload_v2``)
 on :mod:`aiops.bench.synthetic`'s fleet; the first exports warm up untimed.
 """
 
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
+from prometheus_client import CollectorRegistry, generate_latest
 
 __all__ = ["EngineBenchResult", "run_engine_bench"]
 
@@ -32,6 +36,11 @@ class EngineBenchResult:
     checkpoint_s: float
     restore_s: float
     bank_bytes: int
+    restored_tracks: int
+    """Tracks the fresh engine holds after the restore (all of them, or the restore lost some)."""
+    scrape_bytes: int
+    scrape_s: float
+    gauge_tracks: int
 
     @property
     def points_per_s(self) -> float:
@@ -55,6 +64,8 @@ def run_engine_bench(
     from aiops.decode.payload_v2 import decode_payload_v2
     from aiops.decode.points_v2 import encode
     from aiops.settings import Settings
+    from aiops.stream.gauges import AnomalyGauges
+    from aiops.stream.metrics import StreamMetrics
 
     settings = Settings()
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
@@ -62,6 +73,8 @@ def run_engine_bench(
     def engine() -> DetectEngine:
         return DetectEngine(policies=policies, max_series=None, season=settings.detect_season)
 
+    registry = CollectorRegistry()
+    gauges = AnomalyGauges(StreamMetrics(registry), settings.detect_max_gauge_tracks)
     fleet = Fleet(resources, series, seed)
     states: dict[str, DeltaState] = {}
     interner = SeriesInterner()
@@ -91,11 +104,15 @@ def run_engine_bench(
         for record in closed.records().values():
             orjson.dumps(record)
         t4 = time.process_time()
+        gauges.expose(closed, detect.watched)
         if timed:
             points += sum(len(record["points"]["series_id"]) for record in decoded)
             for step, seconds in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 spent[step] += seconds
         progress(f"export {i + 1} of {warmup + exports}: {len(detect.tracks):,} tracks")
+    t0 = time.perf_counter()
+    scrape = generate_latest(registry)
+    scrape_s = time.perf_counter() - t0
     t0 = time.process_time()
     checkpoint = {key: json.dumps(detect.export_source(key)) for key in detect.sources}
     checkpoint_s = time.process_time() - t0
@@ -114,4 +131,8 @@ def run_engine_bench(
         checkpoint_s=checkpoint_s,
         restore_s=restore_s,
         bank_bytes=detect.memory_bytes(),
+        restored_tracks=len(fresh.tracks),
+        scrape_bytes=len(scrape),
+        scrape_s=scrape_s,
+        gauge_tracks=len(gauges.labels),
     )

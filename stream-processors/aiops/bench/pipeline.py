@@ -160,9 +160,7 @@ class _Scores(threading.Thread):
                     if message.error():
                         continue
                     arrived = time.time()
-                    record = decode(message.value())
-                    for score in record.get("scores", [record]):
-                        key = (score.get("service", ""), score.get("time_unix_nano", 0))
+                    for key in _score_times(decode(message.value())):
                         self.first.setdefault(key, arrived)
         finally:
             consumer.close()
@@ -173,6 +171,16 @@ class _Scores(threading.Thread):
             for (_, t), arrived in list(self.first.items())
             if t >= since_ns and t in self.sent_at
         ]
+
+
+def _score_times(record: dict) -> set[tuple[str, int]]:
+    """(service, event time) of the scores in a record of any version (v3 columns, v2 entries, one v1 score)."""
+    schema = record.get("schema")
+    if schema == "aiops.scores/v3":
+        return {(record["service"], t) for t in record["scores"]["time_unix_nano"]}
+    if schema == "aiops.scores/v2":
+        return {(record["service"], entry["time_unix_nano"]) for entry in record["scores"]}
+    return {(record.get("service", ""), record.get("time_unix_nano", 0))}
 
 
 def run_pipeline_bench(

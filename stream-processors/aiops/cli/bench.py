@@ -172,7 +172,9 @@ def bench_engine(
         f"checkpoint of every resource: {r.checkpoint_bytes / 2**20:,.1f} MiB of JSON "
         f"({r.checkpoint_bytes / r.tracks:,.0f} B per track) in {r.checkpoint_s:.2f} s; "
         f"restore {r.restore_s:.2f} s; detector bank {r.bank_bytes / 2**20:,.1f} MiB "
-        f"({r.bank_bytes / r.tracks:,.0f} B per track)"
+        f"({r.bank_bytes / r.tracks:,.0f} B per track)\n"
+        f"scrape of the worker's own metrics: {r.scrape_bytes / 1024:,.0f} KiB in "
+        f"{1000 * r.scrape_s:.0f} ms, anomaly gauges for {r.gauge_tracks:,} watched tracks"
     )
 
 

@@ -49,9 +49,9 @@ import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
-from aiops.anomaly.exposition import Exposition
 from aiops.decode.points_v2 import decode
 from aiops.settings import Settings
+from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
@@ -97,8 +97,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     partition_of: dict[str, int] = {}
     lock = asyncio.Lock()
     warned = {"cap": False}
-    gauge_labels: dict[str, tuple[str, str, str, str]] = {}
-    exposition = Exposition(settings.detect_max_gauge_tracks)
+    gauges = AnomalyGauges(metrics, settings.detect_max_gauge_tracks)
     dirty_sources: set[str] = set()
     processed: dict[int, int] = {}
     """The newest offset of the points topic whose points the engine holds, per partition."""
@@ -152,41 +151,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             table.pop(name, None)
         else:
             table[name] = value
-
-    def expose(closed: Closed) -> None:
-        """Gauges for the watched tracks only (service level, elevated), within the cap; the rest are removed."""
-        scored = closed.scored
-        latest = {name: i for i, name in enumerate(scored.names)}
-        shown, removed, capped = exposition.update((name, engine.watched(name)) for name in latest)
-        for name in shown:
-            i = latest[name]
-            track = scored.tracks[i]
-            labels = gauge_labels.setdefault(
-                name,
-                (
-                    track.series,
-                    track.metric,
-                    str(track.resource.get("service.name", "")),
-                    track.signal,
-                ),
-            )
-            metrics.anomaly_score.labels(*labels).set(scored.score[i])
-            metrics.anomaly_actual.labels(*labels).set(scored.value[i])
-            metrics.anomaly_expected.labels(*labels).set(scored.expected[i])
-        unexpose(removed)
-        if capped:
-            metrics.detect_gauges_capped.inc(capped)
-
-    def unexpose(names: list[str]) -> None:
-        for name in names:
-            labels = gauge_labels.pop(name, None)
-            if labels is not None:
-                for gauge in (
-                    metrics.anomaly_score,
-                    metrics.anomaly_actual,
-                    metrics.anomaly_expected,
-                ):
-                    gauge.remove(*labels)
 
     async def checkpoint() -> None:
         """Write what changed since the last checkpoint, with the offsets it covers, once the outputs are in Kafka.
@@ -291,7 +255,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             await scores.send(key=key, value=orjson.dumps(record))
             for key, record in closed.records().items()
         ]
-        expose(closed)
+        gauges.expose(closed, engine.watched)
         for alert in closed.alerts:
             sent.append(
                 await alerts.send(key=alert.id, value=alert.model_dump(mode="json", by_alias=True))
@@ -355,7 +319,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
             expired, resolved = engine.expire(now)
             closed.alerts.extend(resolved)
             await emit(closed, set())
-            unexpose(exposition.forget(expired))
+            gauges.forget(expired)
             for source in {source_of[name] for name in expired}:
                 if source in engine.sources:
                     dirty_sources.add(source)
