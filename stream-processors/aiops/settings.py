@@ -103,9 +103,10 @@ class Settings(BaseSettings):
         gt=0,
     )
     decode_max_streams: int = _field(
-        100_000,
-        "cap on cumulative streams with delta state per resource (service instance); points of new streams "
-        'beyond it are skipped and counted (aiops_decode_points_total{outcome="capped"})',
+        500_000,
+        "cap on cumulative streams with delta state per worker, all resources together (a few hundred bytes "
+        "each); points of new streams beyond it are skipped and counted "
+        '(aiops_decode_points_total{outcome="capped"}), so a cardinality bomb cannot exhaust memory',
         ge=1,
     )
     decode_max_series: int = _field(

@@ -396,3 +396,42 @@ def test_a_record_late_or_without_signals_is_counted_not_queued():
     assert engine.add_record(first, now=0.0) == {PointOutcome.LATE: 8}
     assert engine.add_record("junk", now=0.0) == {PointOutcome.UNSCORABLE: 1}
     assert engine.close(now=0.0, force=True).scores == []
+
+
+def test_exports_closer_than_the_group_window_are_each_scored_and_none_is_overwritten():
+    engine = DetectEngine()
+    for i, value in enumerate([1.0, 2.0, 3.0]):
+        t = T0 + 0.2 * i
+        engine.add(gauge("a", value, t), now=t)
+        engine.add(gauge("b", value, t + 0.001), now=t)
+    closed = engine.close(now=T0 + 0.4)
+    assert [(s.metric, s.value) for s in closed.scores] == [
+        ("a", 1.0),
+        ("b", 1.0),
+        ("a", 2.0),
+        ("b", 2.0),
+    ], "the two exports a later one has followed are scored, the newest waits"
+    assert [s.value for s in engine.close(now=T0 + 60).scores] == [3.0, 3.0]
+
+
+def test_records_closer_than_the_group_window_are_each_scored():
+    """The same rule for v2 records: a record whose series are in the open group starts the next one."""
+    engine = DetectEngine()
+    shifted = []
+    for i, base in enumerate(_fleet_records(resources=1, series=8, exports=4)[1:]):
+        (record,) = base
+        times = record["points"]["time_unix_nano"]
+        record["points"]["time_unix_nano"] = [times[0] + int(0.2e9) * i - 10 * 10**9 * i] * len(
+            times
+        )
+        record["points"]["interval_start_unix_nano"] = [
+            t - int(0.2e9) for t in record["points"]["time_unix_nano"]
+        ]
+        shifted.append(record)
+    now = shifted[0]["points"]["time_unix_nano"][0] / 1e9
+    for record in shifted:
+        assert engine.add_record(record, now)[PointOutcome.ACCEPTED] == 8
+    closed = engine.close(now=now)
+    times = sorted({s.time_unix_nano for s in closed.scores})
+    assert len(times) == 2, "two exports 0.2 s apart are followed by a later one: both scored"
+    assert len(engine.close(now=now + 60).scores) > 0, "the newest waits for the quiet timer"

@@ -15,14 +15,18 @@ Signals
 
 Time groups
     One export of one resource (a service instance) holds all its points at
-    (nearly) one time. Points of a resource whose times are within
-    ``group_s`` of each other form a group; a group is scored when a point of
-    the same resource at least ``group_s`` newer arrives, or ``close_after_s``
-    of wall-clock time after its first point (the last export before a
-    pause). Groups close in event-time order, so every track learns its
-    points in order. A point older than a closed group of its resource, or
-    not newer than its track's last point, is *late* or *replayed* and not
-    scored: that makes a replay after a restart idempotent.
+    (nearly) one time. A point joins the open group of its resource nearest
+    in time within ``group_s``, unless that group holds its series already:
+    an export has each series once, so that point starts the next export's
+    group, however short the export interval (each export is scored on its
+    own, none overwrites another). A group is scored once a later export of
+    its resource has begun, when a point of the same resource at least
+    ``group_s`` newer arrives, or ``close_after_s`` of wall-clock time after
+    its first point (the last export before a pause). Groups close in
+    event-time order, so every track learns its points in order. A point
+    older than a closed group of its resource, or not newer than its track's
+    last point, is *late* or *replayed* and not scored: that makes a replay
+    after a restart idempotent.
 
 Attribution
     For the service-level series, each point attribute value's share (of the
@@ -382,6 +386,10 @@ class _Group:
     t: float
     arrived: float
     parts: list[Part] = field(default_factory=list)
+    members: set = field(default_factory=set)
+    """Its series (v1 keys of v1 points, series ids of v2 records): an export holds each once."""
+    done: bool = False
+    """A newer export of the resource began (a series came again), so no point of this one is still due."""
 
 
 @dataclass
@@ -647,7 +655,9 @@ class DetectEngine:
         if t <= source.closed_upto:
             return PointOutcome.LATE
         source.newest = max(source.newest, t)
-        self._group(source, t, now).parts.append(_v1_part(point))
+        group = self._group(source, t, now, [point["series"]])
+        group.parts.append(_v1_part(point))
+        group.members.add(point["series"])
         return PointOutcome.ACCEPTED
 
     def add_record(self, record: Any, now: float, key: str | None = None) -> Counter[PointOutcome]:
@@ -686,9 +696,10 @@ class DetectEngine:
         source.newest = max(source.newest, float(t[accepted].max()))
         for at in np.unique(t[accepted]).tolist():
             rows = np.flatnonzero(accepted & (t == at))
-            self._group(source, at, now).parts.append(
-                _record_part(record, entries, cols, rows, resource)
-            )
+            series = sid[rows].tolist()
+            group = self._group(source, at, now, series)
+            group.parts.append(_record_part(record, entries, cols, rows, resource))
+            group.members.update(series)
         return +outcomes
 
     def _source(self, key: str, resource: Mapping[str, Any]) -> _Source:
@@ -697,9 +708,21 @@ class DetectEngine:
             source = self.sources[key] = _Source(resource=dict(resource))
         return source
 
-    def _group(self, source: _Source, t: float, now: float) -> _Group:
-        """The open group of ``source`` within ``group_s`` of ``t``, or a new one."""
-        group = next((g for g in source.pending if abs(g.t - t) < self.group_s), None)
+    def _group(self, source: _Source, t: float, now: float, series: list) -> _Group:
+        """The open group of ``source`` nearest ``t`` within ``group_s``, or a new one if none or it holds any of ``series``.
+
+        A series already in that group means the next export has begun: the
+        groups before ``t`` are then complete.
+        """
+        group = min(
+            (g for g in source.pending if abs(g.t - t) < self.group_s),
+            key=lambda g: abs(g.t - t),
+            default=None,
+        )
+        if group is not None and not group.members.isdisjoint(series):
+            for older in source.pending:
+                older.done = older.done or older.t < t
+            group = None
         if group is None:
             group = _Group(t, now)
             source.pending.append(group)
@@ -720,7 +743,8 @@ class DetectEngine:
             while source.pending:
                 group = source.pending[0]
                 complete = (
-                    source.newest - group.t >= self.group_s
+                    group.done
+                    or source.newest - group.t >= self.group_s
                     or now - group.arrived >= self.close_after_s
                 )
                 if not (complete or force):
@@ -1120,7 +1144,7 @@ class DetectEngine:
         saved_tracks = (tracks or {}) if legacy else state["tracks"]
         source = _Source(
             [
-                _Group(t, now, [_v1_part(point) for point in points.values()])
+                _Group(t, now, [_v1_part(point) for point in points.values()], set(points))
                 for t, points in state["pending"]
             ],
             _or_never(state["newest"]),

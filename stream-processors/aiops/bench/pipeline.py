@@ -48,6 +48,7 @@ __all__ = ["PipelineStep", "run_pipeline_bench"]
 Progress = Callable[[str], None]
 
 _INTERVAL_S = 10
+_WARMUP_ROUNDS = 3
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -183,6 +184,18 @@ def _score_times(record: dict) -> set[tuple[str, int]]:
     return {(record.get("service", ""), record.get("time_unix_nano", 0))}
 
 
+def new_pods(payload: bytes, round_index: int) -> bytes:
+    """A synthetic payload as if from new pods: its resources' instance ids end in the round's number.
+
+    The synthetic resources' ``service.instance.id`` ends in ``-7f9c``; a
+    replacement of the same length keeps the protobuf valid.
+
+    >>> new_pods(b"svc-00-0001-7f9c", 10)
+    b'svc-00-0001-000a'
+    """
+    return payload.replace(b"-7f9c", b"-%04x" % (round_index % 0x10000))
+
+
 def run_pipeline_bench(
     rates: list[float],
     step_s: float = 30.0,
@@ -192,9 +205,14 @@ def run_pipeline_bench(
     partitions: int = 12,
     settings: Settings | None = None,
     worker_code: Path | None = None,
+    churn: bool = False,
     progress: Progress = print,
 ) -> list[PipelineStep]:
     """Flood a fresh set of topics at each rate in turn and measure the pipeline; see the module doc.
+
+    With ``churn``, every round after the warm-up comes from new pods (a
+    cardinality bomb): each resource's instance id changes, so each round's
+    series are all new, and the memory column shows whether the caps hold.
 
     ``worker_code`` is another checkout of this repository whose worker to
     measure (its ``stream-processors``, ``producers`` and ``demo-service`` go
@@ -267,6 +285,8 @@ def run_pipeline_bench(
             round_index += 1
             t = START + round_index * _INTERVAL_S * SECOND
             for payload in fleet.round(t, _INTERVAL_S):
+                if churn and round_index > _WARMUP_ROUNDS:
+                    payload = new_pods(payload, round_index)
                 while True:
                     try:
                         producer.produce(ready.topic_otlp_metrics, value=payload)
@@ -276,8 +296,8 @@ def run_pipeline_bench(
             producer.poll(0)
             sent_at[t] = time.time()
 
-        progress("warm-up: 3 rounds, every series learnt once")
-        for _ in range(3):
+        progress(f"warm-up: {_WARMUP_ROUNDS} rounds, every series learnt once")
+        for _ in range(_WARMUP_ROUNDS):
             send_round()
         producer.flush(30)
         deadline = time.monotonic() + 60

@@ -197,6 +197,11 @@ def bench_pipeline(
         "",
         help="another checkout of this repository whose worker to measure (before/after a change)",
     ),
+    churn: bool = typer.Option(
+        False,
+        "--churn",
+        help="every round after the warm-up from new pods: all its series new (a cardinality bomb)",
+    ),
     json_output: bool = typer.Option(False, "--json", help="print the steps as JSON"),
 ) -> None:
     """The whole pipeline through a real Kafka at stepped rates: sustained points/s, delays, memory, CPU by stage."""
@@ -218,6 +223,7 @@ def bench_pipeline(
         partitions=partitions,
         settings=settings,
         worker_code=Path(worker_code) if worker_code else None,
+        churn=churn,
         progress=lambda message: typer.echo(message, err=True),
     )
     if json_output:
@@ -226,7 +232,7 @@ def bench_pipeline(
     typer.echo(
         f"$ aiops bench pipeline --rates {rates} --step-seconds {step_seconds:g} --workers {workers} "
         f"--resources {resources} --series {series} --partitions {partitions}"
-        f"{' --worker-code ' + worker_code if worker_code else ''}\n"
+        f"{' --worker-code ' + worker_code if worker_code else ''}{' --churn' if churn else ''}\n"
         f"machine: {machine()}\n"
         "| offered points/s | decoded points/s | sustained | lag (records) | delay p50 | delay p99 "
         "| RSS (growth per series) | CPU s: decode / sli / detect / worker other / broker / producer |\n"

@@ -59,20 +59,29 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
     interner = SeriesInterner(capacity=settings.decode_max_series)
     states: dict[str, DeltaState] = {}
     clock = {"newest_ns": 0, "rotated": time.monotonic()}
+    streams = {"total": 0}
+    """Cumulative streams with delta state across this worker's resources (``decode_max_streams`` caps it)."""
 
-    def state_of(partition: int):
+    def state_of(partition: int, touched: dict[str, int]):
+        """The delta state of a resource, loaded once; its cap is what the worker-wide cap leaves it."""
+
         def load(key: str) -> DeltaState:
             table.partition_of[key] = partition
-            if key not in states:
+            state = states.get(key)
+            if state is None:
                 saved = table.get(key)
-                states[key] = (
-                    DeltaState.restore(saved, max_streams=settings.decode_max_streams)
-                    if saved
-                    else DeltaState(max_streams=settings.decode_max_streams)
-                )
-            return states[key]
+                state = states[key] = DeltaState.restore(saved) if saved else DeltaState()
+                streams["total"] += len(state)
+            touched.setdefault(key, len(state))
+            state.max_streams = len(state) + max(settings.decode_max_streams - streams["total"], 0)
+            return state
 
         return load
+
+    def recount(touched: dict[str, int]) -> None:
+        for key, before in touched.items():
+            state = states.get(key)
+            streams["total"] += (len(state) if state is not None else 0) - before
 
     async def send_to_deadletter(message, payload: bytes, *, kind: str, reason: str) -> None:
         record = deadletter_record(
@@ -100,9 +109,13 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             partition = str(message.partition)
             metrics.payloads.labels(partition=partition).inc()
             cpu = time.process_time()
+            touched: dict[str, int] = {}
             try:
                 result = decode_payload_v2(
-                    payload, state_of(message.partition), interner, settings.kafka_partitions
+                    payload,
+                    state_of(message.partition, touched),
+                    interner,
+                    settings.kafka_partitions,
                 )
                 encoded = [(out, encode(out.record)) for out in result.records]
             except MalformedPayload as error:
@@ -115,6 +128,9 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     message, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
                 )
                 continue
+            finally:
+                recount(touched)
+            metrics.decode_streams.set(streams["total"])
             for out, _ in encoded:
                 table[out.key] = states[out.key].snapshot()
             metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
@@ -150,12 +166,14 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             if not gone:
                 continue
             expired += gone
+            streams["total"] -= gone
             if len(state):
                 table[key] = state.snapshot()
             else:
                 table.pop(key, None)
                 del states[key]
         metrics.decode_expired.inc(expired)
+        metrics.decode_streams.set(streams["total"])
         if time.monotonic() - clock["rotated"] >= settings.decode_ttl_s:
             clock["rotated"] = time.monotonic()
             metrics.decode_forgotten_labels.inc(interner.rotate())
@@ -165,4 +183,4 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
         """Drop the states of partitions this worker lost; their new owner reads them from the table."""
         lost = {tp.partition for tp in revoked if tp.topic == settings.topic_otlp_metrics}
         for key in [k for k in states if table.partition_of.get(k) in lost]:
-            del states[key]
+            streams["total"] -= len(states.pop(key))

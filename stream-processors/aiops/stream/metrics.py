@@ -63,6 +63,11 @@ class StreamMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.decode_streams = Gauge(
+            "aiops_decode_streams",
+            "cumulative streams with delta state in this worker (AIOPS_DECODE_MAX_STREAMS caps it)",
+            registry=registry,
+        )
         self.decode_expired = Counter(
             "aiops_decode_expired_streams",
             "cumulative streams whose delta state was forgotten after AIOPS_DECODE_TTL_S without a point",
