@@ -114,6 +114,28 @@ class Settings(BaseSettings):
         "cache starts over, which costs time, not correctness",
         ge=1,
     )
+    decode_max_future_s: float = _field(
+        300.0,
+        "data points whose time is further ahead of the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="future"}): one would make its stream\'s '
+        "later points stale",
+        ge=0,
+    )
+    decode_max_past_s: float = _field(
+        0.0,
+        "data points whose time is further behind the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="too_old"}); 0: no limit, the default, '
+        "so a backlog after an outage and recorded data still decode (an old point cannot poison a stream: "
+        "it is stale against a newer one, and a new stream's next point replaces it)",
+        ge=0,
+    )
+    max_record_bytes: int = _field(
+        1_000_000,
+        "largest record value the worker produces: a points record above it is split by point, a point that "
+        "alone exceeds it is dead-lettered, a dead letter carries at most the payload's bytes that fit in half "
+        "of it (under the broker's default message.max.bytes, 1 MiB)",
+        ge=10_000,
+    )
     detect_checkpoint_interval_s: float = _field(
         30.0,
         "seconds between the detect agent's checkpoints of what changed (detector rows, alert states, open "

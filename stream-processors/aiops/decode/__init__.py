@@ -2,7 +2,10 @@
 
 - ``otlp.py``: parse an OTLP payload and flatten it into observations, one per data point;
 - ``delta.py``: cumulative to delta per stream, with resets and replays;
-- ``payload.py``: one payload in, the points to emit and the problems found out.
+- ``payload.py``: one payload in, the points to emit and the problems found out;
+- the columnar path the worker runs: ``columnar.py``, ``admission.py`` (time window and size per
+  point), ``delta_columns.py``, ``points_v2.py`` and ``points_split.py`` (records within a byte
+  limit), ``payload_v2.py`` (all of it for one payload), ``rejections.py`` (why a point is refused).
 """
 
 from aiops.decode.delta import Outcome, Point, to_delta

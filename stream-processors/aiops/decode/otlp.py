@@ -75,11 +75,15 @@ class Observation:
 
 @dataclass(frozen=True)
 class PointProblem:
-    """A data point that was skipped, and why."""
+    """A data point that was skipped, why (for a person) and a short ``code`` (a metric label).
+
+    The codes are ``aiops.decode.rejections.REASONS``'s keys.
+    """
 
     metric: str
     reason: str
     attributes: Attributes = field(default_factory=dict)
+    code: str = "unreadable"
 
 
 def decode_metrics(payload: bytes, message: type = MetricsData) -> MetricsData:
@@ -197,9 +201,15 @@ def _number_point(point, common: dict, *, kind: Kind, cumulative: bool, monotoni
         return PointProblem(common["metric"], "data point has no value", attributes)
     value = float(getattr(point, which))
     if not math.isfinite(value):
-        return PointProblem(common["metric"], f"data point value is {value}", attributes)
-    if problem := _time_problem(point, common["metric"], attributes):
+        return PointProblem(
+            common["metric"], f"data point value is {value}", attributes, "not_finite"
+        )
+    if problem := _time_problem(point, common["metric"], attributes, gauge=kind == "gauge"):
         return problem
+    if monotonic and value < 0:
+        return PointProblem(
+            common["metric"], "monotonic sum is negative", attributes, "negative_monotonic"
+        )
     return Observation(
         **common,
         kind=kind,
@@ -232,8 +242,16 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
             f"histogram bucket counts add to {sum(counts)}, count is {point.count}",
             attributes,
         )
-    if problem := _time_problem(point, common["metric"], attributes):
+    if problem := _time_problem(point, common["metric"], attributes, gauge=False):
         return problem
+    if point.count > _INT64_MAX:
+        return PointProblem(
+            common["metric"], "histogram count beyond int64", attributes, "out_of_range"
+        )
+    if not math.isfinite(point.sum):
+        return PointProblem(
+            common["metric"], "histogram sum is not finite", attributes, "not_finite"
+        )
     return Observation(
         **common,
         kind="histogram",
@@ -249,9 +267,22 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
     )
 
 
-def _time_problem(point, metric: str, attributes: Attributes) -> PointProblem | None:
-    if point.time_unix_nano == 0:
+_INT64_MAX = 2**63 - 1
+
+
+def _time_problem(
+    point, metric: str, attributes: Attributes, *, gauge: bool
+) -> PointProblem | None:
+    """No time, a time or start beyond int64 (what every column holds), or a sum or histogram starting after its time."""
+    time, start = point.time_unix_nano, point.start_time_unix_nano
+    if time == 0:
         return PointProblem(metric, "data point has no time_unix_nano", attributes)
+    if time > _INT64_MAX or start > _INT64_MAX:
+        return PointProblem(metric, "data point time beyond int64", attributes, "out_of_range")
+    if not gauge and start > time:
+        return PointProblem(
+            metric, "data point starts after its time", attributes, "start_after_time"
+        )
     return None
 
 
