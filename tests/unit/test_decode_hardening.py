@@ -457,3 +457,18 @@ def test_decode_columns_never_overflows_on_extreme_unsigned_fields():
     decoded = decode_columns(data, SeriesInterner())
     assert decoded.points == 0 and [p.code for p in decoded.problems] == ["out_of_range"]
     assert decoded.batches[0].time_unix_nano.dtype == np.int64
+
+
+def test_every_reason_code_is_a_label_value_people_can_look_up():
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+
+    from aiops.stream.metrics import StreamMetrics
+
+    metrics = StreamMetrics(CollectorRegistry())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if "aiops_decode_point_problems_total" in line]
+    for code in REASONS:
+        assert code in metrics.point_problems._documentation and code in row
+        metrics.point_problems.labels(reason=code).inc()
