@@ -5,7 +5,8 @@
 - ``payload.py``: one payload in, the points to emit and the problems found out;
 - the columnar path the worker runs: ``columnar.py``, ``admission.py`` (time window and size per
   point), ``delta_columns.py``, ``points_v2.py`` and ``points_split.py`` (records within a byte
-  limit), ``payload_v2.py`` (all of it for one payload), ``rejections.py`` (why a point is refused).
+  limit), ``payload_v2.py`` (all of it for one payload), ``rejections.py`` (why a point is refused),
+  ``points_check.py`` (a points record checked at a reader's door).
 """
 
 from aiops.decode.delta import Outcome, Point, to_delta
