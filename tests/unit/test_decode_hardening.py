@@ -472,3 +472,11 @@ def test_every_reason_code_is_a_label_value_people_can_look_up():
     for code in REASONS:
         assert code in metrics.point_problems._documentation and code in row
         metrics.point_problems.labels(reason=code).inc()
+
+
+def test_a_counter_point_too_large_to_send_leaves_no_state():
+    decoder = Decoder(Limits(NOW, 300, 0, 50_000))
+    attributes = {f"k{i}": "v" * 20 for i in range(3_000)}
+    result = decoder.feed(counter(attributes, 5.0, NOW))
+    assert [p.code for p in result.problems] == ["too_large"]
+    assert sum(len(state) for state in decoder.states.values()) == 0
