@@ -11,6 +11,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
@@ -480,3 +481,71 @@ def test_a_counter_point_too_large_to_send_leaves_no_state():
     result = decoder.feed(counter(attributes, 5.0, NOW))
     assert [p.code for p in result.problems] == ["too_large"]
     assert sum(len(state) for state in decoder.states.values()) == 0
+
+
+def _any_value(rng: random.Random, depth: int = 0):
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValueList
+
+    roll = rng.randrange(7 if depth < 2 else 5)
+    if roll == 0:
+        return AnyValue(
+            string_value=rng.choice(["", "a", "a,b", '["a","b"]', "00ff", "[a,b]", "200"])
+        )
+    if roll == 1:
+        return AnyValue(int_value=rng.choice([0, 200, -1]))
+    if roll == 2:
+        return AnyValue(bytes_value=rng.choice([b"", b"\x00\xff", b"a"]))
+    if roll == 3:
+        return AnyValue()
+    if roll == 4:
+        return AnyValue(double_value=rng.choice([0.0, 200.0]))
+    if roll == 5:
+        return AnyValue(
+            array_value=ArrayValue(
+                values=[_any_value(rng, depth + 1) for _ in range(rng.randint(0, 2))]
+            )
+        )
+    keys = sorted(
+        rng.sample("ab", rng.randint(0, 2))
+    )  # a map: repeated keys or their order change nothing
+    pairs = [KeyValue(key=key, value=_any_value(rng, depth + 1)) for key in keys]
+    return AnyValue(kvlist_value=KeyValueList(values=pairs))
+
+
+def test_arrays_maps_bytes_and_empty_values_are_typed_in_the_series_id():
+    rng = random.Random(5)
+    ids: dict[int, bytes] = {}
+    for _ in range(3_000):
+        value = _any_value(rng)
+        point = pb.NumberDataPoint(
+            attributes=[KeyValue(key="k", value=value)], time_unix_nano=NOW, as_double=1.0
+        )
+        decoded = decode_columns(
+            payload(pb.Metric(name="g", gauge=pb.Gauge(data_points=[point]))), SeriesInterner()
+        )
+        (sid,) = decoded.batches[0].series_id.tolist()
+        wire = value.SerializeToString(deterministic=True)
+        assert ids.setdefault(sid, wire) == wire, (value, ids[sid])
+    assert len(ids) > 50
+    strings = [AnyValue(string_value=text) for text in ("[a,b]", '["a","b"]', "00ff", "")]
+    others = [
+        AnyValue(
+            array_value=ArrayValue(values=[AnyValue(string_value="a"), AnyValue(string_value="b")])
+        ),
+        AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="a,b")])),
+        AnyValue(bytes_value=b"\x00\xff"),
+        AnyValue(),
+    ]
+    texts = {}
+    for value in strings + others:
+        point = pb.NumberDataPoint(
+            attributes=[KeyValue(key="k", value=value)], time_unix_nano=NOW, as_double=1.0
+        )
+        (batch,) = decode_columns(
+            payload(pb.Metric(name="g", gauge=pb.Gauge(data_points=[point]))), SeriesInterner()
+        ).batches
+        texts[int(batch.series_id[0])] = batch.labels[int(batch.series_id[0])].attributes["k"]
+    assert len(texts) == 8
+    assert sorted(texts.values()) == sorted(
+        ["[a,b]", '["a","b"]', "00ff", "", '["a","b"]', '["a,b"]', "00ff", ""]
+    )

@@ -9,6 +9,7 @@ its temporality as reported (cumulative points are turned into deltas by
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,8 @@ from typing import Literal
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, MetricsData
+
+from aiops.decode.series_id import TaggedText
 
 __all__ = [
     "MalformedPayload",
@@ -291,17 +294,66 @@ def _attributes(pairs: list[KeyValue]) -> dict[str, str | bool | int | float]:
 
 
 def _scalar(value: AnyValue) -> str | bool | int | float:
+    """A scalar as itself; an array, a key-value list, bytes or no value as a ``TaggedText`` (typed in series ids).
+
+    Arrays and key-value lists are written as compact JSON of their values,
+    bytes as hex, no value as the empty text.
+    """
     which = value.WhichOneof("value")
     if which in ("string_value", "bool_value", "int_value", "double_value"):
         return getattr(value, which)
+    if which in ("array_value", "kvlist_value"):
+        text = _compact(_json(value))
+    elif which == "bytes_value":
+        text = value.bytes_value.hex()
+    else:
+        text = ""
+    tag, typed = _typed(value)
+    return TaggedText(text, tag, _compact(typed))
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(value: AnyValue):
+    """An ``AnyValue`` as a JSON-able value: lists and dicts for arrays and key-value lists."""
+    which = value.WhichOneof("value")
     if which == "array_value":
-        return "[" + ",".join(str(_scalar(v)) for v in value.array_value.values) + "]"
+        return [_json(item) for item in value.array_value.values]
     if which == "kvlist_value":
-        return (
-            "{"
-            + ",".join(f"{kv.key}={_scalar(kv.value)}" for kv in value.kvlist_value.values)
-            + "}"
-        )
+        return {pair.key: _json(pair.value) for pair in value.kvlist_value.values}
     if which == "bytes_value":
         return value.bytes_value.hex()
-    return ""
+    if which is None:
+        return None
+    return getattr(value, which)
+
+
+_TAGS = {
+    "string_value": "s",
+    "bool_value": "b",
+    "int_value": "i",
+    "double_value": "d",
+    "bytes_value": "x",
+    "array_value": "a",
+    "kvlist_value": "m",
+    None: "n",
+}
+
+
+def _typed(value: AnyValue) -> list:
+    """``[tag, value]`` with every nested value typed too; a key-value list's pairs sorted by key (the last wins)."""
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        inner = [_typed(item) for item in value.array_value.values]
+    elif which == "kvlist_value":
+        pairs = {pair.key: _typed(pair.value) for pair in value.kvlist_value.values}
+        inner = sorted(pairs.items())
+    elif which == "bytes_value":
+        inner = value.bytes_value.hex()
+    elif which is None:
+        inner = None
+    else:
+        inner = getattr(value, which)
+    return [_TAGS[which], inner]
