@@ -524,6 +524,12 @@ def _screen(batch: ResourceBatch, problems: list) -> ResourceBatch:
     (A count within int64 bounds its buckets, which add up to it.)
     """
     times, starts = batch.time_unix_nano, batch.start_time_unix_nano
+    if not len(batch) or not (  # the usual batch: a few reductions, no mask
+        min(times.min(), starts.min(), batch.count.min(), batch.value.min()) < 0
+        or (starts > times).any()
+        or not np.isfinite(batch.sum).all()
+    ):
+        return batch
     histogram = batch.kind == _HISTOGRAM
     checks = (
         ((times < 0) | (starts < 0), "out_of_range", "data point time beyond int64"),

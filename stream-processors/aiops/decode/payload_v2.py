@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import blake2b
 
 from aiops.decode.admission import Limits, admit
@@ -75,6 +75,26 @@ class DecodeV2Result:
         return sum(record.points for record in self.records)
 
 
+_JSON_PER_PROTOBUF_BYTE = 6
+"""Most JSON bytes one byte of OTLP protobuf becomes in a record (a control character escaped as ``\u001f``)."""
+_POINT_JSON = 4_096
+"""A point's numbers and keys in a record, with room to spare."""
+
+
+def _fits(payload_bytes: int, max_record_bytes: int | None) -> bool:
+    """Whether every point of a payload this size fits in a record of ``max_record_bytes`` (None: no limit).
+
+    A point's record holds its labels, the resource, its bounds and buckets:
+    all of them in the payload, none more than 6 times larger as JSON.
+
+    >>> _fits(30_000, 1_000_000), _fits(200_000, 1_000_000), _fits(10**9, None)
+    (True, False, True)
+    """
+    return max_record_bytes is None or (
+        payload_bytes * _JSON_PER_PROTOBUF_BYTE + _POINT_JSON <= max_record_bytes
+    )
+
+
 def decode_payload_v2(
     payload: bytes,
     state_of: Callable[[str], DeltaState],
@@ -96,9 +116,12 @@ def decode_payload_v2(
     result = DecodeV2Result()
     decoded = decode_columns(payload, interner)
     result.problems = decoded.problems
+    admission = limits
+    if limits is not None and _fits(len(payload), limits.max_record_bytes):
+        admission = replace(limits, max_record_bytes=None)  # no point of it can be too large
     for batch in decoded.batches:
-        if limits is not None:
-            batch, refused = admit(batch, limits)
+        if admission is not None:
+            batch, refused = admit(batch, admission)
             result.problems += refused
         key = resource_record_key(batch.resource_text)
         points = state_of(key).apply(batch)
