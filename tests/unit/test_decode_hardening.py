@@ -549,3 +549,48 @@ def test_arrays_maps_bytes_and_empty_values_are_typed_in_the_series_id():
     assert sorted(texts.values()) == sorted(
         ["[a,b]", '["a","b"]', "00ff", "", '["a","b"]', '["a,b"]', "00ff", ""]
     )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_points_record_is_at_most_six_times_its_payload_so_small_payloads_skip_the_size_check(
+    seed,
+):
+    from aiops.decode.points_split import slice_record
+    from aiops.decode.points_v2 import encode as encode_record
+    from aiops.decode.points_v2 import to_record
+
+    rng = random.Random(seed)
+    worst = 0.0
+    for _ in range(200):
+        attributes = [
+            kv(
+                rng.choice(["", "k", "\x01" * rng.randint(1, 50)]) + str(i),
+                rng.choice(["", "\x01" * rng.randint(1, 200), '"\\', 0, -(2**63), 1e-300, True]),
+            )
+            for i in range(rng.randint(0, 20))
+        ]
+        point = pb.HistogramDataPoint(
+            attributes=attributes,
+            start_time_unix_nano=NOW - 10**12,
+            time_unix_nano=NOW,
+            count=2**63 - 1,
+            sum=-1.2345678901234567e-300,
+            bucket_counts=[2**63 - 1, 0],
+            explicit_bounds=[-1.2345678901234567e-300],
+        )
+        data = payload(
+            pb.Metric(
+                name="\x01" * rng.randint(1, 30),
+                unit="\x01",
+                histogram=pb.Histogram(
+                    data_points=[point],
+                    aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA,
+                ),
+            )
+        )
+        (batch,) = decode_columns(data, SeriesInterner()).batches
+        record = to_record(DeltaState().apply(batch))
+        size = len(encode_record(slice_record(record, 0, 1)))
+        assert size <= 6 * len(data) + 4_096
+        worst = max(worst, (size - 4_096) / len(data))
+    assert worst > 2, "the inputs blow up as JSON (escaped control characters)"
