@@ -19,14 +19,18 @@ from aiops.decode.otlp import (
     series_key,
 )
 from aiops.decode.payload import DecodeResult, decode_payload
+from aiops.decode.points_check import BadPointsRecord, CheckedPoints, check_points
 
 __all__ = [
+    "BadPointsRecord",
+    "CheckedPoints",
     "DecodeResult",
     "MalformedPayload",
     "Observation",
     "Outcome",
     "Point",
     "PointProblem",
+    "check_points",
     "decode_metrics",
     "decode_payload",
     "flatten",
