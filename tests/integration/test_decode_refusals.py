@@ -130,3 +130,48 @@ def test_bad_points_are_dead_lettered_by_reason_and_the_good_ones_go_on(worker_s
         assert worker.pid is not None
     finally:
         worker.stop()
+
+
+def test_a_quiet_streams_state_expires_counted_and_it_starts_over(worker_settings):
+    settings = worker_settings(decode_ttl_s=2.0)
+    worker = ManagedProcess(worker_component(settings), settings)
+    worker.start()
+    try:
+        now = time.time_ns()
+        start = now - 3600 * SECOND
+        producer = Producer(client_config(settings))
+        producer.produce(
+            settings.topic_otlp_metrics, value=counter(start, (5.0, now - 30 * SECOND))
+        )
+        producer.produce(
+            settings.topic_otlp_metrics, value=counter(start, (7.0, now - 29 * SECOND))
+        )
+        assert producer.flush(10) == 0
+        assert len(read(settings, settings.topic_points, 2)) == 2
+        # event time moves on (another stream, 25 s later): the counter's state is older than the TTL
+        other = pb.MetricsData()
+        other.ParseFromString(counter(start, (1.0, now - 4 * SECOND)))
+        other.resource_metrics[0].scope_metrics[0].metrics[0].name = "other"
+        producer.produce(settings.topic_otlp_metrics, value=other.SerializeToString())
+        assert producer.flush(10) == 0
+        deadline, expired = time.monotonic() + 30, 0.0
+        while time.monotonic() < deadline and not expired:
+            time.sleep(0.5)
+            exposition = httpx.get(f"http://127.0.0.1:{settings.faust_web_port}/metrics").text
+            expired = sum(
+                sample.value
+                for family in text_string_to_metric_families(exposition)
+                for sample in family.samples
+                if sample.name == "aiops_decode_expired_streams_total"
+            )
+        assert expired >= 1
+        producer.produce(settings.topic_otlp_metrics, value=counter(start, (9.0, now - 3 * SECOND)))
+        assert producer.flush(10) == 0
+        values = [
+            point["value"]
+            for value in read(settings, settings.topic_points, 4)
+            for point in check_points(value).points()
+        ]
+        assert values == [5.0, 2.0, 1.0, 9.0], "after expiry the counter counts from its start"
+    finally:
+        worker.stop()
