@@ -139,12 +139,12 @@ def test_a_quiet_streams_state_expires_counted_and_it_starts_over(worker_setting
     try:
         now = time.time_ns()
         start = now - 3600 * SECOND
-        producer = Producer(client_config(settings))
+        producer = Producer(client_config(settings))  # one key: one partition, in order
         producer.produce(
-            settings.topic_otlp_metrics, value=counter(start, (5.0, now - 30 * SECOND))
+            settings.topic_otlp_metrics, key=b"k", value=counter(start, (5.0, now - 30 * SECOND))
         )
         producer.produce(
-            settings.topic_otlp_metrics, value=counter(start, (7.0, now - 29 * SECOND))
+            settings.topic_otlp_metrics, key=b"k", value=counter(start, (7.0, now - 29 * SECOND))
         )
         assert producer.flush(10) == 0
         assert len(read(settings, settings.topic_points, 2)) == 2
@@ -152,7 +152,7 @@ def test_a_quiet_streams_state_expires_counted_and_it_starts_over(worker_setting
         other = pb.MetricsData()
         other.ParseFromString(counter(start, (1.0, now - 4 * SECOND)))
         other.resource_metrics[0].scope_metrics[0].metrics[0].name = "other"
-        producer.produce(settings.topic_otlp_metrics, value=other.SerializeToString())
+        producer.produce(settings.topic_otlp_metrics, key=b"k", value=other.SerializeToString())
         assert producer.flush(10) == 0
         deadline, expired = time.monotonic() + 30, 0.0
         while time.monotonic() < deadline and not expired:
@@ -165,7 +165,9 @@ def test_a_quiet_streams_state_expires_counted_and_it_starts_over(worker_setting
                 if sample.name == "aiops_decode_expired_streams_total"
             )
         assert expired >= 1
-        producer.produce(settings.topic_otlp_metrics, value=counter(start, (9.0, now - 3 * SECOND)))
+        producer.produce(
+            settings.topic_otlp_metrics, key=b"k", value=counter(start, (9.0, now - 3 * SECOND))
+        )
         assert producer.flush(10) == 0
         values = [
             point["value"]
