@@ -96,6 +96,21 @@ class Settings(BaseSettings):
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
         ge=0,
     )
+    decode_max_future_s: float = _field(
+        300.0,
+        "data points whose time is further ahead of the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="future"}): one would make its stream\'s '
+        "later points stale",
+        ge=0,
+    )
+    decode_max_past_s: float = _field(
+        0.0,
+        "data points whose time is further behind the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="too_old"}); 0: no limit, the default, '
+        "so a backlog after an outage and recorded data still decode (an old point cannot poison a stream: "
+        "it is stale against a newer one, and a new stream's next point replaces it)",
+        ge=0,
+    )
     decode_ttl_s: float = _field(
         3600.0,
         "seconds (event time) after which a cumulative stream without a point is forgotten by the decode "
@@ -114,26 +129,12 @@ class Settings(BaseSettings):
         "cache starts over, which costs time, not correctness",
         ge=1,
     )
-    decode_max_future_s: float = _field(
-        300.0,
-        "data points whose time is further ahead of the wall clock than this are refused by the decode agent "
-        'and dead-lettered (aiops_decode_point_problems_total{reason="future"}): one would make its stream\'s '
-        "later points stale",
-        ge=0,
-    )
-    decode_max_past_s: float = _field(
-        0.0,
-        "data points whose time is further behind the wall clock than this are refused by the decode agent "
-        'and dead-lettered (aiops_decode_point_problems_total{reason="too_old"}); 0: no limit, the default, '
-        "so a backlog after an outage and recorded data still decode (an old point cannot poison a stream: "
-        "it is stale against a newer one, and a new stream's next point replaces it)",
-        ge=0,
-    )
     max_record_bytes: int = _field(
         1_000_000,
-        "largest record value the worker produces: a points record above it is split by point, a point that "
-        "alone exceeds it is dead-lettered, a dead letter carries at most the payload's bytes that fit in half "
-        "of it (under the broker's default message.max.bytes, 1 MiB)",
+        "largest record value on the topics the project owns, the one size limit: their max.message.bytes "
+        "leave room for a key and the batch framing above it (1,048,588 bytes at the default, Kafka's own "
+        "default), the collector's max_message_bytes is this, dead-letter topics take twice it, and every "
+        "producer's request and consumer's fetch size fit them all (aiops.kafka_config.record_limits)",
         ge=10_000,
     )
     detect_checkpoint_interval_s: float = _field(
