@@ -17,7 +17,6 @@ from aiops.kafka_config import client_config
 from aiops.schemas import DeadLetterV1
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
-from aiops.topics import OTLP_BATCH_MAX_BYTES
 from support.otlp_gen import kv
 
 pytestmark = pytest.mark.integration
@@ -82,7 +81,7 @@ def test_bad_points_are_dead_lettered_by_reason_and_the_good_ones_go_on(worker_s
     try:
         now = time.time_ns()
         start = now - 3600 * SECOND
-        producer = Producer(client_config(settings) | {"message.max.bytes": OTLP_BATCH_MAX_BYTES})
+        producer = Producer(client_config(settings))
         payloads = (
             counter(start, (5.0, now - 20 * SECOND)),
             # a NaN, a point dated 2262 and a negative monotonic sum beside a good point
@@ -93,7 +92,7 @@ def test_bad_points_are_dead_lettered_by_reason_and_the_good_ones_go_on(worker_s
                 (-4.0, now - 11 * SECOND),
                 (8.0, now - 10 * SECOND),
             ),
-            b"\x0a" + bytes(3_100_000),  # 3.1 MB that are not OTLP
+            b"\x0a" + bytes(settings.max_record_bytes - 1),  # as large as the topic takes, not OTLP
             counter(start, (12.0, now)),
         )
         for payload in payloads:
