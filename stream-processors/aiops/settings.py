@@ -96,6 +96,21 @@ class Settings(BaseSettings):
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
         ge=0,
     )
+    decode_max_future_s: float = _field(
+        300.0,
+        "data points whose time is further ahead of the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="future"}): one would make its stream\'s '
+        "later points stale",
+        ge=0,
+    )
+    decode_max_past_s: float = _field(
+        0.0,
+        "data points whose time is further behind the wall clock than this are refused by the decode agent "
+        'and dead-lettered (aiops_decode_point_problems_total{reason="too_old"}); 0: no limit, the default, '
+        "so a backlog after an outage and recorded data still decode (an old point cannot poison a stream: "
+        "it is stale against a newer one, and a new stream's next point replaces it)",
+        ge=0,
+    )
     decode_ttl_s: float = _field(
         3600.0,
         "seconds (event time) after which a cumulative stream without a point is forgotten by the decode "

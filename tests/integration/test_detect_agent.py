@@ -80,8 +80,13 @@ ALERT_POLICY = {"overrides": {"queue.depth": {"alert": True}}}
 
 @pytest.fixture
 def settings(worker_settings):
-    # checkpoints every second, so a kill or a hand-over lands between two of them: restore plus replay
-    return worker_settings(detect_alert_policy=ALERT_POLICY, detect_checkpoint_interval_s=1.0)
+    # checkpoints every second, so a kill or a hand-over lands between two of them: restore plus replay;
+    # the points are dated from T0 (January 2027), which the decode agent's window must admit
+    return worker_settings(
+        detect_alert_policy=ALERT_POLICY,
+        detect_checkpoint_interval_s=1.0,
+        decode_max_future_s=max(T0_NS / 1e9 - time.time(), 0) + 86_400,
+    )
 
 
 def produce(settings: Settings, steps: range) -> None:

@@ -110,6 +110,7 @@ def point(status: int, count: int, t_ns: int) -> dict:
         "time_unix_nano": t_ns,
         "monotonic": True,
         "reset": False,
+        "value": 0.0,
         "count": count,
         "sum": 0.01 * count,
         "bounds": [0.1, 1.0],
@@ -242,7 +243,9 @@ def test_state_topics_include_the_sli_state_and_repartition_topics():
     assert all(isinstance(t, TopicSpec) for t in state_topics(Settings()))
 
 
-def test_impossible_events_are_dead_lettered_and_the_agent_keeps_going(settings):
+def test_impossible_points_are_refused_at_the_door_and_the_agent_keeps_going(settings):
+    """Points that would make impossible SLI events are refused: a negative count at the SLI route's
+    door (``check_points``), more good than total events by the windows (``ImpossibleEvents``)."""
     import json
 
     t = time.time_ns()
@@ -264,8 +267,10 @@ def test_impossible_events_are_dead_lettered_and_the_agent_keeps_going(settings)
         for record in follow(
             settings, settings.topic_deadletter, from_beginning=True, idle_timeout_s=30
         ):
-            dead.append(DeadLetterV1.model_validate(record.value))
-            if len(dead) == 3:
+            letter = DeadLetterV1.model_validate(record.value)
+            if letter.stage == "sli":
+                dead.append(letter)
+            if len(dead) == 2:
                 break
         snapshot = next(
             r.value
@@ -276,8 +281,9 @@ def test_impossible_events_are_dead_lettered_and_the_agent_keeps_going(settings)
     finally:
         worker.stop()
 
-    assert {d.kind for d in dead} == {"impossible_sli_event"} and len(dead) == 3
-    reasons = [d.reason for d in dead]
-    assert sorted(r.split(": ")[1] for r in reasons) == ["good_over_total", "negative", "negative"]
-    assert any(r.startswith(LATENCY_KEY) and "10.0 good events of 3.0 total" in r for r in reasons)
+    by_kind = {d.kind: d for d in dead}
+    assert set(by_kind) == {"impossible_sli_event", "bad_points_record"}, dead
+    refused = by_kind["bad_points_record"]
+    assert (refused.source.topic, refused.source.offset) == (settings.topic_points, 1)
+    assert "good_over_total" in by_kind["impossible_sli_event"].reason
     assert snapshot["windows"]["5m"]["total"] == 10, "only the possible point is counted"

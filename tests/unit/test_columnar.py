@@ -63,9 +63,9 @@ def random_payload(rng: random.Random, step: int) -> bytes:
             elif roll > 0.95:
                 pass  # no value
             elif rng.random() < 0.5:
-                point.as_int = step * 3 + rng.randint(-5, 5)
+                point.as_int = step * 3 + rng.randint(0, 10)  # jitter > step: resets
             else:
-                point.as_double = step * 2.5 + rng.uniform(-4, 4)
+                point.as_double = step * 2.5 + rng.uniform(0, 8)
             points.append(point)
         return points
 

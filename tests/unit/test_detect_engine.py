@@ -435,3 +435,17 @@ def test_records_closer_than_the_group_window_are_each_scored():
     times = sorted({s.time_unix_nano for s in closed.scores})
     assert len(times) == 2, "two exports 0.2 s apart are followed by a later one: both scored"
     assert len(engine.close(now=now + 60).scores) > 0, "the newest waits for the quiet timer"
+
+
+def test_a_redelivered_export_joins_its_group_and_is_scored_once():
+    """The same record again (a restarted decode agent re-sends what it had not committed) is no new export."""
+    engine = DetectEngine()
+    (first,), (second,) = _fleet_records(resources=1, series=8, exports=3)[1:]
+    now = first["points"]["time_unix_nano"][0] / 1e9
+    engine.add_record(first, now)
+    engine.add_record(first, now)
+    assert engine.close(now=now).scores == [], "no later export yet: the group waits"
+    engine.add_record(second, now)
+    closed = engine.close(now=now)
+    assert {s.time_unix_nano for s in closed.scores} == {first["points"]["time_unix_nano"][0]}
+    assert len(closed.scores) == len({s.track for s in closed.scores}), "each track scored once"

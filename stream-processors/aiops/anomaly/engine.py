@@ -386,8 +386,8 @@ class _Group:
     t: float
     arrived: float
     parts: list[Part] = field(default_factory=list)
-    members: set = field(default_factory=set)
-    """Its series (v1 keys of v1 points, series ids of v2 records): an export holds each once."""
+    members: dict = field(default_factory=dict)
+    """Its series (v1 keys of v1 points, series ids of v2 records) and their times: an export holds each once."""
     done: bool = False
     """A newer export of the resource began (a series came again), so no point of this one is still due."""
 
@@ -657,7 +657,7 @@ class DetectEngine:
         source.newest = max(source.newest, t)
         group = self._group(source, t, now, [point["series"]])
         group.parts.append(_v1_part(point))
-        group.members.add(point["series"])
+        group.members[point["series"]] = t
         return PointOutcome.ACCEPTED
 
     def add_record(self, record: Any, now: float, key: str | None = None) -> Counter[PointOutcome]:
@@ -699,7 +699,7 @@ class DetectEngine:
             series = sid[rows].tolist()
             group = self._group(source, at, now, series)
             group.parts.append(_record_part(record, entries, cols, rows, resource))
-            group.members.update(series)
+            group.members.update(dict.fromkeys(series, at))
         return +outcomes
 
     def _source(self, key: str, resource: Mapping[str, Any]) -> _Source:
@@ -709,17 +709,18 @@ class DetectEngine:
         return source
 
     def _group(self, source: _Source, t: float, now: float, series: list) -> _Group:
-        """The open group of ``source`` nearest ``t`` within ``group_s``, or a new one if none or it holds any of ``series``.
+        """The open group of ``source`` nearest ``t`` within ``group_s``, or a new one if none or it holds any of ``series`` at another time.
 
-        A series already in that group means the next export has begun: the
-        groups before ``t`` are then complete.
+        A series already in that group at another time means the next export
+        has begun: the groups before ``t`` are then complete. At the same
+        time it is the same export again (a redelivery): the group takes it.
         """
         group = min(
             (g for g in source.pending if abs(g.t - t) < self.group_s),
             key=lambda g: abs(g.t - t),
             default=None,
         )
-        if group is not None and not group.members.isdisjoint(series):
+        if group is not None and any(group.members.get(s, t) != t for s in series):
             for older in source.pending:
                 older.done = older.done or older.t < t
             group = None
@@ -1144,7 +1145,12 @@ class DetectEngine:
         saved_tracks = (tracks or {}) if legacy else state["tracks"]
         source = _Source(
             [
-                _Group(t, now, [_v1_part(point) for point in points.values()], set(points))
+                _Group(
+                    t,
+                    now,
+                    [_v1_part(point) for point in points.values()],
+                    {series: point["time_unix_nano"] / 1e9 for series, point in points.items()},
+                )
                 for t, points in state["pending"]
             ],
             _or_never(state["newest"]),

@@ -13,6 +13,7 @@ on :mod:`aiops.bench.synthetic`'s fleet; the first exports warm up untimed.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -55,7 +56,28 @@ def run_engine_bench(
     seed: int = 0,
     progress: Callable[[str], None] = lambda message: None,
 ) -> EngineBenchResult:
-    """Time the engine's steps over ``exports`` timed exports of the fleet (after ``warmup`` untimed ones)."""
+    """Time the engine's steps over ``exports`` timed exports of the fleet (after ``warmup`` untimed ones).
+
+    The garbage collector runs at the worker's thresholds (``GC_THRESHOLDS``) meanwhile.
+    """
+    from aiops.stream.worker import GC_THRESHOLDS
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        return _run(resources, series, exports, warmup, seed, progress)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _run(
+    resources: int,
+    series: int,
+    exports: int,
+    warmup: int,
+    seed: int,
+    progress: Callable[[str], None],
+) -> EngineBenchResult:
     from aiops.anomaly.alert_policy import AlertPolicies
     from aiops.anomaly.engine import DetectEngine
     from aiops.bench.synthetic import START, Fleet

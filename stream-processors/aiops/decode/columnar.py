@@ -34,7 +34,7 @@ problem for that point; a payload that is not OTLP at all raises
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -58,12 +58,15 @@ __all__ = [
     "SeriesInterner",
     "SeriesLabels",
     "decode_columns",
+    "keep_buckets",
 ]
 
 KINDS = ("gauge", "sum", "histogram")
 """Kind codes in the ``kind`` column: 0 gauge, 1 sum, 2 histogram."""
 
 _GAUGE, _SUM, _HISTOGRAM = 0, 1, 2
+_ENTRY_BYTES = 64
+"""JSON a series entry adds besides its labels: the id, quotes and commas (the canonical text's tags cover the rest)."""
 _CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _UNSPECIFIED = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED
 
@@ -100,6 +103,8 @@ class SeriesLabels:
     kind: str
     unit: str
     attributes: Attributes
+    size_hint: int = 0
+    """Bytes of JSON that bound this entry plus the resource's attributes in a record (for size limits)."""
 
 
 class SeriesInterner:
@@ -183,10 +188,10 @@ class SeriesInterner:
                     return sid
         attributes = _attributes([common_pb2.KeyValue.FromString(item) for item in raw])
         name = KINDS[kind]
-        sid = cache[raw] = id_of_canonical(
-            canonical_series(metric, name, attributes, {}, resource_text=resource_text)
-        )
-        self.labels[sid] = SeriesLabels(metric, name, unit, attributes)
+        text = canonical_series(metric, name, attributes, {}, resource_text=resource_text)
+        sid = cache[raw] = id_of_canonical(text)
+        size = len(text.encode()) + len(unit.encode()) + _ENTRY_BYTES
+        self.labels[sid] = SeriesLabels(metric, name, unit, attributes, size)
         return sid
 
     def maybe_clear(self) -> None:
@@ -229,6 +234,50 @@ class ResourceBatch:
 
     def __len__(self) -> int:
         return len(self.series_id)
+
+    def select(self, keep: np.ndarray) -> ResourceBatch:
+        """The rows where ``keep`` is true, buckets and labels included (a new batch; this one is unchanged)."""
+        offsets, buckets = keep_buckets(self.bucket_offsets, self.bucket_counts, keep)
+        ids = self.series_id[keep]
+        return replace(
+            self,
+            labels={sid: self.labels[sid] for sid in dict.fromkeys(ids.tolist())},
+            series_id=ids,
+            scope_index=self.scope_index[keep],
+            kind=self.kind[keep],
+            cumulative=self.cumulative[keep],
+            monotonic=self.monotonic[keep],
+            start_time_unix_nano=self.start_time_unix_nano[keep],
+            time_unix_nano=self.time_unix_nano[keep],
+            value=self.value[keep],
+            count=self.count[keep],
+            sum=self.sum[keep],
+            bounds_index=self.bounds_index[keep],
+            bucket_offsets=offsets,
+            bucket_counts=buckets,
+        )
+
+    def reject(self, bad: np.ndarray, code: str, reason: str) -> list[PointProblem]:
+        """A ``PointProblem`` with ``code`` for each row where ``bad`` is true (``reason`` says why, for a person)."""
+        return [
+            PointProblem(labels.metric, reason, labels.attributes, code)
+            for labels in map(self.labels.__getitem__, self.series_id[bad].tolist())
+        ]
+
+
+def keep_buckets(
+    offsets: np.ndarray, buckets: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bucket offsets and flat bucket counts of the rows where ``keep`` is true.
+
+    >>> keep_buckets(np.array([0, 2, 2, 5]), np.arange(5), np.array([True, False, True]))
+    (array([0, 2, 5]), array([0, 1, 2, 3, 4]))
+    """
+    lengths = np.diff(offsets)
+    kept = lengths[keep]
+    new_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(kept, out=new_offsets[1:])
+    return new_offsets, buckets[np.repeat(keep, lengths)]
 
 
 @dataclass
@@ -360,7 +409,12 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
                             continue
                     elif not isfinite(value):
                         problems.append(
-                            PointProblem(name, f"data point value is {value}", _raw_attributes(raw))
+                            PointProblem(
+                                name,
+                                f"data point value is {value}",
+                                _raw_attributes(raw),
+                                "not_finite",
+                            )
                         )
                         continue
                     time = point.time_unix_nano
@@ -438,7 +492,7 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
             kinds.extend([kind] * added)
             cumulative.extend([is_cumulative] * added)
             monotonic.extend([is_monotonic] * added)
-    return ResourceBatch(
+    batch = ResourceBatch(
         resource=resource,
         resource_text=resource_text,
         scopes=scopes,
@@ -448,13 +502,55 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
         kind=np.array(kinds, dtype=np.uint8),
         cumulative=np.array(cumulative, dtype=bool),
         monotonic=np.array(monotonic, dtype=bool),
-        start_time_unix_nano=np.array(starts, dtype=np.int64),
-        time_unix_nano=np.array(times, dtype=np.int64),
+        # fixed64 on the wire: read unsigned, seen as int64; beyond 2**63 - 1 is negative, and refused below
+        start_time_unix_nano=np.array(starts, dtype=np.uint64).view(np.int64),
+        time_unix_nano=np.array(times, dtype=np.uint64).view(np.int64),
         value=np.array(values, dtype=np.float64),
-        count=np.array(counts, dtype=np.int64),
+        count=np.array(counts, dtype=np.uint64).view(np.int64),
         sum=np.array(sums, dtype=np.float64),
         bounds_index=np.array(bounds_index, dtype=np.int32),
         bounds=list(bounds_table),
         bucket_offsets=np.array(offsets, dtype=np.int64),
-        bucket_counts=np.array(buckets, dtype=np.int64),
+        bucket_counts=np.array(buckets, dtype=np.uint64).view(np.int64),
     )
+    return _screen(batch, problems)
+
+
+def _screen(batch: ResourceBatch, problems: list) -> ResourceBatch:
+    """Refuse, in columns, the rows no state may see; each row gets the first reason, as ``flatten`` gives it.
+
+    Times and counts beyond int64, a sum or histogram that starts after its
+    time, a negative monotonic sum, a histogram sum that is NaN or infinite.
+    (A count within int64 bounds its buckets, which add up to it.)
+    """
+    times, starts = batch.time_unix_nano, batch.start_time_unix_nano
+    if not len(batch) or not (  # the usual batch: a few reductions, no mask
+        min(times.min(), starts.min(), batch.count.min(), batch.value.min()) < 0
+        or (starts > times).any()
+        or not np.isfinite(batch.sum).all()
+    ):
+        return batch
+    histogram = batch.kind == _HISTOGRAM
+    checks = (
+        ((times < 0) | (starts < 0), "out_of_range", "data point time beyond int64"),
+        (
+            (batch.kind != _GAUGE) & (starts > times),
+            "start_after_time",
+            "data point starts after its time",
+        ),
+        (histogram & (batch.count < 0), "out_of_range", "histogram count beyond int64"),
+        (histogram & ~np.isfinite(batch.sum), "not_finite", "histogram sum is not finite"),
+        (
+            (batch.kind == _SUM) & batch.monotonic & (batch.value < 0),
+            "negative_monotonic",
+            "monotonic sum is negative",
+        ),
+    )
+    if not any(bad.any() for bad, _, _ in checks):
+        return batch
+    left = np.ones(len(batch), dtype=bool)
+    for bad, code, reason in checks:
+        bad = bad & left
+        problems.extend(batch.reject(bad, code, reason))
+        left &= ~bad
+    return batch.select(left)

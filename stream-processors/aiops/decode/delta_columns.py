@@ -6,7 +6,12 @@ is a delta since that start, without one a baseline; a start time that moved
 forward, a lower value, a lower count or bucket, or new bounds is a reset; a
 point not newer than the last is a stale replay and dropped; delta points,
 gauges and up-down sums pass through. A stream is a series id within one
-instrumentation scope, as in ``to_delta``'s callers.
+instrumentation scope, as in ``to_delta``'s callers; the id hashes the kind,
+so a histogram never meets a counter's state (and a state of the other kind,
+say from an old checkpoint, is started over). One rule more than
+``to_delta``: a histogram sum's difference that is infinite (-1.7e308, then
+1.7e308) is refused as a ``PointProblem`` (``problems``, code
+``infinite_delta``), and a refused point leaves its stream's state as it was.
 
 Rows that pass through are copied as columns; only cumulative monotonic rows
 take a step of Python each (a dict look-up and a compare), so the cost per
@@ -36,8 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aiops.decode.columnar import KINDS, ResourceBatch, SeriesLabels
-from aiops.decode.otlp import Attributes
+from aiops.decode.columnar import KINDS, ResourceBatch, SeriesLabels, keep_buckets
+from aiops.decode.otlp import Attributes, PointProblem
 
 __all__ = ["DeltaState", "PointBatch"]
 
@@ -51,7 +56,8 @@ class PointBatch:
     The columns of ``ResourceBatch`` without ``cumulative`` and ``start``;
     ``interval_start_unix_nano`` is where each delta begins and ``reset`` marks
     a delta that follows a counter reset. ``outcomes`` tallies what happened
-    to each input row (``emitted``, ``reset``, ``baseline``, ``stale``, ``capped``).
+    to each input row (``emitted``, ``reset``, ``baseline``, ``stale``, ``capped``);
+    ``problems`` are the rows refused (not counted in ``outcomes``).
     """
 
     resource: Attributes
@@ -70,6 +76,7 @@ class PointBatch:
     bucket_offsets: np.ndarray
     bucket_counts: np.ndarray
     outcomes: Counter = field(default_factory=Counter)
+    problems: list[PointProblem] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.series_id)
@@ -157,20 +164,17 @@ class DeltaState:
         total = batch.sum.copy()
         buckets = batch.bucket_counts
         outcomes: Counter = Counter()
+        problems: list[PointProblem] = []
         rows = np.flatnonzero(batch.cumulative & batch.monotonic)
         outcomes["emitted"] = n - len(rows)
         if len(rows):
             buckets = self._difference(
-                batch, rows, keep, reset, interval_start, value, count, total, outcomes
+                batch, rows, keep, reset, interval_start, value, count, total, outcomes, problems
             )
-        offsets = batch.bucket_offsets
         if keep.all():
-            new_offsets, new_buckets = offsets, buckets
+            new_offsets, new_buckets = batch.bucket_offsets, buckets
         else:
-            lengths = np.diff(offsets)[keep]
-            new_offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-            bucket_keep = np.repeat(keep, np.diff(offsets))
-            new_buckets = buckets[bucket_keep]
+            new_offsets, new_buckets = keep_buckets(batch.bucket_offsets, buckets, keep)
         ids = batch.series_id[keep]
         return PointBatch(
             resource=batch.resource,
@@ -191,10 +195,11 @@ class DeltaState:
             bucket_offsets=new_offsets,
             bucket_counts=new_buckets,
             outcomes=Counter({k: v for k, v in outcomes.items() if v}),
+            problems=problems,
         )
 
     def _difference(
-        self, batch, rows, keep, reset, interval_start, value, count, total, outcomes
+        self, batch, rows, keep, reset, interval_start, value, count, total, outcomes, problems
     ) -> np.ndarray:
         """Step through the cumulative rows in order; returns the bucket counts with histogram deltas."""
         ids = batch.series_id[rows].tolist()
@@ -212,6 +217,7 @@ class DeltaState:
         lt, sub = operator.lt, operator.sub
         scope_states = [self._streams.setdefault(name, {}) for name in batch.scopes]
         emitted = resets = baselines = stale = capped = 0
+        infinite: list[int] = []
         room = len(rows) if self.max_streams is None else self.max_streams - len(self)
         for i, row in enumerate(rows.tolist()):
             states = scope_states[scopes[i]]
@@ -225,6 +231,10 @@ class DeltaState:
                 state = [start, time, counts[i], sums[i], bounds, now_buckets]
             else:
                 state = [start, time, values[i]]
+            if previous is not None and (len(previous) == 6) != histogram:
+                previous = (
+                    None  # the state of another kind (restored, or an id collision): start over
+                )
             if previous is None:
                 if room <= 0:
                     keep[row] = False
@@ -242,7 +252,6 @@ class DeltaState:
                 keep[row] = False
                 stale += 1
                 continue
-            states[sid] = state
             if start > previous[0]:
                 is_reset = True
             elif histogram:
@@ -254,19 +263,26 @@ class DeltaState:
             else:
                 is_reset = values[i] < previous[2]
             if is_reset:
+                states[sid] = state
                 reset[row] = True
                 interval_start[row] = start or time
                 resets += 1
                 continue
-            interval_start[row] = previous[1]
             if histogram:
+                delta = sums[i] - previous[3]
+                if delta - delta != 0:  # finite sums, infinite difference (inf - inf is nan)
+                    keep[row] = False
+                    infinite.append(row)
+                    continue
                 count[row] = counts[i] - previous[2]
-                total[row] = sums[i] - previous[3]
+                total[row] = delta
                 if out_buckets is None:
                     out_buckets = flat[:]
                 out_buckets[o:e] = map(sub, now_buckets, previous[5])
-            else:
+            else:  # both in [0, max float] (negative monotonic sums are refused): finite
                 value[row] = values[i] - previous[2]
+            states[sid] = state
+            interval_start[row] = previous[1]
             emitted += 1
         outcomes["emitted"] += emitted
         outcomes["reset"] += resets
@@ -274,6 +290,14 @@ class DeltaState:
         outcomes["stale"] += stale
         outcomes["capped"] += capped
         self.capped += capped
+        if infinite:
+            bad = np.zeros(len(batch), dtype=bool)
+            bad[infinite] = True
+            problems.extend(
+                batch.reject(
+                    bad, "infinite_delta", "the difference to the previous point is infinite"
+                )
+            )
         for name in batch.scopes:
             if not self._streams.get(name, True):
                 del self._streams[name]

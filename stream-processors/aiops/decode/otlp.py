@@ -9,6 +9,7 @@ its temporality as reported (cumulative points are turned into deltas by
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,8 @@ from typing import Literal
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, MetricsData
+
+from aiops.decode.series_id import TaggedText
 
 __all__ = [
     "MalformedPayload",
@@ -75,11 +78,15 @@ class Observation:
 
 @dataclass(frozen=True)
 class PointProblem:
-    """A data point that was skipped, and why."""
+    """A data point that was skipped, why (for a person) and a short ``code`` (a metric label).
+
+    The codes are ``aiops.decode.rejections.REASONS``'s keys.
+    """
 
     metric: str
     reason: str
     attributes: Attributes = field(default_factory=dict)
+    code: str = "unreadable"
 
 
 def decode_metrics(payload: bytes, message: type = MetricsData) -> MetricsData:
@@ -197,9 +204,15 @@ def _number_point(point, common: dict, *, kind: Kind, cumulative: bool, monotoni
         return PointProblem(common["metric"], "data point has no value", attributes)
     value = float(getattr(point, which))
     if not math.isfinite(value):
-        return PointProblem(common["metric"], f"data point value is {value}", attributes)
-    if problem := _time_problem(point, common["metric"], attributes):
+        return PointProblem(
+            common["metric"], f"data point value is {value}", attributes, "not_finite"
+        )
+    if problem := _time_problem(point, common["metric"], attributes, gauge=kind == "gauge"):
         return problem
+    if monotonic and value < 0:
+        return PointProblem(
+            common["metric"], "monotonic sum is negative", attributes, "negative_monotonic"
+        )
     return Observation(
         **common,
         kind=kind,
@@ -232,8 +245,16 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
             f"histogram bucket counts add to {sum(counts)}, count is {point.count}",
             attributes,
         )
-    if problem := _time_problem(point, common["metric"], attributes):
+    if problem := _time_problem(point, common["metric"], attributes, gauge=False):
         return problem
+    if point.count > _INT64_MAX:
+        return PointProblem(
+            common["metric"], "histogram count beyond int64", attributes, "out_of_range"
+        )
+    if not math.isfinite(point.sum):
+        return PointProblem(
+            common["metric"], "histogram sum is not finite", attributes, "not_finite"
+        )
     return Observation(
         **common,
         kind="histogram",
@@ -249,9 +270,22 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
     )
 
 
-def _time_problem(point, metric: str, attributes: Attributes) -> PointProblem | None:
-    if point.time_unix_nano == 0:
+_INT64_MAX = 2**63 - 1
+
+
+def _time_problem(
+    point, metric: str, attributes: Attributes, *, gauge: bool
+) -> PointProblem | None:
+    """No time, a time or start beyond int64 (what every column holds), or a sum or histogram starting after its time."""
+    time, start = point.time_unix_nano, point.start_time_unix_nano
+    if time == 0:
         return PointProblem(metric, "data point has no time_unix_nano", attributes)
+    if time > _INT64_MAX or start > _INT64_MAX:
+        return PointProblem(metric, "data point time beyond int64", attributes, "out_of_range")
+    if not gauge and start > time:
+        return PointProblem(
+            metric, "data point starts after its time", attributes, "start_after_time"
+        )
     return None
 
 
@@ -260,17 +294,66 @@ def _attributes(pairs: list[KeyValue]) -> dict[str, str | bool | int | float]:
 
 
 def _scalar(value: AnyValue) -> str | bool | int | float:
+    """A scalar as itself; an array, a key-value list, bytes or no value as a ``TaggedText`` (typed in series ids).
+
+    Arrays and key-value lists are written as compact JSON of their values,
+    bytes as hex, no value as the empty text.
+    """
     which = value.WhichOneof("value")
     if which in ("string_value", "bool_value", "int_value", "double_value"):
         return getattr(value, which)
+    if which in ("array_value", "kvlist_value"):
+        text = _compact(_json(value))
+    elif which == "bytes_value":
+        text = value.bytes_value.hex()
+    else:
+        text = ""
+    tag, typed = _typed(value)
+    return TaggedText(text, tag, _compact(typed))
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(value: AnyValue):
+    """An ``AnyValue`` as a JSON-able value: lists and dicts for arrays and key-value lists."""
+    which = value.WhichOneof("value")
     if which == "array_value":
-        return "[" + ",".join(str(_scalar(v)) for v in value.array_value.values) + "]"
+        return [_json(item) for item in value.array_value.values]
     if which == "kvlist_value":
-        return (
-            "{"
-            + ",".join(f"{kv.key}={_scalar(kv.value)}" for kv in value.kvlist_value.values)
-            + "}"
-        )
+        return {pair.key: _json(pair.value) for pair in value.kvlist_value.values}
     if which == "bytes_value":
         return value.bytes_value.hex()
-    return ""
+    if which is None:
+        return None
+    return getattr(value, which)
+
+
+_TAGS = {
+    "string_value": "s",
+    "bool_value": "b",
+    "int_value": "i",
+    "double_value": "d",
+    "bytes_value": "x",
+    "array_value": "a",
+    "kvlist_value": "m",
+    None: "n",
+}
+
+
+def _typed(value: AnyValue) -> list:
+    """``[tag, value]`` with every nested value typed too; a key-value list's pairs sorted by key (the last wins)."""
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        inner = [_typed(item) for item in value.array_value.values]
+    elif which == "kvlist_value":
+        pairs = {pair.key: _typed(pair.value) for pair in value.kvlist_value.values}
+        inner = sorted(pairs.items())
+    elif which == "bytes_value":
+        inner = value.bytes_value.hex()
+    elif which is None:
+        inner = None
+    else:
+        inner = getattr(value, which)
+    return [_TAGS[which], inner]

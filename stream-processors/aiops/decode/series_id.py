@@ -11,8 +11,11 @@ The canonical form is the compact JSON text (no spaces, UTF-8, not ASCII-escaped
 
 where each attribute set is a list of ``[key, type, value]`` sorted by key,
 ``type`` being ``"s"`` (string), ``"b"`` (bool), ``"i"`` (int) or ``"d"``
-(double). Types are part of the identity, so an int 200 and a string "200"
-are different series (the v1 series key wrote both as ``"200"``). JSON's own
+(double), or for OTLP values that are no scalar (``TaggedText``) ``"a"``
+(array), ``"m"`` (key-value list), ``"x"`` (bytes) or ``"n"`` (no value).
+Types are part of the identity, so an int 200 and a string "200" are
+different series (the v1 series key wrote both as ``"200"``), and so are an
+array and the string of its text. JSON's own
 escaping makes quotes, commas and braces inside keys and values unambiguous.
 Doubles are written as Python's ``repr`` (the shortest text that reads back as
 the same double), ints in decimal. The id is the first 8 bytes of the
@@ -33,9 +36,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from hashlib import blake2b
+from typing import Self
 
 __all__ = [
     "SERIES_FORMAT",
+    "TaggedText",
     "canonical_attributes",
     "canonical_series",
     "id_of_canonical",
@@ -47,7 +52,36 @@ SERIES_FORMAT = "aiops.series/1"
 AttributeValue = str | bool | int | float
 
 
+class TaggedText(str):
+    """An OTLP attribute value that is no scalar: its text (a ``str`` everywhere), type tag and typed canonical text.
+
+    The text is for people (``["a","b"]``); the canonical text, which the
+    series id hashes, types every nested value, so an array of the string
+    "a,b" and an array of "a" and "b" differ even where their texts could not.
+
+    >>> value = TaggedText('["a","b"]', "a", '[["s","a"],["s","b"]]')
+    >>> value == '["a","b"]', value.tag, canonical_attributes({"k": value}) != canonical_attributes({"k": str(value)})
+    (True, 'a', True)
+    >>> import copy, pickle
+    >>> copy.deepcopy(value).tag, pickle.loads(pickle.dumps(value)).tag
+    ('a', 'a')
+    """
+
+    tag: str
+    canonical: str
+
+    def __new__(cls, text: str, tag: str, canonical: str) -> Self:
+        value = super().__new__(cls, text)
+        value.tag, value.canonical = tag, canonical
+        return value
+
+    def __getnewargs__(self) -> tuple[str, str, str]:  # copy and pickle keep the tag
+        return str(self), self.tag, self.canonical
+
+
 def _tag(value: AttributeValue) -> str:
+    if isinstance(value, TaggedText):
+        return value.tag
     if isinstance(value, bool):
         return "b"
     if isinstance(value, int):
@@ -66,7 +100,10 @@ def canonical_attributes(attributes: Mapping[str, AttributeValue]) -> str:
     '[]'
     """
     return json.dumps(
-        [[key, _tag(value), value] for key, value in sorted(attributes.items())],
+        [
+            [key, _tag(value), value.canonical if isinstance(value, TaggedText) else value]
+            for key, value in sorted(attributes.items())
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )

@@ -28,8 +28,12 @@ class DeadLetterV1(BaseModel):
     schema_: Literal["aiops.deadletter/v1"] = Field(alias="schema")
     stage: str = Field(description="the agent that set it aside, e.g. decode")
     kind: str = Field(
-        description="a short reason code: malformed_payload, unreadable_points, decode_error"
+        description="a short reason code: malformed_payload, unreadable_points (some points refused, "
+        "the others sent), decode_error"
     )
     reason: str = Field(description="what was wrong, for a person")
     source: DeadLetterSource
-    payload_base64: str = Field(description="the original record value, base64")
+    payload_base64: str = Field(
+        description="the original record value, base64; only its first bytes when the whole would not fit "
+        "in half of AIOPS_MAX_RECORD_BYTES (the reason then says how many of how many)"
+    )

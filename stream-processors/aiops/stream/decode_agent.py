@@ -9,8 +9,11 @@ the changelogged ``decode-state`` table, written once per payload, so a
 restarted worker resumes without counting twice; the same key in memory
 saves reading it back. A timer forgets the streams not seen for
 ``AIOPS_DECODE_TTL_S`` (counted) and the labels of series gone as long.
-Payloads that are not OTLP, and the points it cannot read, go to the
-dead-letter topic with the reason.
+Payloads that are not OTLP go to the dead-letter topic with the reason; so do
+the points it refuses (unreadable, outside the time window around the wall
+clock, too large, an infinite delta), counted by reason code, while the
+payload's other points go on. Every record it sends, dead letters included,
+fits in ``AIOPS_MAX_RECORD_BYTES``.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections import Counter
 from typing import Any
 
 import faust
 
 from aiops.decode import MalformedPayload
+from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
-from aiops.decode.points_v2 import encode
+from aiops.decode.rejections import bounded_payload, summary
 from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
 from aiops.stream.metrics import StreamMetrics
@@ -84,9 +89,10 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             streams["total"] += (len(state) if state is not None else 0) - before
 
     async def send_to_deadletter(message, payload: bytes, *, kind: str, reason: str) -> None:
+        payload, cut = bounded_payload(payload, settings.max_record_bytes)
         record = deadletter_record(
             payload,
-            reason=reason,
+            reason=reason[: settings.max_record_bytes // 8] + cut,
             kind=kind,
             stage="decode",
             topic=message.topic,
@@ -110,14 +116,20 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             metrics.payloads.labels(partition=partition).inc()
             cpu = time.process_time()
             touched: dict[str, int] = {}
+            limits = Limits(
+                time.time_ns(),
+                settings.decode_max_future_s,
+                settings.decode_max_past_s,
+                settings.max_record_bytes,
+            )
             try:
                 result = decode_payload_v2(
                     payload,
                     state_of(message.partition, touched),
                     interner,
                     settings.kafka_partitions,
+                    limits,
                 )
-                encoded = [(out, encode(out.record)) for out in result.records]
             except MalformedPayload as error:
                 await send_to_deadletter(
                     message, payload, kind="malformed_payload", reason=str(error)
@@ -131,11 +143,11 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             finally:
                 recount(touched)
             metrics.decode_streams.set(streams["total"])
-            for out, _ in encoded:
-                table[out.key] = states[out.key].snapshot()
+            for key in dict.fromkeys(out.key for out in result.records):
+                table[key] = states[key].snapshot()
             metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
-            for out, value in encoded:
-                await points.send(key=out.key, value=value, partition=out.partition)
+            for out in result.records:
+                await points.send(key=out.key, value=out.value, partition=out.partition)
             if result.records:
                 newest = max(
                     int(out.record["points"]["time_unix_nano"].max()) for out in result.records
@@ -145,14 +157,15 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
             for outcome, count in result.outcomes.items():
                 metrics.points.labels(partition=partition, outcome=outcome).inc(count)
             if result.problems:
-                metrics.point_problems.inc(len(result.problems))
-                reasons = "; ".join(sorted({f"{p.metric}: {p.reason}" for p in result.problems}))
+                for code, count in Counter(p.code for p in result.problems).items():
+                    metrics.point_problems.labels(reason=code).inc(count)
                 await send_to_deadletter(
                     message,
                     payload,
                     kind="unreadable_points",
-                    reason=f"{len(result.problems)} of {len(result.problems) + result.points} points "
-                    f"skipped: {reasons}",
+                    reason=summary(
+                        result.problems, len(result.problems) + sum(result.outcomes.values())
+                    ),
                 )
 
     @app.timer(max(settings.decode_ttl_s / 4, 1.0), name="decode_expire")

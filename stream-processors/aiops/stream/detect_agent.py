@@ -49,8 +49,9 @@ import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
-from aiops.decode.points_v2 import decode
+from aiops.decode.points_check import BadPointsRecord, check_points
 from aiops.settings import Settings
+from aiops.stream.deadletter import refused_points_reason, refused_record
 from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -77,6 +78,7 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     alerts = app.topic(
         settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
     )
+    deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
     table = app.tables.add(
         KeyPartitionTable(
             app=app,
@@ -227,27 +229,54 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         now = time.time()
         added: set[str] = set()
         for value in values:
-            add(value, partition, now, added)
+            try:  # dead-lettered when first read
+                add(check_points(value or b"").record, partition, now, added)
+            except BadPointsRecord:
+                continue
         await emit(engine.close(now), added)
 
-    def add(value: bytes | None, partition: int, now: float, added: set[str]) -> Counter:
-        """Queue one points-topic record in the engine (restoring its resource first); its points' outcomes."""
-        try:
-            record = decode(value or b"")
-        except ValueError:
-            return Counter({PointOutcome.UNSCORABLE: 1})
-        if not isinstance(record, dict):
-            return Counter({PointOutcome.UNSCORABLE: 1})
+    def add(record: dict, partition: int, now: float, added: set[str]) -> Counter:
+        """Queue one checked points record in the engine (restoring its resource first); its points' outcomes."""
         key = record_source(record)
         load(key, partition)
-        try:
-            outcomes = engine.add_record(record, now, key)
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            log.error("a points record the engine cannot read (%r): skipped", error)
-            return Counter({PointOutcome.UNSCORABLE: 1})
+        outcomes = engine.add_record(record, now, key)
         if outcomes[PointOutcome.ACCEPTED]:
             added.add(key)
         return outcomes
+
+    async def admit(event) -> dict | None:
+        """The record of an event, checked at the door: a bad record or bad points are dead-lettered and counted."""
+        value = event.value or b""
+        try:
+            checked = check_points(value)
+        except BadPointsRecord as error:
+            await refuse(event.message, value, "bad_points_record", error.reason)
+            return None
+        if checked.problems:
+            refused = checked.refused
+            metrics.detect_points.labels(outcome="refused").inc(len(checked.problems))
+            await refuse(
+                event.message,
+                value,
+                "bad_points",
+                refused_points_reason(refused, len(checked) + len(checked.problems)),
+            )
+        return checked.record
+
+    async def refuse(message, value: bytes, kind: str, reason: str) -> None:
+        record = refused_record(
+            message,
+            value,
+            kind=kind,
+            reason=reason,
+            stage="detect",
+            max_record_bytes=settings.max_record_bytes,
+        )
+        await deadletter.send(value=record)
+        metrics.deadletters.labels(stage="detect", reason=kind).inc()
+        log.warning(
+            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
+        )
 
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
@@ -303,7 +332,11 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     if partition not in replayed:
                         await replay_gap(partition, event.message.offset)
                     processed[partition] = max(processed.get(partition, -1), event.message.offset)
-                    outcomes.update(add(event.value, partition, now, added))
+                    record = await admit(event)
+                    if record is None:
+                        outcomes[PointOutcome.UNSCORABLE] += 1
+                        continue
+                    outcomes.update(add(record, partition, now, added))
                 for outcome, count in outcomes.items():
                     metrics.detect_points.labels(outcome=outcome.value).inc(count)
                 closed = engine.close(now)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from aiops.decode.rejections import REASONS
+
 __all__ = ["StreamMetrics"]
 
 
@@ -41,7 +43,10 @@ class StreamMetrics:
         )
         self.point_problems = Counter(
             "aiops_decode_point_problems",
-            "data points skipped as unreadable (see the dead-letter topic)",
+            "data points refused (and dead-lettered) by reason: "
+            + ", ".join(REASONS)
+            + " (aiops.decode.rejections.REASONS says what each means)",
+            ["reason"],
             registry=registry,
         )
         self.decode_errors = Counter(

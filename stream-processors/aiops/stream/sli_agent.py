@@ -47,7 +47,10 @@ from typing import Any
 
 import faust
 
-from aiops.decode.points_v2 import points_in
+from aiops.decode.points_check import BadPointsRecord, check_points
+from aiops.decode.points_v2 import SCHEMA as POINTS_V2
+from aiops.decode.points_v2 import decode as decode_points
+from aiops.decode.points_v2 import expand_v1
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.slo.budget import budget_remaining, time_to_exhaustion_s
@@ -63,7 +66,7 @@ from aiops.slo.sli_windows import (
     WindowSet,
     check_counts,
 )
-from aiops.stream.deadletter import deadletter_record
+from aiops.stream.deadletter import deadletter_record, refused_points_reason, refused_record
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
@@ -355,6 +358,58 @@ def register_sli_agent(
     read_series: dict[int, bool] = {}
     """Whether some SLO reads a series, by series id (its identity decides; bounded)."""
 
+    def slo_series_in(record: object) -> bool:
+        """Whether a points record may hold a series some SLO reads (v1: its metric; v2: its series' identities).
+
+        A record that is not what it claims to be says yes, so the check at
+        the door refuses it with a reason.
+        """
+        try:
+            if record.get("schema") != POINTS_V2:
+                return (
+                    record.get("metric") in read_metrics
+                    or record.get("schema") != "aiops.points/v1"
+                )
+            series = record["series"]
+            resource = record["resource"]
+            return any(
+                some_slo_reads(
+                    sid,
+                    {
+                        "metric": metric,
+                        "kind": kind,
+                        "unit": unit,
+                        "attributes": attributes,
+                        "resource": resource,
+                    },
+                )
+                for sid, metric, kind, unit, attributes in zip(
+                    series["id"],
+                    series["metric"],
+                    series["kind"],
+                    series["unit"],
+                    series["attributes"],
+                )
+                if metric in read_metrics
+            )
+        except (AttributeError, KeyError, TypeError):
+            return True
+
+    async def refuse_points(message, value: bytes, kind: str, reason: str) -> None:
+        record = refused_record(
+            message,
+            value,
+            kind=kind,
+            reason=reason,
+            stage="sli",
+            max_record_bytes=settings.max_record_bytes,
+        )
+        await deadletter.send(value=record)
+        metrics.deadletters.labels(stage="sli", reason=kind).inc()
+        log.warning(
+            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
+        )
+
     def some_slo_reads(series_id: int, identity: dict) -> bool:
         reads = read_series.get(series_id)
         if reads is None:
@@ -369,7 +424,28 @@ def register_sli_agent(
             cpu = time.process_time()
             routed: dict[str, dict] = {}
             rejected = []
-            for point in points_in(event.value, read_metrics, some_slo_reads):
+            value = event.value or b""
+            try:
+                record = decode_points(value)
+                if not slo_series_in(record):
+                    continue
+                checked = check_points(record)
+            except (ValueError, BadPointsRecord) as error:
+                reason = error.reason if isinstance(error, BadPointsRecord) else "not JSON"
+                await refuse_points(event.message, value, "bad_points_record", reason)
+                continue
+            if checked.problems:
+                await refuse_points(
+                    event.message,
+                    value,
+                    "bad_points",
+                    refused_points_reason(checked.refused, len(checked) + len(checked.problems)),
+                )
+            for point in (
+                expand_v1(checked.record, read_metrics, some_slo_reads)
+                if checked.record["schema"] == POINTS_V2
+                else checked.points(read_metrics)
+            ):
                 if "time_unix_nano" not in point:
                     continue
                 for objective in objectives:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import gc
+
 import faust
 
 from aiops.settings import Settings
 from aiops.stream.app import build_app
 
-__all__ = ["run_worker"]
+__all__ = ["GC_THRESHOLDS", "run_worker"]
+
+GC_THRESHOLDS = (50_000, 20, 20)
+"""Cyclic garbage collection after 50,000 allocations, not Python's 700.
+
+A worker holds hundreds of thousands of long-lived objects (tracks, plans,
+label dictionaries) and allocates a few per point; at the default threshold
+the collector walks them so often that it costs more than the detection
+(``aiops bench engine`` at 30,000 series: queueing a record 5.4 -> 2.0 us per
+point, reading it 2.4 -> 1.2).
+"""
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Start the worker and block until it is stopped (SIGTERM or Ctrl-C)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     app = build_app(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
