@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     faust_session_timeout_s: float = _field(
         10.0, "consumer group session timeout; lower makes rebalances faster", gt=0
     )
+    worker_stall_s: float = _field(
+        120.0,
+        "seconds a partition the worker reads may have records waiting without its committed offset moving; "
+        "beyond it the worker's /health answers 503 and the process exits non-zero, to be restarted",
+        gt=0,
+    )
     detect_season: int = _field(
         0,
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
