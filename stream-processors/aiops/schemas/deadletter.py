@@ -32,4 +32,10 @@ class DeadLetterV1(BaseModel):
     )
     reason: str = Field(description="what was wrong, for a person")
     source: DeadLetterSource
-    payload_base64: str = Field(description="the original record value, base64")
+    payload_base64: str = Field(
+        description="the original record value, base64; only its first max_record_bytes when payload_bytes "
+        "is set, empty for a record batch the fetcher could not read (the reason gives its offsets)"
+    )
+    payload_bytes: int | None = Field(
+        None, description="the original value's size, when payload_base64 holds only its start"
+    )

@@ -20,8 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from aiops.kafka_config import record_limits
 from aiops.settings import Settings
+from aiops.stream.deadletter import DeadLetters
 from aiops.stream.decode_agent import register_decode_agent
 from aiops.stream.detect_agent import register_detect_agent
+from aiops.stream.fetch import fetch_transport
 from aiops.stream.liveness import watch_liveness
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import AiopsMonitor
@@ -59,9 +61,12 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
     )
     monitor = AiopsMonitor(app, registry, metrics)
     app.monitor = monitor
-    register_decode_agent(app, settings, metrics)
-    register_sli_agent(app, settings, metrics)
-    register_detect_agent(app, settings, metrics)
+    # no record stops a partition: unreadable batches and events that break an agent go to the dead letters
+    deadletters = DeadLetters(app, settings, metrics)
+    app.transport = fetch_transport(app, deadletters.unreadable_batch)
+    register_decode_agent(app, settings, metrics, deadletters)
+    register_sli_agent(app, settings, metrics, deadletters)
+    register_detect_agent(app, settings, metrics, deadletters)
 
     monitor.watch_tables(app.tables.values())
     watch_liveness(app, settings.worker_stall_s)

@@ -52,6 +52,7 @@ from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_sour
 from aiops.anomaly.exposition import Exposition
 from aiops.decode.points_v2 import decode
 from aiops.settings import Settings
+from aiops.stream.deadletter import DeadLetters
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
@@ -67,8 +68,13 @@ _TRACK = "track:"
 _OFFSET = "offset:"
 
 
-def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
-    """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here."""
+def register_detect_agent(
+    app: faust.App, settings: Settings, metrics: StreamMetrics, deadletters: DeadLetters
+) -> None:
+    """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here.
+
+    A points record the engine cannot read is dead-lettered (and counted unscorable).
+    """
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
     points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
     scores = app.topic(
@@ -263,24 +269,23 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         now = time.time()
         added: set[str] = set()
         for value in values:
-            add(value, partition, now, added)
+            try:
+                add(value, partition, now, added)
+            except Exception:  # noqa: BLE001 - dead-lettered when it was first read
+                metrics.detect_points.labels(outcome="unscorable").inc()
         await emit(engine.close(now), added)
 
     def add(value: bytes | None, partition: int, now: float, added: set[str]) -> Counter:
-        """Queue one points-topic record in the engine (restoring its resource first); its points' outcomes."""
-        try:
-            record = decode(value or b"")
-        except ValueError:
-            return Counter({PointOutcome.UNSCORABLE: 1})
+        """Queue one points-topic record in the engine (restoring its resource first); its points' outcomes.
+
+        Raises on a record it cannot read (``ValueError``, ``TypeError``, or the engine's ``KeyError``...).
+        """
+        record = decode(value or b"")
         if not isinstance(record, dict):
-            return Counter({PointOutcome.UNSCORABLE: 1})
+            raise TypeError(f"a points record is a JSON object, not {type(record).__name__}")
         key = record_source(record)
         load(key, partition)
-        try:
-            outcomes = engine.add_record(record, now, key)
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            log.error("a points record the engine cannot read (%r): skipped", error)
-            return Counter({PointOutcome.UNSCORABLE: 1})
+        outcomes = engine.add_record(record, now, key)
         if outcomes[PointOutcome.ACCEPTED]:
             added.add(key)
         return outcomes
@@ -339,7 +344,9 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     if partition not in replayed:
                         await replay_gap(partition, event.message.offset)
                     processed[partition] = max(processed.get(partition, -1), event.message.offset)
-                    outcomes.update(add(event.value, partition, now, added))
+                    async with deadletters.on_error(event, stage="detect") as guard:
+                        outcomes.update(add(event.value, partition, now, added))
+                    outcomes[PointOutcome.UNSCORABLE] += guard.failed
                 for outcome, count in outcomes.items():
                     metrics.detect_points.labels(outcome=outcome.value).inc(count)
                 closed = engine.close(now)
