@@ -284,13 +284,20 @@ def env_var(field_name: str) -> str:
 def environment(settings: Settings) -> dict[str, str]:
     """The settings as ``AIOPS_*`` variables, mappings as JSON: what a child process needs to see the same values.
 
-    >>> env = environment(Settings(kafka_port=19092, detect_alert_policy={"default": {"alert": True}}))
-    >>> env["AIOPS_KAFKA_PORT"], env["AIOPS_DETECT_ALERT_POLICY"]
-    ('19092', '{"default": {"alert": true}}')
+    Secrets are revealed (a child needs the password itself), so keep the result out of logs.
+
+    >>> env = environment(Settings(kafka_port=19092, detect_alert_policy={"default": {"alert": True}},
+    ...                            kafka_sasl_password="s3cret"))
+    >>> env["AIOPS_KAFKA_PORT"], env["AIOPS_DETECT_ALERT_POLICY"], env["AIOPS_KAFKA_SASL_PASSWORD"]
+    ('19092', '{"default": {"alert": true}}', 's3cret')
     """
+    values = settings.model_dump(mode="json")
+    for name in Settings.model_fields:
+        if isinstance(secret := getattr(settings, name), SecretStr):
+            values[name] = secret.get_secret_value()
     return {
         env_var(name): json.dumps(value) if isinstance(value, dict | list) else str(value)
-        for name, value in settings.model_dump(mode="json").items()
+        for name, value in values.items()
     }
 
 

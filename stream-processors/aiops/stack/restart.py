@@ -6,11 +6,13 @@ because it is not alive (``aiops.stream.liveness``), so ``aiops worker
 ``restart: unless-stopped`` and a Kubernetes pod would: with a doubling
 backoff between restarts, reset after a run that lasted a minute, and no
 restart once the loop itself is told to stop (SIGTERM or SIGINT, passed on
-to the child).
+to the child) or the child exits with ``EX_CONFIG`` (78: its settings are
+wrong, e.g. Kafka refused its password, and a restart will not help).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -35,7 +37,7 @@ def run_restarting(
     max_backoff_s: float = 30.0,
     progress: Callable[[str], None] = _to_stderr,
 ) -> int:
-    """Run ``command`` until it exits 0 or this process is told to stop; its last exit status.
+    """Run ``command`` until it exits 0 or ``EX_CONFIG``, or this process is told to stop; its last exit status.
 
     Install from the main thread: it takes over SIGTERM and SIGINT.
     """
@@ -54,7 +56,7 @@ def run_restarting(
         started = time.monotonic()
         child = subprocess.Popen(list(command))
         code = child.wait()
-        if code == 0 or stopping.is_set():
+        if code in (0, os.EX_CONFIG) or stopping.is_set():
             return code
         if time.monotonic() - started >= STEADY_RUN_S:
             delay = backoff_s
