@@ -28,17 +28,26 @@ from aiops.decode.points_v2 import points_of
 from aiops.kafka_config import client_config
 from aiops.schemas import AlertV1
 from aiops.settings import Settings, environment
+from aiops.stack.collector import collector_component, ensure_collector
 from aiops.stack.kafka import SaslSslListener, add_scram_user, local_kafka
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
 from aiops.topics import create_topics, state_topics
 from integration.conftest import WORKER_TOPICS, isolated_settings
+from integration.test_collector_codecs import _post_counters
 from integration.test_decode_agent import SECOND, START, counter_payload
 from support.certificates import write_ca_and_broker
 
 pytestmark = pytest.mark.integration
 
 USER = "aiops"
+COLLECTOR_PORTS = (
+    "collector_otlp_grpc_port",
+    "collector_otlp_http_port",
+    "collector_prometheus_port",
+    "collector_telemetry_port",
+    "collector_health_port",
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +182,36 @@ def test_a_wrong_password_is_refused_with_a_clear_error_not_a_hang(secure):
         assert "AIOPS_KAFKA_SASL_PASSWORD" in err and "Authentication failed" in err, (name, err)
         assert "not-the-password" not in err, "the password is never printed"
     print(f"three clients refused in {time.monotonic() - started:.1f}s")
+
+
+@pytest.mark.timeout(240)
+def test_the_collector_exports_over_sasl_ssl_and_says_why_when_refused(secure, free_port, tmp_path):
+    binary = ensure_collector(Settings())
+    ports = {name: free_port() for name in COLLECTOR_PORTS}
+    settings = secure().model_copy(update={"stack_dir": tmp_path / "good", **ports})
+    create_topics(settings)
+    collector = ManagedProcess(collector_component(settings, binary), settings)
+    collector.start()
+    try:
+        _post_counters(settings, "sasl-ssl", routes=3)
+        record = next(
+            follow(settings, settings.topic_otlp_metrics, from_beginning=True, idle_timeout_s=60)
+        )
+    finally:
+        collector.stop()
+    assert record.topic == settings.topic_otlp_metrics
+
+    refused = secure(password="not-the-password").model_copy(
+        update={"stack_dir": tmp_path / "refused", **ports}
+    )
+    collector = ManagedProcess(collector_component(refused, binary), refused)
+    collector.start()
+    try:
+        _post_counters(refused, "sasl-ssl-refused", routes=3)
+        deadline = time.monotonic() + 60
+        while "SASL_AUTHENTICATION_FAILED" not in collector.tail(200):
+            assert time.monotonic() < deadline, collector.tail(40)
+            time.sleep(0.5)
+    finally:
+        collector.stop()
+    assert "not-the-password" not in collector.tail(10_000)
