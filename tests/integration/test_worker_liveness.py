@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 WORKER_WITH_A_BAD_AGENT = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, os, sys
     import faust
     from aiops.settings import Settings
     from aiops.stream.app import build_app
@@ -38,7 +38,20 @@ WORKER_WITH_A_BAD_AGENT = textwrap.dedent(
         async for value in stream:
             if sys.argv[1] == "crash":
                 raise RuntimeError("crashed on purpose")
-            await asyncio.sleep(3600)  # stuck on purpose
+            if sys.argv[1] == "stuck":
+                await asyncio.sleep(3600)
+
+    if sys.argv[1] == "fetcher":  # the fetcher breaks once the test says so
+        from aiops.stream import fetch
+
+        getmany = fetch._ConsumerThread.getmany
+
+        async def broken(self, *args, **kwargs):
+            if os.path.exists(sys.argv[2]):
+                raise RuntimeError("fetcher broken on purpose")
+            return await getmany(self, *args, **kwargs)
+
+        fetch._ConsumerThread.getmany = broken
 
     faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
     """
@@ -59,7 +72,7 @@ def start_bad_worker(settings: Settings, tmp_path: Path, how: str) -> subprocess
     script.write_text(WORKER_WITH_A_BAD_AGENT)
     log = (tmp_path / f"worker-{how}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, str(script), how],
+        [sys.executable, str(script), how, str(tmp_path / "break-the-fetcher")],
         env={**os.environ, **environment(settings)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -115,6 +128,17 @@ def test_a_stuck_agent_fails_health_with_the_reason_and_exits_non_zero(worker_se
     assert failing, f"/health must answer 503 before the exit; it said {answers}"
     assert f"{settings.topic_alerts}[" in failing[0]["reason"]
     assert "no progress for" in failing[0]["reason"] and "records waiting" in failing[0]["reason"]
+
+
+@pytest.mark.timeout(180)
+def test_a_crashed_fetcher_fails_health_and_exits_non_zero(worker_settings, tmp_path):
+    """Here Faust itself takes the worker down (the fetcher has no supervisor); liveness is the backstop."""
+    settings = worker_settings()
+    process = start_bad_worker(settings, tmp_path, "fetcher")
+    (tmp_path / "break-the-fetcher").touch()
+    answers, code = watch_until_exit(settings, process)
+    assert code != 0, "a worker whose fetcher crashed must exit non-zero"
+    assert answers[0][0] == 200 and answers[-1][0] != 200, answers
 
 
 @pytest.mark.timeout(180)
