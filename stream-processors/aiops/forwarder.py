@@ -23,7 +23,7 @@ import httpx
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from pydantic import ValidationError
 
-from aiops.kafka_config import client_config
+from aiops.kafka_config import check_connection, client_config
 from aiops.schemas import AlertV1
 from aiops.settings import Settings
 from aiops.stream.deadletter import deadletter_record
@@ -77,7 +77,11 @@ class Forwarder:
         self._producer = Producer(client_config(settings))
 
     def run(self) -> None:
-        """Rebuild the firing episodes, post them, then forward new events as they come."""
+        """Rebuild the firing episodes, post them, then forward new events as they come.
+
+        A cluster that refuses the login or TLS raises ``KafkaRefused`` first.
+        """
+        check_connection(self.settings)
         consumer = Consumer(
             {
                 **client_config(self.settings),

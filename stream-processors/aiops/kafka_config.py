@@ -9,15 +9,28 @@ so a cluster that needs SASL works everywhere once the settings say so.
 collector's ``max_message_bytes`` (collector_env), the worker's producer
 request and consumer fetch sizes (aiops.stream.app) and librdkafka's
 ``message.max.bytes`` here, so no record one part may write is refused by another.
+
+``check_connection`` is the first thing every Kafka client process of the
+project does (worker, forwarder, tails): a broker that refuses the login or
+the TLS handshake is an error that says so within seconds (``KafkaRefused``),
+not a client retrying in silence.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from aiops.settings import Settings
+from aiops.settings import Settings, env_var
 
-__all__ = ["BATCH_OVERHEAD_BYTES", "RecordLimits", "client_config", "record_limits"]
+__all__ = [
+    "BATCH_OVERHEAD_BYTES",
+    "KafkaRefused",
+    "RecordLimits",
+    "check_connection",
+    "client_config",
+    "record_limits",
+]
 
 
 BATCH_OVERHEAD_BYTES = 48_588
@@ -102,3 +115,44 @@ def client_config(settings: Settings) -> dict[str, str]:
     if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_ca_location:
         config["ssl.ca.location"] = settings.kafka_ssl_ca_location
     return config
+
+
+class KafkaRefused(RuntimeError):
+    """The broker refused this client's login or TLS handshake: retrying will not help, the settings must change."""
+
+
+def check_connection(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Return once the configured cluster answers; raise ``KafkaRefused`` as soon as it refuses us.
+
+    librdkafka retries a refused login or handshake for ever and reports it
+    only through its error callback, so this asks for metadata once a second
+    and reads that callback in between. A cluster that does not answer at all
+    within ``timeout_s`` raises the client's ``KafkaException``.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    errors: list[KafkaError] = []
+    admin = AdminClient({**client_config(settings), "log_level": 0, "error_cb": errors.append})
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=1.0)
+            return
+        except KafkaException as error:
+            unanswered = error
+        admin.poll(0)
+        for error in errors:
+            if error.code() == KafkaError._AUTHENTICATION:
+                raise KafkaRefused(
+                    f"Kafka at {settings.kafka_bootstrap_servers} refused user "
+                    f"{settings.kafka_sasl_username!r} ({settings.kafka_sasl_mechanism}); check "
+                    f"{env_var('kafka_sasl_username')} and {env_var('kafka_sasl_password')}: {error.str()}"
+                )
+            if error.code() == KafkaError._SSL:
+                raise KafkaRefused(
+                    f"TLS with Kafka at {settings.kafka_bootstrap_servers} failed; check "
+                    f"{env_var('kafka_ssl_ca_location')}: {error.str()}"
+                )
+        if time.monotonic() >= deadline:
+            raise unanswered

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     faust_session_timeout_s: float = _field(
         10.0, "consumer group session timeout; lower makes rebalances faster", gt=0
     )
+    worker_stall_s: float = _field(
+        120.0,
+        "seconds a partition the worker reads may have records waiting without its committed offset moving; "
+        "beyond it the worker's /health answers 503 and the process exits non-zero, to be restarted",
+        gt=0,
+    )
     detect_season: int = _field(
         0,
         "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
@@ -294,13 +300,20 @@ def env_var(field_name: str) -> str:
 def environment(settings: Settings) -> dict[str, str]:
     """The settings as ``AIOPS_*`` variables, mappings as JSON: what a child process needs to see the same values.
 
-    >>> env = environment(Settings(kafka_port=19092, detect_alert_policy={"default": {"alert": True}}))
-    >>> env["AIOPS_KAFKA_PORT"], env["AIOPS_DETECT_ALERT_POLICY"]
-    ('19092', '{"default": {"alert": true}}')
+    Secrets are revealed (a child needs the password itself), so keep the result out of logs.
+
+    >>> env = environment(Settings(kafka_port=19092, detect_alert_policy={"default": {"alert": True}},
+    ...                            kafka_sasl_password="s3cret"))
+    >>> env["AIOPS_KAFKA_PORT"], env["AIOPS_DETECT_ALERT_POLICY"], env["AIOPS_KAFKA_SASL_PASSWORD"]
+    ('19092', '{"default": {"alert": true}}', 's3cret')
     """
+    values = settings.model_dump(mode="json")
+    for name in Settings.model_fields:
+        if isinstance(secret := getattr(settings, name), SecretStr):
+            values[name] = secret.get_secret_value()
     return {
         env_var(name): json.dumps(value) if isinstance(value, dict | list) else str(value)
-        for name, value in settings.model_dump(mode="json").items()
+        for name, value in values.items()
     }
 
 

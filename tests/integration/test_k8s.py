@@ -198,7 +198,8 @@ def test_stream_processors_stay_within_the_partition_count(rendered: dict, overl
     worker = next(c for c in spec["containers"] if c["name"] == "worker")
     web = next(p for p in worker["ports"] if p["name"] == "web")
     assert web["containerPort"] == Settings().faust_web_port
-    assert worker["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "web"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert worker[probe]["httpGet"] == {"path": "/health", "port": "web"}
     assert [c["command"] for c in spec["initContainers"]] == [["aiops", "topics", "create"]]
     if overlay == "prod":
         assert partitions % deployment["spec"]["replicas"] == 0, (

@@ -7,6 +7,8 @@ One module per command group: ``stack`` (stack, topics, worker), ``points``, ``s
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.table import Table
 
@@ -109,5 +111,15 @@ def generate(
 
 
 def main() -> None:
-    """Entry point of the ``aiops`` script."""
-    cli()
+    """Entry point of the ``aiops`` script; Kafka refusing the login or TLS exits with ``EX_CONFIG`` (78).
+
+    That status tells a restart loop (``aiops worker --restart``) that
+    starting again will not help until the settings change.
+    """
+    from aiops.kafka_config import KafkaRefused
+
+    try:
+        cli()
+    except KafkaRefused as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise SystemExit(os.EX_CONFIG) from None

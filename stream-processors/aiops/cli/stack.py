@@ -55,7 +55,7 @@ def stack_status() -> None:
         state = (
             "[green]healthy[/]"
             if row.healthy
-            else ("[yellow]running[/]" if row.pid else "[red]stopped[/]")
+            else ("[red]unhealthy[/]" if row.pid else "[red]stopped[/]")
         )
         table.add_row(row.name, str(row.pid or "-"), state)
     console.print(table)
@@ -105,8 +105,24 @@ def topics_create() -> None:
     console.print(f"created: {', '.join(created)}" if created else "all topics present")
 
 
-def worker_command(loglevel: str = typer.Option("info", help="Faust log level")) -> None:
+def worker_command(
+    loglevel: str = typer.Option("info", help="Faust log level"),
+    restart: bool = typer.Option(
+        False,
+        "--restart",
+        help="run the worker as a child process and start it again whenever it exits non-zero "
+        "(it does when it is not alive; the local stack's restart policy)",
+    ),
+) -> None:
     """Run the stream processors (the Faust worker) in the foreground."""
+    if restart:
+        import sys
+
+        from aiops.stack.restart import run_restarting
+
+        raise typer.Exit(
+            run_restarting([sys.executable, "-m", "aiops", "worker", "--loglevel", loglevel])
+        )
     from aiops.stream.worker import run_worker
 
     run_worker(Settings(), loglevel=loglevel)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException
 
-from aiops.kafka_config import client_config
+from aiops.kafka_config import check_connection, client_config
 from aiops.settings import Settings
 
 __all__ = ["Record", "follow", "print_items"]
@@ -43,8 +43,10 @@ def follow(
     With ``group`` the consumer joins that group and commits, so the next run
     resumes where this one stopped; without, it commits nothing. A broker that
     does not answer raises ``KafkaException`` within seconds (librdkafka's own
-    connection log is silenced: the exception says it once).
+    connection log is silenced: the exception says it once); one that refuses
+    the login or TLS raises ``KafkaRefused`` first (``check_connection``).
     """
+    check_connection(settings, timeout_s=5.0)
     consumer = Consumer(
         {
             **client_config(settings),

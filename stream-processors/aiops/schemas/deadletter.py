@@ -35,5 +35,9 @@ class DeadLetterV1(BaseModel):
     source: DeadLetterSource
     payload_base64: str = Field(
         description="the original record value, base64; only its first bytes when the whole would not fit "
-        "in half of AIOPS_MAX_RECORD_BYTES (the reason then says how many of how many)"
+        "in half of AIOPS_MAX_RECORD_BYTES (the reason then says how many of how many, and payload_bytes is "
+        "set), empty for a record batch the fetcher could not read (the reason gives its offsets)"
+    )
+    payload_bytes: int | None = Field(
+        None, description="the original value's size, when payload_base64 holds only its start"
     )

@@ -26,16 +26,18 @@ from pathlib import Path
 
 import yaml
 
-from aiops.settings import Settings, env_var
+from aiops.settings import Settings, env_var, environment
 from aiops.stack.go import GoBuildError, Progress, file_lock, go_binary, go_env, run_logged
 from aiops.stack.process import Component, http_ok
 
 __all__ = [
+    "KAFKA_AUTH_CONFIG",
     "CollectorConfigError",
     "build_dir",
     "collector_component",
     "collector_env",
     "config_path",
+    "config_paths",
     "ensure_collector",
     "manifest_path",
     "validate_config",
@@ -62,6 +64,21 @@ _CONFIG_FIELDS = (
 )
 
 
+_AUTH_FIELDS = (
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_ssl_ca_location",
+)
+
+KAFKA_AUTH_CONFIG = Path("k8s") / "overlays" / "prod" / "otelcol-kafka-auth.yaml"
+"""The kafka exporter's SASL and TLS block, merged over the base config when Kafka needs SASL_SSL.
+
+It is the file the prod overlay mounts as the collector's second ``--config``,
+so the local stack and its test run exactly what production runs.
+"""
+
+
 class CollectorConfigError(RuntimeError):
     """``otelcol-aiops validate`` rejected the config; the message holds its output."""
 
@@ -74,6 +91,18 @@ def manifest_path(settings: Settings) -> Path:
 def config_path(settings: Settings) -> Path:
     """The one collector config, ``collector/otelcol-config.yaml``."""
     return settings.repo_root / "collector" / "otelcol-config.yaml"
+
+
+def config_paths(settings: Settings) -> list[Path]:
+    """The collector's ``--config`` files: the base, and the Kafka auth block when the settings use SASL_SSL.
+
+    >>> [p.name for p in config_paths(Settings(kafka_security_protocol="SASL_SSL"))]
+    ['otelcol-config.yaml', 'otelcol-kafka-auth.yaml']
+    """
+    paths = [config_path(settings)]
+    if settings.kafka_security_protocol == "SASL_SSL":
+        paths.append(settings.repo_root / KAFKA_AUTH_CONFIG)
+    return paths
 
 
 def build_dir(settings: Settings) -> Path:
@@ -122,17 +151,23 @@ def ensure_collector(settings: Settings, progress: Progress = print) -> Path:
 
 
 def collector_env(settings: Settings) -> dict[str, str]:
-    """The ``AIOPS_*`` variables ``otelcol-config.yaml`` reads, filled in from ``settings``.
+    """The ``AIOPS_*`` variables the collector's configs read, filled in from ``settings``.
 
     >>> env = collector_env(Settings(collector_otlp_grpc_port=14317, bind_host="127.0.0.1"))
     >>> env["AIOPS_COLLECTOR_OTLP_GRPC_PORT"], env["AIOPS_BIND_HOST"]
     ('14317', '127.0.0.1')
     """
-    return {env_var(name): str(getattr(settings, name)) for name in _CONFIG_FIELDS}
+    env = {env_var(name): str(getattr(settings, name)) for name in _CONFIG_FIELDS}
+    if (
+        settings.kafka_security_protocol == "SASL_SSL"
+    ):  # what KAFKA_AUTH_CONFIG reads, the password revealed
+        revealed = environment(settings)
+        env |= {env_var(name): revealed[env_var(name)] for name in _AUTH_FIELDS}
+    return env
 
 
 def collector_component(settings: Settings, binary: Path) -> Component:
-    """The collector as a local-stack process: ``<binary> --config collector/otelcol-config.yaml``.
+    """The collector as a local-stack process: ``<binary> --config collector/otelcol-config.yaml`` (``config_paths``).
 
     Healthy when the health_check extension answers 200. It starts and stays
     healthy without Kafka or Tempo: their exports fail, are retried, then dropped.
@@ -140,7 +175,10 @@ def collector_component(settings: Settings, binary: Path) -> Component:
     health_url = f"http://127.0.0.1:{settings.collector_health_port}/"
     return Component(
         name="collector",
-        command=[str(binary), "--config", str(config_path(settings))],
+        command=[
+            str(binary),
+            *(arg for path in config_paths(settings) for arg in ("--config", str(path))),
+        ],
         ports={name: getattr(settings, name) for name in _PORT_FIELDS},
         healthy=lambda: http_ok(health_url),
         startup_timeout_s=30.0,

@@ -5,6 +5,9 @@
 ``storage/kafka/server.properties`` into the stack dir and formats the log dir
 the first time; ``kafka_component`` describes the broker for ``ManagedProcess``;
 ``local_kafka`` does all of it around a with-block (the CLI and test fixtures).
+A ``SaslSslListener`` adds a SASL_SSL listener (SCRAM-SHA-512 over TLS, a PEM
+keystore) beside the plaintext one, and ``add_scram_user`` gives it a user, so
+the clients' security settings can be proven against a real broker.
 
 Data lives in ``<stack_dir>/kafka/data``, the broker's log in
 ``<stack_dir>/logs/kafka.log``, jars in ``<cache_dir>/m2``.
@@ -22,18 +25,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from string import Template
 from xml.etree import ElementTree
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 from aiops.settings import Settings
 from aiops.stack.process import Component, ManagedProcess, StartupError, port_is_free
 
 __all__ = [
+    "SaslSslListener",
+    "add_scram_user",
     "broker_answers",
     "ensure_kafka_jars",
     "kafka_component",
@@ -165,27 +176,79 @@ def _log4j_opt(settings: Settings) -> str:
     return f"-Dlog4j2.configurationFile={_kafka_dir(settings) / 'log4j2.yaml'}"
 
 
-def server_properties(settings: Settings) -> str:
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL listener on 127.0.0.1: SCRAM-SHA-512 logins over TLS with the broker's PEM keystore.
+
+    ``keystore`` is one PEM file with the broker's unencrypted private key and
+    its certificate chain. The plaintext listener stays for the broker itself
+    (inter-broker traffic) and for ``add_scram_user``.
+    """
+
+    port: int
+    keystore: Path
+
+
+def server_properties(settings: Settings, sasl_ssl: SaslSslListener | None = None) -> str:
     """The broker config: ``storage/kafka/server.properties`` with ports and log dir filled in.
 
     >>> props = server_properties(Settings(kafka_port=19092, kafka_controller_port=19093))
     >>> [line for line in props.splitlines() if line.startswith(("listeners", "controller.quorum"))]
     ['controller.quorum.voters=1@127.0.0.1:19093',
      'listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093']
+    >>> props = server_properties(Settings(kafka_port=19092), SaslSslListener(19094, Path("/k.pem")))
+    >>> [line for line in props.splitlines() if line.startswith(("listeners", "ssl.keystore.location"))]
+    ['listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:19094',
+     'ssl.keystore.location=/k.pem']
     """
     template = Template((_kafka_dir(settings) / "server.properties").read_text())
-    return template.substitute(
+    properties = template.substitute(
         kafka_port=settings.kafka_port,
         kafka_controller_port=settings.kafka_controller_port,
         log_dir=_data_dir(settings),
     )
+    if sasl_ssl is None:
+        return properties
+    listener = f"SASL_SSL://127.0.0.1:{sasl_ssl.port}"
+    lines = []
+    for line in properties.splitlines():
+        if line.startswith(("listeners=", "advertised.listeners=")):
+            line = f"{line},{listener}"
+        elif line.startswith("listener.security.protocol.map="):
+            line = f"{line},SASL_SSL:SASL_SSL"
+        lines.append(line)
+    lines += [
+        "",
+        "# SASL_SSL listener (aiops.stack.kafka.SaslSslListener): SCRAM-SHA-512 over TLS.",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        (
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={sasl_ssl.keystore}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def add_scram_user(settings: Settings, username: str, password: str) -> None:
+    """Give the local broker a SCRAM-SHA-512 user (through its plaintext listener); an existing one gets the new password."""
+    admin = AdminClient({"bootstrap.servers": local_bootstrap(settings), "log_level": 0})
+    upsert = UserScramCredentialUpsertion(
+        username, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode()
+    )
+    for future in admin.alter_user_scram_credentials([upsert]).values():
+        future.result(timeout=30)
 
 
 def _properties_path(settings: Settings) -> Path:
     return _stack_kafka_dir(settings) / "server.properties"
 
 
-def prepare_kafka(settings: Settings, progress: Progress = _to_stderr) -> Path:
+def prepare_kafka(
+    settings: Settings, progress: Progress = _to_stderr, sasl_ssl: SaslSslListener | None = None
+) -> Path:
     """Write ``<stack_dir>/kafka/server.properties`` and format the log dir if it is new.
 
     A log dir with ``meta.properties`` is formatted already and is never
@@ -194,7 +257,7 @@ def prepare_kafka(settings: Settings, progress: Progress = _to_stderr) -> Path:
     """
     properties = _properties_path(settings)
     _data_dir(settings).mkdir(parents=True, exist_ok=True)
-    properties.write_text(server_properties(settings))
+    properties.write_text(server_properties(settings, sasl_ssl))
     if not (_data_dir(settings) / "meta.properties").exists():
         _format_storage(settings, properties, progress)
     return properties
@@ -294,14 +357,16 @@ def kafka_component(settings: Settings) -> Component:
 
 
 @contextmanager
-def local_kafka(settings: Settings, progress: Progress = _to_stderr) -> Iterator[str]:
-    """Run the local broker for the length of a with-block; yield its bootstrap address.
+def local_kafka(
+    settings: Settings, progress: Progress = _to_stderr, sasl_ssl: SaslSslListener | None = None
+) -> Iterator[str]:
+    """Run the local broker for the length of a with-block; yield its (plaintext) bootstrap address.
 
     A broker already running for this stack dir is used and left running;
     one started here is stopped at the end. Topics are not created here: call
     ``aiops.topics.create_topics``.
     """
-    prepare_kafka(settings, progress)
+    prepare_kafka(settings, progress, sasl_ssl)
     process = ManagedProcess(kafka_component(settings), settings)
     started_here = process.pid is None
     started = time.monotonic()

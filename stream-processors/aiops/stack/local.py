@@ -51,12 +51,16 @@ class ComponentStatus:
 
 
 def worker_component(settings: Settings) -> Component:
-    """The Faust worker; healthy once its web server answers ``/metrics``."""
+    """The Faust worker, started again whenever it exits non-zero; healthy while ``/health`` answers 200.
+
+    The worker exits non-zero when it is not alive (``aiops.stream.liveness``),
+    so ``aiops worker --restart`` is the local stack's restart policy.
+    """
     return Component(
         name="worker",
-        command=[sys.executable, "-m", "aiops", "worker"],
+        command=[sys.executable, "-m", "aiops", "worker", "--restart"],
         ports={"faust_web_port": settings.faust_web_port},
-        healthy=partial(http_ok, f"http://127.0.0.1:{settings.faust_web_port}/metrics"),
+        healthy=partial(http_ok, f"http://127.0.0.1:{settings.faust_web_port}/health"),
         env=environment(settings),
     )
 

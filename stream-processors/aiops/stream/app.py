@@ -5,7 +5,8 @@
 OTLP in, one ``aiops.points/v2`` record per payload and resource out), SLI
 (``sli_agent.py``) and detect (``detect_agent.py``). The worker's
 ``/metrics`` page serves the ``aiops_*`` catalogue of ``metrics.py``, kept
-by the agents and by ``AiopsMonitor``.
+by the agents and by ``AiopsMonitor``; ``/health`` answers whether it is
+alive (``liveness.py``), and it exits non-zero when it is not.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import logging
 import ssl
 
 import faust
+import mode
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from aiops.kafka_config import record_limits
 from aiops.settings import Settings
+from aiops.stream.deadletter import DeadLetters
 from aiops.stream.decode_agent import register_decode_agent
 from aiops.stream.detect_agent import register_detect_agent
+from aiops.stream.fetch import fetch_transport
+from aiops.stream.liveness import watch_liveness
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import AiopsMonitor
 from aiops.stream.sli_agent import register_sli_agent
@@ -30,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
-    """A Faust app with the decode agent and a ``/metrics`` page on its web server."""
+    """A Faust app with the decode, SLI and detect agents, ``/metrics`` and ``/health`` on its web server."""
     registry = registry or CollectorRegistry()
     metrics = StreamMetrics(registry)
     app = faust.App(
@@ -51,14 +56,20 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         # the largest record any of our topics takes (aiops.kafka_config.record_limits)
         producer_max_request_size=record_limits(settings).client_bytes,
         consumer_max_fetch_size=record_limits(settings).client_bytes,
+        # an agent that raises crashes the worker (exit 1) instead of restarting in a process that looks healthy
+        agent_supervisor=mode.CrashingSupervisor,
     )
     monitor = AiopsMonitor(app, registry, metrics)
     app.monitor = monitor
-    register_decode_agent(app, settings, metrics)
-    register_sli_agent(app, settings, metrics)
-    register_detect_agent(app, settings, metrics)
+    # no record stops a partition: unreadable batches and events that break an agent go to the dead letters
+    deadletters = DeadLetters(app, settings, metrics)
+    app.transport = fetch_transport(app, deadletters.unreadable_batch)
+    register_decode_agent(app, settings, metrics, deadletters)
+    register_sli_agent(app, settings, metrics, deadletters)
+    register_detect_agent(app, settings, metrics, deadletters)
 
     monitor.watch_tables(app.tables.values())
+    watch_liveness(app, settings.worker_stall_s)
 
     @app.page("/metrics")
     async def prometheus_metrics(web, request):

@@ -1,20 +1,44 @@
 """Dead-letter records: the original bytes, where they came from, and why they were set aside.
 
+``deadletter_record`` builds one record (schema ``aiops.deadletter/v1``);
+with ``max_bytes`` a larger payload keeps only its first ``max_bytes`` and
+says how large it was, so a dead letter always fits its topic.
+``DeadLetters`` is the worker's way to send them: ``on_error`` around the
+processing of one event sets the event aside instead of letting the agent
+crash on it, and ``unreadable_batch`` reports a record batch the fetcher
+could not read (``aiops.stream.fetch``), so no record stops a partition.
+
 >>> record = deadletter_record(b"\\x01", reason="bad", kind="malformed_payload", stage="decode",
 ...                            topic="otlp_metrics", partition=0, offset=7, timestamp=1.5)
 >>> record["payload_base64"], record["source"]["offset"]
 ('AQ==', 7)
+>>> big = deadletter_record(b"abcdef", reason="bad", kind="processing_error", stage="sli",
+...                         topic="aiops.points", partition=0, offset=8, timestamp=None, max_bytes=3)
+>>> big["payload_base64"], big["payload_bytes"]
+('YWJj', 6)
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import Mapping
-from typing import Any
+import logging
+import traceback
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiops.decode.rejections import bounded_payload
+if TYPE_CHECKING:  # the forwarder builds dead letters too, without Faust
+    import faust
+    from faust.types import TP, EventT
 
-__all__ = ["deadletter_record", "refused_points_reason", "refused_record"]
+    from aiops.settings import Settings
+    from aiops.stream.metrics import StreamMetrics
+
+__all__ = ["DeadLetters", "Guard", "deadletter_record", "refused_points_reason"]
+
+log = logging.getLogger(__name__)
 
 
 def deadletter_record(
@@ -27,9 +51,10 @@ def deadletter_record(
     partition: int,
     offset: int,
     timestamp: float | None,
+    max_bytes: int | None = None,
 ) -> dict:
     """The JSON record written to the dead-letter topic (schema ``aiops.deadletter/v1``)."""
-    return {
+    record = {
         "schema": "aiops.deadletter/v1",
         "stage": stage,
         "kind": kind,
@@ -40,33 +65,118 @@ def deadletter_record(
             "offset": offset,
             "timestamp": timestamp,
         },
-        "payload_base64": base64.b64encode(payload).decode("ascii"),
+        "payload_base64": base64.b64encode(payload[:max_bytes]).decode("ascii"),
     }
+    if max_bytes is not None and len(payload) > max_bytes:
+        record["payload_bytes"] = len(payload)
+    return record
 
 
-def refused_record(
-    message: Any, payload: bytes, *, kind: str, reason: str, stage: str, max_record_bytes: int
-) -> dict:
-    """The dead-letter record of a Kafka ``message`` an agent refused, its payload cut to fit the topic.
+@dataclass
+class Guard:
+    """What ``DeadLetters.on_error`` saw: whether the event's processing failed (and was dead-lettered)."""
 
-    >>> from types import SimpleNamespace
-    >>> message = SimpleNamespace(topic="aiops.points", partition=3, offset=9, timestamp=1.0)
-    >>> record = refused_record(message, bytes(100), kind="bad_points_record", reason="not JSON",
-    ...                         stage="detect", max_record_bytes=100)
-    >>> record["reason"], record["source"]["offset"]
-    ('not JSON (payload cut to its first 37 of 100 bytes)', 9)
-    """
-    kept, cut = bounded_payload(payload, max_record_bytes)
-    return deadletter_record(
-        kept,
-        reason=reason[: max_record_bytes // 8] + cut,
-        kind=kind,
-        stage=stage,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp=message.timestamp,
-    )
+    failed: bool = False
+
+
+class DeadLetters:
+    """The worker's dead-letter topic: records set aside with their source and reason, counted and logged."""
+
+    def __init__(self, app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
+        self._app = app
+        self._topic = app.topic(settings.topic_deadletter, value_serializer="json")
+        self._max_bytes = settings.max_record_bytes
+        self._metrics = metrics
+
+    async def send(
+        self,
+        payload: bytes,
+        *,
+        stage: str,
+        kind: str,
+        reason: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp: float | None,
+    ) -> None:
+        """Send one dead letter (its payload bounded by ``max_record_bytes``) and count it."""
+        record = deadletter_record(
+            payload,
+            reason=reason,
+            kind=kind,
+            stage=stage,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            timestamp=timestamp,
+            max_bytes=self._max_bytes,
+        )
+        await self._topic.send(value=record)
+        self._metrics.deadletters.labels(stage=stage, reason=kind).inc()
+        log.warning("dead-lettered %s:%s@%s (%s): %s", topic, partition, offset, kind, reason)
+
+    async def refuse(self, message, payload: bytes, *, stage: str, kind: str, reason: str) -> None:
+        """Dead-letter the Kafka ``message`` an agent refused (its value ``payload``), with the reason."""
+        await self.send(
+            payload,
+            stage=stage,
+            kind=kind,
+            reason=reason,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp=message.timestamp,
+        )
+
+    @asynccontextmanager
+    async def on_error(self, event: EventT, *, stage: str) -> AsyncIterator[Guard]:
+        """Dead-letter ``event`` (kind ``processing_error``, with the traceback) if its processing raises.
+
+        The exception is not raised on, so the agent goes on with the next
+        event and the failed one is acknowledged like any other.
+        """
+        guard = Guard()
+        try:
+            yield guard
+        except Exception:  # noqa: BLE001 - a record that breaks processing is set aside, never retried forever
+            guard.failed = True
+            message = event.message
+            await self.send(
+                message.value if isinstance(message.value, bytes) else b"",
+                stage=stage,
+                kind="processing_error",
+                reason=traceback.format_exc(limit=4),
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                timestamp=message.timestamp,
+            )
+
+    def unreadable_batch(self, tp: TP, first: int, end: int, error: BaseException) -> None:
+        """Dead-letter a record batch the fetcher could not read (offsets ``first`` to ``end - 1``); any thread.
+
+        Its bytes are not at hand (the Kafka client keeps them private), so
+        the dead letter names where they are: they stay on the source
+        partition until its retention removes them.
+        """
+        reason = (
+            f"record batch at offsets {first}..{end - 1} could not be read and was skipped: "
+            f"{type(error).__name__}: {error}"
+        )
+        asyncio.run_coroutine_threadsafe(
+            self.send(
+                b"",
+                stage="fetch",
+                kind="unreadable_batch",
+                reason=reason,
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=first,
+                timestamp=None,
+            ),
+            self._app.loop,
+        )
 
 
 def refused_points_reason(refused: Mapping[str, int], total: int) -> str:

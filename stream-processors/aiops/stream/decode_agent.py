@@ -33,7 +33,7 @@ from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
 from aiops.decode.rejections import bounded_payload, summary
 from aiops.settings import Settings
-from aiops.stream.deadletter import deadletter_record
+from aiops.stream.deadletter import DeadLetters, deadletter_record
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DECODE_STATE_TABLE
@@ -43,8 +43,10 @@ __all__ = ["register_decode_agent"]
 log = logging.getLogger(__name__)
 
 
-def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
-    """Add the decode agent and its expiry timer to ``app``."""
+def register_decode_agent(
+    app: faust.App, settings: Settings, metrics: StreamMetrics, deadletters: DeadLetters
+) -> None:
+    """Add the decode agent and its expiry timer to ``app``; a payload whose processing raises is dead-lettered."""
     otlp_metrics = app.topic(
         settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw"
     )
@@ -109,7 +111,7 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
 
     @app.agent(otlp_metrics, name="decode")
     async def decode(stream):
-        async for event in stream.events():
+        async def decode_one(event) -> None:
             message = event.message
             payload = event.value or b""
             partition = str(message.partition)
@@ -134,12 +136,12 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
                 await send_to_deadletter(
                     message, payload, kind="malformed_payload", reason=str(error)
                 )
-                continue
+                return
             except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
                 await send_to_deadletter(
                     message, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
                 )
-                continue
+                return
             finally:
                 recount(touched)
             metrics.decode_streams.set(streams["total"])
@@ -167,6 +169,10 @@ def register_decode_agent(app: faust.App, settings: Settings, metrics: StreamMet
                         result.problems, len(result.problems) + sum(result.outcomes.values())
                     ),
                 )
+
+        async for event in stream.events():
+            async with deadletters.on_error(event, stage="decode"):
+                await decode_one(event)
 
     @app.timer(max(settings.decode_ttl_s / 4, 1.0), name="decode_expire")
     async def decode_expire():

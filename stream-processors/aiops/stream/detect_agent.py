@@ -51,7 +51,7 @@ from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
 from aiops.decode.points_check import BadPointsRecord, check_points
 from aiops.settings import Settings
-from aiops.stream.deadletter import refused_points_reason, refused_record
+from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
@@ -68,8 +68,13 @@ _TRACK = "track:"
 _OFFSET = "offset:"
 
 
-def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
-    """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here."""
+def register_detect_agent(
+    app: faust.App, settings: Settings, metrics: StreamMetrics, deadletters: DeadLetters
+) -> None:
+    """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here.
+
+    A points record the engine cannot read is dead-lettered (and counted unscorable).
+    """
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
     points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
     scores = app.topic(
@@ -78,7 +83,6 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
     alerts = app.topic(
         settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
     )
-    deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
     table = app.tables.add(
         KeyPartitionTable(
             app=app,
@@ -229,10 +233,10 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         now = time.time()
         added: set[str] = set()
         for value in values:
-            try:  # dead-lettered when first read
+            try:
                 add(check_points(value or b"").record, partition, now, added)
-            except BadPointsRecord:
-                continue
+            except Exception:  # noqa: BLE001 - dead-lettered when it was first read
+                metrics.detect_points.labels(outcome="unscorable").inc()
         await emit(engine.close(now), added)
 
     def add(record: dict, partition: int, now: float, added: set[str]) -> Counter:
@@ -250,33 +254,21 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
         try:
             checked = check_points(value)
         except BadPointsRecord as error:
-            await refuse(event.message, value, "bad_points_record", error.reason)
+            await deadletters.refuse(
+                event.message, value, stage="detect", kind="bad_points_record", reason=error.reason
+            )
             return None
         if checked.problems:
             refused = checked.refused
             metrics.detect_points.labels(outcome="refused").inc(len(checked.problems))
-            await refuse(
+            await deadletters.refuse(
                 event.message,
                 value,
-                "bad_points",
-                refused_points_reason(refused, len(checked) + len(checked.problems)),
+                stage="detect",
+                kind="bad_points",
+                reason=refused_points_reason(refused, len(checked) + len(checked.problems)),
             )
         return checked.record
-
-    async def refuse(message, value: bytes, kind: str, reason: str) -> None:
-        record = refused_record(
-            message,
-            value,
-            kind=kind,
-            reason=reason,
-            stage="detect",
-            max_record_bytes=settings.max_record_bytes,
-        )
-        await deadletter.send(value=record)
-        metrics.deadletters.labels(stage="detect", reason=kind).inc()
-        log.warning(
-            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
-        )
 
     async def emit(closed: Closed, added: set[str]) -> None:
         """Send scores and alerts; what changed is checkpointed on the next interval (``checkpoint``)."""
@@ -336,7 +328,9 @@ def register_detect_agent(app: faust.App, settings: Settings, metrics: StreamMet
                     if record is None:
                         outcomes[PointOutcome.UNSCORABLE] += 1
                         continue
-                    outcomes.update(add(record, partition, now, added))
+                    async with deadletters.on_error(event, stage="detect") as guard:
+                        outcomes.update(add(record, partition, now, added))
+                    outcomes[PointOutcome.UNSCORABLE] += guard.failed
                 for outcome, count in outcomes.items():
                     metrics.detect_points.labels(outcome=outcome.value).inc(count)
                 closed = engine.close(now)

@@ -66,7 +66,7 @@ from aiops.slo.sli_windows import (
     WindowSet,
     check_counts,
 )
-from aiops.stream.deadletter import deadletter_record, refused_points_reason, refused_record
+from aiops.stream.deadletter import DeadLetters, deadletter_record, refused_points_reason
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
@@ -273,9 +273,13 @@ def register_sli_agent(
     app: faust.App,
     settings: Settings,
     metrics: StreamMetrics,
+    deadletters: DeadLetters,
     objectives: Sequence[Objective] | None = None,
 ) -> None:
-    """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``)."""
+    """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``).
+
+    A point record or SLI event whose processing raises is dead-lettered, and the agent goes on.
+    """
     objectives = list(objectives if objectives is not None else load_objectives(settings.slo_file))
     by_id = {o.id: o for o in objectives}
     points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
@@ -395,21 +399,6 @@ def register_sli_agent(
         except (AttributeError, KeyError, TypeError):
             return True
 
-    async def refuse_points(message, value: bytes, kind: str, reason: str) -> None:
-        record = refused_record(
-            message,
-            value,
-            kind=kind,
-            reason=reason,
-            stage="sli",
-            max_record_bytes=settings.max_record_bytes,
-        )
-        await deadletter.send(value=record)
-        metrics.deadletters.labels(stage="sli", reason=kind).inc()
-        log.warning(
-            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
-        )
-
     def some_slo_reads(series_id: int, identity: dict) -> bool:
         reads = read_series.get(series_id)
         if reads is None:
@@ -420,7 +409,7 @@ def register_sli_agent(
 
     @app.agent(points, name="sli_route")
     async def sli_route(stream):
-        async for event in stream.events():
+        async def route_one(event) -> None:
             cpu = time.process_time()
             routed: dict[str, dict] = {}
             rejected = []
@@ -428,18 +417,23 @@ def register_sli_agent(
             try:
                 record = decode_points(value)
                 if not slo_series_in(record):
-                    continue
+                    return
                 checked = check_points(record)
             except (ValueError, BadPointsRecord) as error:
                 reason = error.reason if isinstance(error, BadPointsRecord) else "not JSON"
-                await refuse_points(event.message, value, "bad_points_record", reason)
-                continue
+                await deadletters.refuse(
+                    event.message, value, stage="sli", kind="bad_points_record", reason=reason
+                )
+                return
             if checked.problems:
-                await refuse_points(
+                await deadletters.refuse(
                     event.message,
                     value,
-                    "bad_points",
-                    refused_points_reason(checked.refused, len(checked) + len(checked.problems)),
+                    stage="sli",
+                    kind="bad_points",
+                    reason=refused_points_reason(
+                        checked.refused, len(checked) + len(checked.problems)
+                    ),
                 )
             for point in (
                 expand_v1(checked.record, read_metrics, some_slo_reads)
@@ -475,53 +469,58 @@ def register_sli_agent(
             for key, value in routed.items():
                 await events.send(key=key.rsplit("|", 1)[0], value=value)
 
+        async for event in stream.events():
+            async with deadletters.on_error(event, stage="sli"):
+                await route_one(event)
+
     @app.agent(events, name="sli_windows")
     async def sli_windows(stream):
         async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
             touched: dict[str, _Key] = {}
             now = time.time()
             for event in batch:
-                record = event.value
-                objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
-                if objective is None:
-                    continue
-                key = (
-                    event.key
-                    if isinstance(event.key, str)
-                    else sli_key(objective.id, record["group"])
-                )
-                t = float(record["t"])
-                if t > now + settings.sli_max_future_s:
-                    metrics.sli_events.labels(outcome="future").inc()
-                    log.warning("%s: point %.0f s in the future ignored", key, t - now)
-                    continue
-                state = touched.get(key) or load(key, objective, event.message.partition)
-                buckets = record.get("buckets")
-                if state.latency is None or not buckets or len(buckets) != state.latency.width:
-                    buckets = None
-                try:
+                async with deadletters.on_error(event, stage="sli"):
+                    record = event.value
+                    objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
+                    if objective is None:
+                        continue
+                    key = (
+                        event.key
+                        if isinstance(event.key, str)
+                        else sli_key(objective.id, record["group"])
+                    )
+                    t = float(record["t"])
+                    if t > now + settings.sli_max_future_s:
+                        metrics.sli_events.labels(outcome="future").inc()
+                        log.warning("%s: point %.0f s in the future ignored", key, t - now)
+                        continue
+                    state = touched.get(key) or load(key, objective, event.message.partition)
+                    buckets = record.get("buckets")
+                    if state.latency is None or not buckets or len(buckets) != state.latency.width:
+                        buckets = None
+                    try:
+                        if buckets is not None:
+                            check_counts(t, buckets)
+                        arrival = state.windows.add(
+                            t, good=float(record["good"]), total=float(record["total"])
+                        )
+                    except ImpossibleEvents as error:
+                        await _refuse(deadletter, metrics, event, f"{key}: {error}")
+                        continue
+                    metrics.sli_events.labels(outcome=arrival.value).inc()
+                    if arrival is Arrival.DROPPED:
+                        log.warning(
+                            "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
+                            key,
+                            t,
+                            state.windows.watermark - t,
+                            settings.sli_max_lateness_s,
+                        )
+                        continue
                     if buckets is not None:
-                        check_counts(t, buckets)
-                    arrival = state.windows.add(
-                        t, good=float(record["good"]), total=float(record["total"])
-                    )
-                except ImpossibleEvents as error:
-                    await _refuse(deadletter, metrics, event, f"{key}: {error}")
-                    continue
-                metrics.sli_events.labels(outcome=arrival.value).inc()
-                if arrival is Arrival.DROPPED:
-                    log.warning(
-                        "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
-                        key,
-                        t,
-                        state.windows.watermark - t,
-                        settings.sli_max_lateness_s,
-                    )
-                    continue
-                if buckets is not None:
-                    state.latency.add(t, [float(b) for b in buckets])
-                touched[key] = state
-                clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+                        state.latency.add(t, [float(b) for b in buckets])
+                    touched[key] = state
+                    clock["event"] = t if clock["event"] is None else max(clock["event"], t)
             if batch:
                 clock["last_event"] = time.monotonic()
             for key, state in touched.items():

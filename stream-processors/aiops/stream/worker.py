@@ -6,6 +6,7 @@ import gc
 
 import faust
 
+from aiops.kafka_config import check_connection
 from aiops.settings import Settings
 from aiops.stream.app import build_app
 
@@ -23,7 +24,12 @@ point, reading it 2.4 -> 1.2).
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Start the worker and block until it is stopped (SIGTERM or Ctrl-C)."""
+    """Start the worker and block until it is stopped (SIGTERM or Ctrl-C).
+
+    A cluster that refuses the login or TLS raises ``KafkaRefused`` before
+    Faust starts: its Kafka client would retry that for ever.
+    """
+    check_connection(settings)
     gc.set_threshold(*GC_THRESHOLDS)
     app = build_app(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,0 +1,110 @@
+"""The worker's Kafka transport: Faust's aiokafka driver, but a record batch it cannot read is skipped, not retried forever.
+
+aiokafka raises on a batch it cannot read (a bad CRC, a codec it cannot
+decompress, a corrupt record) and fetches the same batch again on the next
+poll, so one such batch stops its partition for good and Faust's fetcher
+dies on it. ``fetch_transport`` installs, in each consumer's fetcher, a
+record iterator that reads one batch at a time: a batch that raises is
+reported (``on_unreadable(tp, first_offset, end_offset, error)``, from the
+consumer's thread) and skipped, and the partition goes on with the next
+one; Faust treats the skipped offsets as a gap it may commit past.
+
+Only the read-uncommitted isolation level (what Faust's at-least-once
+processing uses) is guarded; transactional reads keep aiokafka's iterator.
+The hook reaches into aiokafka's fetcher (``Fetcher._records``,
+``PartitionRecords``), so the versions are pinned in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import faust
+from aiokafka.consumer.fetcher import READ_UNCOMMITTED, FetchResult, PartitionRecords
+from aiokafka.errors import CorruptRecordException
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+
+__all__ = ["OnUnreadable", "fetch_transport", "readable_records"]
+
+OnUnreadable = Callable[[TP, int, int, BaseException], None]
+"""Called with a partition, the first offset of a batch that was skipped, the offset after it, and why."""
+
+
+def readable_records(partition_records: PartitionRecords, on_unreadable: OnUnreadable) -> Iterator:
+    """aiokafka's records of one fetch (read uncommitted), with a batch that cannot be read skipped and reported.
+
+    Like ``PartitionRecords._unpack_records``: control batches are skipped,
+    records before the fetch offset too, and ``next_fetch_offset`` follows
+    each record and batch. A batch is read whole before its first record is
+    given out, so a batch that fails halfway gives out none of its records.
+    """
+    tp = partition_records._tp
+    batches = partition_records._records
+    while batches.has_next():
+        batch = batches.next_batch()
+        start = partition_records.next_fetch_offset
+        try:
+            if partition_records._check_crcs and not batch.validate_crc():
+                raise CorruptRecordException(f"Invalid CRC - {tp}")
+            if batch.is_control_batch:
+                partition_records.next_fetch_offset = batch.next_offset
+                continue
+            records = [
+                partition_records._consumer_record(tp, record)
+                for record in batch
+                if record.offset >= start
+            ]
+        except Exception as error:  # noqa: BLE001 - whatever breaks a batch must not stop its partition
+            end = max(batch.next_offset, start + 1)  # a corrupt header must not send us backwards
+            on_unreadable(tp, max(batch.base_offset, start), end, error)
+            partition_records.next_fetch_offset = end
+            continue
+        for record in records:
+            partition_records.next_fetch_offset = record.offset + 1
+            yield record
+        partition_records.next_fetch_offset = batch.next_offset
+
+
+class _GuardedRecords(collections.OrderedDict):
+    """The fetcher's prefetched results per partition, each given ``readable_records`` as it is stored."""
+
+    def __init__(self, on_unreadable: OnUnreadable) -> None:
+        super().__init__()
+        self._on_unreadable = on_unreadable
+
+    def __setitem__(self, tp: Any, result: Any) -> None:
+        if type(result) is FetchResult:
+            records = result._partition_records
+            if records is not None and records._isolation_level == READ_UNCOMMITTED:
+                records._records_iterator = readable_records(records, self._on_unreadable)
+        super().__setitem__(tp, result)
+
+
+class _ConsumerThread(driver.AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        fetcher = self._consumer._fetcher
+        guarded = _GuardedRecords(self.transport.on_unreadable)
+        guarded.update(fetcher._records)
+        fetcher._records = guarded
+
+
+class _Consumer(driver.Consumer):
+    def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(driver.Transport):
+    Consumer = _Consumer
+
+    def __init__(self, *args: Any, on_unreadable: OnUnreadable, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_unreadable = on_unreadable
+
+
+def fetch_transport(app: faust.App, on_unreadable: OnUnreadable) -> faust.types.TransportT:
+    """The consumer transport for ``app`` (set it as ``app.transport``) that skips unreadable batches."""
+    return _Transport(app.conf.broker_consumer, app, on_unreadable=on_unreadable)
