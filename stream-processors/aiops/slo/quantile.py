@@ -24,6 +24,12 @@ and ``len(bounds) + 1`` buckets, the last one up to ``+Inf``;
 scale-invariant, so the raw deltas of a window give the same answer as
 Prometheus's per-second rates of the same buckets.
 
+``native_histogram_quantile`` does the same for OpenTelemetry exponential
+histograms, which Prometheus stores as native histograms, following
+``HistogramQuantile`` in ``promql/quantile.go`` (Prometheus v3.15): inside a
+bucket it interpolates exponentially (linearly on a log2 scale), linearly in
+the zero bucket.
+
 >>> histogram_quantile(0.5, bounds=[0.1, 0.5], bucket_counts=[10, 20, 10])
 0.3
 """
@@ -34,6 +40,12 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
+from aiops.slo.exponential_histogram import (
+    ExponentialHistogram,
+    ascending_buckets,
+    descending_buckets,
+)
+
 __all__ = [
     "NotABucketBound",
     "bucket_quantile",
@@ -41,6 +53,7 @@ __all__ = [
     "cumulative_buckets",
     "fraction_at_or_below",
     "histogram_quantile",
+    "native_histogram_quantile",
     "nearest_bounds",
 ]
 
@@ -200,6 +213,65 @@ def fraction_at_or_below(
     return _ieee_div(good, float(sum(bucket_counts)))
 
 
+def native_histogram_quantile(q: float, h: ExponentialHistogram) -> float:
+    """The ``q``-quantile of an exponential histogram, as ``histogram_quantile`` on a native histogram.
+
+    Steps of ``HistogramQuantile`` (``promql/quantile.go``):
+
+    1. ``q < 0`` gives -Inf, ``q > 1`` +Inf; no observations or ``q`` NaN give NaN.
+    2. For ``q < 0.5`` (or a NaN ``sum``, the mark of NaN observations) the
+       buckets are walked upwards to rank ``q * count``; otherwise downwards
+       to rank ``(1 - q) * count``. Empty buckets are skipped.
+    3. In the zero bucket the lower bound is 0 when there are only positive
+       buckets (the upper bound 0 when only negative ones) and the quantile
+       is interpolated linearly; in any other bucket exponentially, so the
+       middle of ``(1, 2]`` is ``sqrt(2)``.
+    4. A rank beyond every bucket (NaN observations) gives NaN.
+
+    >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
+    >>> native_histogram_quantile(0.5, h)     # the middle of (1, 2]
+    1.4142135623730951
+    >>> native_histogram_quantile(0.9, h)     # rank 0.4 from the top: 60% into (2, 4]
+    3.0314331330207964
+    >>> native_histogram_quantile(0.5, ExponentialHistogram(scale=0, count=0))
+    nan
+    """
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    if h.count == 0 or math.isnan(q):
+        return math.nan
+    upwards = math.isnan(h.sum) or q < 0.5
+    if upwards:
+        buckets, rank = ascending_buckets(h), q * h.count
+    else:
+        buckets, rank = descending_buckets(h), (1 - q) * h.count
+    lower = upper = in_bucket = count = 0.0
+    for lower, upper, in_bucket in buckets:
+        if in_bucket == 0:
+            continue
+        count += in_bucket
+        if count >= rank:
+            break
+    if lower < 0 < upper:
+        if not h.negative and h.positive:
+            lower = 0.0
+        elif not h.positive and h.negative:
+            upper = 0.0
+    count = min(count, h.count)
+    if count < rank:
+        return math.nan if math.isnan(h.sum) else upper
+    rank = rank - (count - in_bucket) if upwards else count - rank
+    fraction = _ieee_div(rank, in_bucket)
+    if lower <= 0 <= upper:
+        return lower + (upper - lower) * fraction
+    log_lower, log_upper = _log2(abs(lower)), _log2(abs(upper))
+    if lower > 0:
+        return _exp2(log_lower + (log_upper - log_lower) * fraction)
+    return -_exp2(log_upper + (log_lower - log_upper) * (1 - fraction))
+
+
 def nearest_bounds(value: float, bounds: Sequence[float]) -> tuple[float | None, float | None]:
     """The highest bound below ``value`` and the lowest above it (None where there is none).
 
@@ -256,6 +328,19 @@ def _ensure_monotonic(buckets: list[list[float]]) -> None:
             running = bucket[1]
         elif bucket[1] < running:
             bucket[1] = running
+
+
+def _log2(x: float) -> float:
+    """``math.log2`` with Go's ``log2(0) = -Inf``."""
+    return math.log2(x) if x > 0 else -math.inf
+
+
+def _exp2(x: float) -> float:
+    """``2 ** x`` with Go's +Inf on overflow."""
+    try:
+        return math.exp2(x)
+    except OverflowError:
+        return math.inf
 
 
 def _ieee_div(a: float, b: float) -> float:
