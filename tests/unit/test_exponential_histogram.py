@@ -19,6 +19,7 @@ from aiops.slo.exponential_histogram import (
     descending_buckets,
     downscale,
 )
+from aiops.slo.quantile import native_histogram_fraction, native_histogram_quantile
 
 
 def test_otel_bucket_index_i_covers_base_to_the_i_to_base_to_the_i_plus_1():
@@ -130,6 +131,18 @@ def test_prometheus_rejects_scales_below_minus_4():
 def test_counts_are_floats_whatever_they_are_given_as():
     h = ExponentialHistogram(scale=0, count=3, zero_count=1, positive=[2])
     assert (h.count, h.zero_count, h.positive) == (3.0, 1.0, (2.0,))
+
+
+def test_the_fraction_below_a_quantile_is_that_quantile():
+    # quantile.go: "If HistogramQuantile(0.9, h) returns 123.4, then
+    # HistogramFraction(-Inf, 123.4, h) returns 0.9"; checked on random histograms,
+    # which walks both the upward (q < 0.5) and the downward (q >= 0.5) path.
+    rng = random.Random(7)
+    for _ in range(200):
+        h = _random_histogram(rng)
+        for q in (0.01, 0.25, 0.49, 0.5, 0.75, 0.95, 0.999):
+            value = native_histogram_quantile(q, h)
+            assert native_histogram_fraction(-math.inf, value, h) == pytest.approx(q, abs=1e-9)
 
 
 def _random_histogram(rng: random.Random) -> ExponentialHistogram:

@@ -1,20 +1,22 @@
-"""Prometheus's own native-histogram cases for histogram_quantile.
+"""Prometheus's own native-histogram cases for histogram_quantile and histogram_fraction.
 
 Every case is an ``eval`` of ``promql/promqltest/testdata/native_histograms.test``
 in Prometheus v3.15.1 (Go module ``github.com/prometheus/prometheus@v0.315.1``)
-that reduces to one exponential histogram and one quantile. A case names
+that reduces to one exponential histogram and one quantile, fraction or
+count (``histogram_fraction(...) * histogram_count(...)``). A case names
 the line of its ``eval``; ``HISTOGRAMS`` holds each input histogram in the
 file's notation, keyed by the line it is written on, and the expected value
 is copied as the file writes it.
 
-Taken: 72 ``histogram_quantile``/``histogram_quantiles`` results. Left out,
-all of that file's other quantile evals:
+Taken: 72 ``histogram_quantile``/``histogram_quantiles`` results, 115
+``histogram_fraction`` results and 10 fraction-times-count results. Left
+out, all of that file's other quantile and fraction evals:
 
-- a custom-bucket histogram (schema -53, line 1083), which OTel exponential
-  points never are;
+- custom-bucket histograms (schema -53: lines 22 and 26 ``h="cbh"``, 1080,
+  1083, 2514, 2520, 2527, 2533), which OTel exponential points never are;
 - evals with no value to compare (1908, 1911, 1914, 1917: only a warning)
   or over classic buckets (1904);
-- a quantile used as a filter, not a result (1983).
+- evals that are more than one function of one histogram (947, 1177, 1983).
 
 ``histograms.test`` has no case to take: its native histograms are either
 classic ones converted to custom buckets (``load_with_nhcb``) or mixed with
@@ -32,11 +34,17 @@ import re
 import pytest
 
 from aiops.slo.exponential_histogram import ExponentialHistogram
-from aiops.slo.quantile import native_histogram_quantile
+from aiops.slo.quantile import (
+    native_count_at_or_below,
+    native_fraction_at_or_below,
+    native_histogram_fraction,
+    native_histogram_quantile,
+)
 
 SOURCE = "native_histograms.test"
 
 HISTOGRAMS = {
+    3: "{{}}",
     34: "{{schema:0 sum:5 count:4 buckets:[1 2 1]}}",
     73: "{{schema:0 sum:5 count:4 buckets:[1 2 1]}}",
     # Line 115 at 5m: {{schema:0 sum:4 count:4 buckets:[1 2 1]}} + {{sum:2 count:1 buckets:[1] offset:1}};
@@ -44,6 +52,7 @@ HISTOGRAMS = {
     "115@5m": "{{schema:0 sum:6 count:5 buckets:[1 3 1]}}",
     136: "{{count:14 sum:24 buckets:[1 12 1]}}",  # line 115 at 50m, as the file evaluates it
     158: "{{count:0.0033333333333333335 sum:0.006666666666666667 offset:1 buckets:[0.0033333333333333335]}}",
+    177: "{{schema:-1 count:5 sum:8 offset:1 buckets:[5]}}",  # line 174 at 5m, as the file evaluates it
     197: "{{schema:0 z_bucket:1 z_bucket_w:0.5 sum:0.25 count:1}}",
     222: "{{schema:0 sum:-5 count:4 n_buckets:[1 2 1]}}",
     245: "{{schema:0 sum:-4 count:4 n_buckets:[1 2 1]}}",  # the second sample, read at 5m
@@ -65,6 +74,7 @@ HISTOGRAMS = {
     627: "{{schema:-1 sum:6 count:5 n_buckets:[0 0 5]}}",
     628: "{{schema:0 sum:4 count:5 n_buckets:[0 0 5]}}",
     629: "{{schema:1 sum:4 count:5 n_buckets:[0 0 5]}}",
+    648: "{{}}",
     657: "{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 buckets:[2 3 0 1 4]}}",
     759: "{{schema:0 count:12 sum:100 z_bucket:2 z_bucket_w:0.001 n_buckets:[2 3 0 1 4]}}",
     855: "{{schema:0 count:24 sum:100 z_bucket:4 z_bucket_w:0.001 buckets:[2 3 0 1 4] n_buckets:[2 3 0 1 4]}}",
@@ -72,6 +82,8 @@ HISTOGRAMS = {
     1613: "{{schema:0 count:3 sum:NaN}}",
     1614: "{{schema:0 count:15 sum:NaN buckets:[12]}}",
     1981: "{{schema:0 count:10 sum:50 counter_reset_hint:gauge buckets:[1 2 3 4]}}",
+    2041: "{{schema:0 sum:123.75 count:34 z_bucket:1 z_bucket_w:0.001 buckets:[2 4 8 16] n_buckets:[1 2]}}",
+    2071: "{{schema:2 sum:12.8286080906 count:28 z_bucket:1 z_bucket_w:0.001 buckets:[1 2 4 7 3] n_buckets:[1 5 3 1]}}",
 }
 
 
@@ -208,9 +220,154 @@ QUANTILES = [
 ]
 
 
+FRACTIONS = [
+    case(3, "-Inf", "+Inf", "NaN", "22 h=exp"),
+    case(3, "0", "8", "NaN", "26 h=exp"),
+    case(34, "1", "2", "0.5", "49"),
+    case(34, "0", "8", "1", "53"),
+    case(73, "1", "2", "0.5", "84"),
+    case(73, "1", "2", "0.5", "102"),
+    case("115@5m", "1", "2", "0.6", "127"),
+    case(136, "1", "2", "0.8571428571428571", "148"),
+    case(177, "1", "4", "1", "189"),
+    case(197, "-0.5", "0.5", "1", "211"),
+    case(222, "-2", "-1", "0.5", "234"),
+    case(245, "-2", "-1", "0.5", "257"),
+    case("268@5m", "0", "4", "0.5", "279"),
+    case(565, "0", "2", "0.5", "574 schema=-1"),
+    case(566, "0", "1.4142135623730951", "0.5", "577 schema=0"),
+    case(567, "0", "1.189207", "0.5", "580 schema=+1", rel=ROUNDED),
+    case(586, "0", "8", "0.5", "595 schema=-1"),
+    case(587, "0", "2.82842712474619", "0.5", "598 schema=0"),
+    case(588, "0", "1.6817928305074292", "0.5", "601 schema=+1"),
+    case(607, "-2", "0", "0.5", "616 schema=-1"),
+    case(608, "-1.4142135623730951", "0", "0.5", "619 schema=0"),
+    case(609, "-1.189207", "0", "0.5", "622 schema=+1", rel=ROUNDED),
+    case(627, "-8", "0", "0.5", "636 schema=-1"),
+    case(628, "-2.82842712474619", "0", "0.5", "639 schema=0"),
+    case(629, "-1.6817928305074292", "0", "0.5", "642 schema=+1"),
+    case(648, "3.1415", "42", "NaN", "650"),
+    case(657, "0", "+Inf", "1", "659"),
+    case(657, "-Inf", "0", "0", "662"),
+    case(657, "-0.001", "0", "0", "665"),
+    case(657, "0", "0.001", "0.16666666666666666", "668"),
+    case(657, "0.001", "inf", "0.8333333333333334", "672"),
+    case(657, "0", "0.0005", "0.08333333333333333", "676"),
+    case(657, "-inf", "-0.001", "0", "684"),
+    case(657, "1", "2", "0.25", "687"),
+    case(657, "0", "1.5", "0.4795739585136224", "694"),
+    case(657, "1.5", "2", "0.10375937481971091", "697"),
+    case(657, "1", "8", "0.3333333333333333", "700"),
+    case(657, "0", "6", "0.6320802083934297", "703"),
+    case(657, "1", "6", "0.29874687506009634", "709"),
+    case(657, "1.5", "6", "0.15250624987980724", "712"),
+    case(657, "-2", "-1", "0", "715"),
+    case(657, "-2", "-1.5", "0", "718"),
+    case(657, "-8", "-1", "0", "721"),
+    case(657, "-6", "-1", "0", "724"),
+    case(657, "-6", "-1.5", "0", "727"),
+    case(657, "42", "3.1415", "0", "730"),
+    case(657, "0", "0", "0", "733"),
+    case(657, "0.000001", "0.000001", "0", "736"),
+    case(657, "42", "42", "0", "739"),
+    case(657, "-3.1", "-3.1", "0", "742"),
+    case(657, "3.1415", "NaN", "NaN", "745"),
+    case(657, "NaN", "42", "NaN", "748"),
+    case(657, "NaN", "NaN", "NaN", "751"),
+    case(657, "-Inf", "+Inf", "1", "754"),
+    case(759, "0", "+Inf", "0", "761"),
+    case(759, "-Inf", "0", "1", "764"),
+    case(759, "-0.001", "0", "0.16666666666666666", "767"),
+    case(759, "0", "0.001", "0", "770"),
+    case(759, "-0.0005", "0", "0.08333333333333333", "773"),
+    case(759, "-inf", "-0.0005", "0.9166666666666666", "776"),
+    case(759, "0.001", "inf", "0", "782"),
+    case(759, "-inf", "-0.001", "0.8333333333333334", "785"),
+    case(759, "1", "2", "0", "788"),
+    case(759, "1.5", "2", "0", "791"),
+    case(759, "1", "8", "0", "794"),
+    case(759, "1", "6", "0", "797"),
+    case(759, "1.5", "6", "0", "800"),
+    case(759, "-2", "-1", "0.25", "803"),
+    case(759, "-2", "-1.5", "0.10375937481971091", "806"),
+    case(759, "-8", "-1", "0.3333333333333333", "809"),
+    case(759, "-inf", "-6", "0.36791979160657035", "812"),
+    case(759, "-6", "-1", "0.29874687506009634", "818"),
+    case(759, "-6", "-1.5", "0.15250624987980724", "821"),
+    case(759, "42", "3.1415", "0", "824"),
+    case(759, "0", "0", "0", "827"),
+    case(759, "0.000001", "0.000001", "0", "830"),
+    case(759, "42", "42", "0", "833"),
+    case(759, "-3.1", "-3.1", "0", "836"),
+    case(759, "3.1415", "NaN", "NaN", "839"),
+    case(759, "NaN", "42", "NaN", "842"),
+    case(759, "NaN", "NaN", "NaN", "845"),
+    case(759, "-Inf", "+Inf", "1", "848"),
+    case(855, "0", "+Inf", "0.5", "857"),
+    case(855, "-Inf", "0", "0.5", "860"),
+    case(855, "-0.001", "0", "0.08333333333333333", "863"),
+    case(855, "0", "0.001", "0.08333333333333333", "866"),
+    case(855, "-0.0005", "0.0005", "0.08333333333333333", "869"),
+    case(855, "-inf", "0.0005", "0.5416666666666666", "872"),
+    case(855, "-inf", "-0.0005", "0.4583333333333333", "878"),
+    case(855, "0.001", "inf", "0.4166666666666667", "884"),
+    case(855, "-inf", "-0.001", "0.4166666666666667", "887"),
+    case(855, "1", "2", "0.125", "890"),
+    case(855, "1.5", "2", "0.051879687409855414", "893"),
+    case(855, "1", "8", "0.16666666666666666", "896"),
+    case(855, "1", "6", "0.14937343753004825", "899"),
+    case(855, "1.5", "6", "0.07625312493990366", "902"),
+    case(855, "-2", "-1", "0.125", "905"),
+    case(855, "-2", "-1.5", "0.051879687409855456", "908"),
+    case(855, "-8", "-1", "0.16666666666666666", "911"),
+    case(855, "-6", "-1", "0.14937343753004817", "914"),
+    case(855, "-6", "-1.5", "0.07625312493990362", "917"),
+    case(855, "42", "3.1415", "0", "920"),
+    case(855, "0", "0", "0", "923"),
+    case(855, "0.000001", "0.000001", "0", "926"),
+    case(855, "42", "42", "0", "929"),
+    case(855, "-3.1", "-3.1", "0", "932"),
+    case(855, "3.1415", "NaN", "NaN", "935"),
+    case(855, "NaN", "42", "NaN", "938"),
+    case(855, "NaN", "NaN", "NaN", "941"),
+    case(855, "-Inf", "+Inf", "1", "944"),
+    case(1152, "0.0", "1.0", "NaN", "1172"),  # of rate(const_histogram[5m]), given at :1152
+    case(1613, "-Inf", "0.7071067811865475", "0.0", "1648 case=100% NaNs"),
+    case(1614, "-Inf", "0.7071067811865475", "0.4", "1648 case=20% NaNs"),
+    case(1613, "-Inf", "+Inf", "0.0", "1653 case=100% NaNs"),
+    case(1614, "-Inf", "+Inf", "0.8", "1653 case=20% NaNs"),
+]
+
+COUNTS = [
+    case(2041, "-Inf", "2", "10", "2449"),
+    case(2041, "2", "+Inf", "24", "2455"),
+    case(2041, "-Inf", "-1", "2", "2462"),
+    case(2041, "-1", "+Inf", "32", "2468"),
+    case(2041, "-Inf", "0", "3.5", "2475"),
+    case(2041, "0", "+Inf", "30.5", "2481"),
+    case(2041, "-Inf", "1.4142135624", "8", "2488", rel=ROUNDED),
+    case(2041, "1.4142135624", "+Inf", "26", "2494", rel=ROUNDED),
+    case(2071, "-Inf", "1.13", "13.410582181123704", "2501"),
+    case(2071, "1.13", "+Inf", "14.589417818876296", "2507"),
+]
+
+
 @pytest.mark.parametrize(("literal", "q", "expected", "rel"), QUANTILES)
 def test_histogram_quantile_as_prometheus(literal, q, expected, rel):
     assert_agrees(native_histogram_quantile(float(q), parse(literal)), expected, rel)
+
+
+@pytest.mark.parametrize(("literal", "lower", "upper", "expected", "rel"), FRACTIONS)
+def test_histogram_fraction_as_prometheus(literal, lower, upper, expected, rel):
+    assert_agrees(
+        native_histogram_fraction(float(lower), float(upper), parse(literal)), expected, rel
+    )
+
+
+@pytest.mark.parametrize(("literal", "lower", "upper", "expected", "rel"), COUNTS)
+def test_fraction_times_count_as_prometheus(literal, lower, upper, expected, rel):
+    h = parse(literal)
+    assert_agrees(native_histogram_fraction(float(lower), float(upper), h) * h.count, expected, rel)
 
 
 # Beyond the file: behaviour of HistogramQuantile (promql/quantile.go, v3.15.1) that none of
@@ -234,3 +391,35 @@ def test_empty_buckets_at_either_end_are_skipped(q, expected):
     # quantile.go:258: buckets with a count of 0 never hold the rank.
     h = ExponentialHistogram(scale=0, count=3, sum=4, positive_offset=-1, positive=[0, 3, 0])
     assert native_histogram_quantile(q, h) == expected
+
+
+@pytest.mark.parametrize(("literal", "lower", "upper", "expected", "rel"), COUNTS)
+def test_the_good_events_of_a_latency_slo_are_the_fraction_at_or_below_times_count(
+    literal, lower, upper, expected, rel
+):
+    # COUNTS are histogram_fraction(-Inf, t) * histogram_count (or (t, +Inf)); the good
+    # events at or below t are the first kind, the rest are the total minus them.
+    h = parse(literal)
+    if float(lower) == -math.inf:
+        assert_agrees(native_count_at_or_below(float(upper), h), expected, rel)
+    else:
+        assert_agrees(h.count - native_count_at_or_below(float(lower), h), expected, rel)
+
+
+@pytest.mark.parametrize(
+    ("literal", "upper", "expected", "rel"),
+    [
+        pytest.param(literal, upper, expected, rel, id=p.id)
+        for p in FRACTIONS
+        for literal, lower, upper, expected, rel in [p.values]
+        if float(lower) == -math.inf
+    ],
+)
+def test_the_good_ratio_is_the_fraction_from_minus_infinity(literal, upper, expected, rel):
+    assert_agrees(native_fraction_at_or_below(float(upper), parse(literal)), expected, rel)
+
+
+def test_no_events_count_zero_good_events():
+    # histogram_fraction of an empty histogram is NaN (native_histograms.test:1172); a count of
+    # good events in a window without events is 0, so the SLI adds nothing rather than NaN.
+    assert native_count_at_or_below(0.3, parse(HISTOGRAMS[1152])) == 0.0
