@@ -1,6 +1,7 @@
 """The generated SLO rules against Debian's promtool and prometheus (2.42).
 
-``promtool check rules`` on the committed and golden rule files, the
+``promtool check rules`` on the committed and golden rule files (the native
+golden too: 2.42 parses ``histogram_count``/``histogram_fraction``), the
 hand-computed ``promtool test rules`` file in tests/data/slo, and a real
 Prometheus of the local-stack layout that loads and evaluates every group of
 the spec the settings name (the default one and a scaled one).
@@ -38,8 +39,12 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "rules",
-    [REPO / RULES_FILE, DATA / "golden" / "out-scaled-windows.yml"],
-    ids=["committed", "golden-scaled-windows"],
+    [
+        REPO / RULES_FILE,
+        DATA / "golden" / "out-scaled-windows.yml",
+        DATA / "golden" / "out-native.yml",
+    ],
+    ids=["committed", "golden-scaled-windows", "golden-native"],
 )
 def test_promtool_checks_the_rules(rules: Path):
     result = promtool("check", "rules", str(rules))

@@ -199,3 +199,31 @@ def test_ungrouped_slos_sum_without_by_and_disabled_severities_have_no_alert():
         r["record"]
         for r in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"]
     ][:2] == ["slo:sli_error:ratio_rate30s", "slo:sli_error:ratio_rate1m"]
+
+
+def test_native_latency_counts_per_series_fractions_over_histogram_counts():
+    native = load_objectives(DATA / "good" / "native-latency.yaml")[0]
+    expr = sli_error_expr(native, 300)
+    series = (
+        'http_server_request_duration_seconds{service_name="demo-service", http_route=~"/api/.*"}'
+    )
+    good = (
+        f"sum by (http_route)(histogram_fraction(-Inf, 0.3, rate({series}[5m]))"
+        f" * (histogram_count(rate({series}[5m])) > 0))"
+    )
+    total = f"sum by (http_route)(histogram_count(rate({series}[5m])))"
+    assert expr == f"1 - (\n  (\n    {good}\n    or\n    0 * {total}\n  )\n  /\n  {total}\n)\n"
+
+
+def test_native_rules_read_no_classic_series():
+    text = render_rules(load_objectives(DATA / "golden" / "in-native.yaml"), "in-native.yaml")
+    assert "_bucket" not in text and "_count{" not in text and "le=" not in text
+    assert text.count("histogram_fraction(-Inf, 0.3, ") == 8  # one per window of the latency SLO
+
+
+def test_a_native_threshold_keeps_its_digits(tmp_path: Path):
+    source = (DATA / "good" / "native-latency.yaml").read_text()
+    assert source.count("value: 0.3") == 1
+    (tmp_path / "ten-microseconds.yaml").write_text(source.replace("value: 0.3", "value: 0.00001"))
+    objective = load_objectives(tmp_path / "ten-microseconds.yaml")[0]
+    assert "histogram_fraction(-Inf, 0.00001, " in sli_error_expr(objective, 300)
