@@ -13,7 +13,9 @@ import yaml
 
 from aiops.settings import Settings
 from aiops.slo.artifacts import RULES_FILE, SCHEMA_FILE, artifacts, drift, write_artifacts
+from aiops.slo.exponential_histogram import ExponentialHistogram
 from aiops.slo.objective import load_objectives
+from aiops.slo.quantile import native_count_at_or_below
 from aiops.slo.rules import render_rules, rule_groups, sli_error_expr
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
@@ -227,3 +229,28 @@ def test_a_native_threshold_keeps_its_digits(tmp_path: Path):
     (tmp_path / "ten-microseconds.yaml").write_text(source.replace("value: 0.3", "value: 0.00001"))
     objective = load_objectives(tmp_path / "ten-microseconds.yaml")[0]
     assert "histogram_fraction(-Inf, 0.00001, " in sli_error_expr(objective, 300)
+
+
+def test_native_rules_promtool_expectations_are_what_the_stream_computes():
+    """promtool-native-rules-test.yml expects from Prometheus what aiops.slo.quantile computes.
+
+    Its input adds, per minute on /api/checkout, the histograms below (OTel offsets are one less
+    than the file's Prometheus offsets); the 404 series is constant and adds nothing.
+    """
+    text = (DATA / "promtool-native-rules-test.yml").read_text()
+    assert "+{{schema:0 count:100 sum:25 offset:-2 buckets:[60 40]}}x120" in text
+    assert "+{{schema:0 count:10 sum:8 offset:0 buckets:[10]}}x120" in text
+    ok = ExponentialHistogram(scale=0, count=100, sum=25, positive_offset=-3, positive=[60, 40])
+    failed = ExponentialHistogram(scale=0, count=10, sum=8, positive_offset=-1, positive=[10])
+    good = native_count_at_or_below(0.3, ok) + native_count_at_or_below(0.3, failed)
+    expected = {
+        (t["expr"], s["labels"].split("{")[0]): s["value"]
+        for t in yaml.safe_load(text)["tests"][0]["promql_expr_test"]
+        for s in t["exp_samples"]
+    }
+    latency = 'slo:sli_error:ratio_rate5m{sloth_id="demo-service-api-latency"}'
+    availability = 'slo:sli_error:ratio_rate5m{sloth_id="demo-service-api-availability"}'
+    assert expected[(latency, "slo:sli_error:ratio_rate5m")] == pytest.approx(
+        1 - good / 110, rel=1e-15
+    )
+    assert expected[(availability, "slo:sli_error:ratio_rate5m")] == 10 / 110
