@@ -64,9 +64,8 @@ def test_promtool_unit_tests_of_the_native_rules_pass():
     Debian's promtool 2.42 cannot load native histograms into input_series, so this runs only
     where the promtool on PATH is 3.0 or later.
     """
-    version = re.search(r"version (\d+)\.(\d+)\.(\d+)", promtool("--version").stdout)
-    assert version, "cannot read promtool's version"
-    if int(version[1]) < 3:
+    version = re.search(r"version (\d+)\.\d+\.\d+", promtool("--version").stdout)
+    if version and int(version[1]) < 3:  # a promtool built from source may not know its version
         pytest.skip(f"promtool {version[0].split()[1]} reads no native histograms; needs 3.0+")
     result = promtool("test", "rules", str(DATA / "promtool-native-rules-test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
