@@ -423,3 +423,13 @@ def test_no_events_count_zero_good_events():
     # histogram_fraction of an empty histogram is NaN (native_histograms.test:1172); a count of
     # good events in a window without events is 0, so the SLI adds nothing rather than NaN.
     assert native_count_at_or_below(0.3, parse(HISTOGRAMS[1152])) == 0.0
+
+
+def test_with_nan_observations_the_rank_is_interpolated_in_the_last_bucket():
+    # quantile.go:323-328 walks on to the last bucket to detect NaN observations and reuses the
+    # variable of the bucket it interpolates in. Rank 1.25 of 5 is 0.25 into (1, 2], but is placed
+    # 0.25 into (2, 4]: 2 ** 1.25, which is also what promtool 3.15.1 answers for this histogram.
+    h = parse("{{schema:0 sum:NaN count:5 buckets:[1 2 1]}}")
+    assert native_histogram_quantile(0.25, h) == pytest.approx(2**1.25, rel=1e-12)
+    finite = parse("{{schema:0 sum:5 count:4 buckets:[1 2 1]}}")
+    assert native_histogram_quantile(0.25, finite) == pytest.approx(1.0, rel=1e-12)

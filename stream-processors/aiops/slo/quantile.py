@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from aiops.slo.exponential_histogram import (
@@ -230,6 +231,10 @@ def native_histogram_quantile(q: float, h: ExponentialHistogram) -> float:
        is interpolated linearly; in any other bucket exponentially, so the
        middle of ``(1, 2]`` is ``sqrt(2)``.
     4. A rank beyond every bucket (NaN observations) gives NaN.
+    5. With a NaN ``sum`` the rank found in step 2 is interpolated in the
+       histogram's last bucket instead, as Prometheus v3.15.1 does (its check
+       for NaN observations moves the bucket it interpolates in; a quirk, kept
+       so that the two agree).
 
     >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
     >>> native_histogram_quantile(0.5, h)     # the middle of (1, 2]
@@ -266,6 +271,12 @@ def native_histogram_quantile(q: float, h: ExponentialHistogram) -> float:
     if count < rank:
         return math.nan if math.isnan(h.sum) else upper
     rank = rank - (count - in_bucket) if upwards else count - rank
+    if math.isnan(h.sum):
+        # Prometheus walks on to the last bucket to detect NaN observations and reuses its
+        # bucket variable for that (quantile.go:323-328), so it interpolates there.
+        last = deque(buckets, maxlen=1)
+        if last:
+            lower, upper, in_bucket = last[0]
     fraction = _ieee_div(rank, in_bucket)
     if lower <= 0 <= upper:
         return lower + (upper - lower) * fraction
