@@ -192,3 +192,13 @@ def test_self_monitoring_metrics_are_declared_in_the_catalogue():
         for sample_name in (family.name, f"{family.name}_total", f"{family.name}_bucket")
     }
     assert {m for m in SELF_MONITORING_METRICS if m.startswith("aiops_")} <= declared
+
+
+def test_the_slo_overview_reads_requests_from_classic_or_native_histograms():
+    board = BOARDS["aiops-slo-overview.json"]
+    queries = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    raw = [q for q in queries if "http_server_request_duration_seconds" in q]
+    assert len(raw) == 1, "only the request-rate panel reads the HTTP histogram itself"
+    classic, native = raw[0].split(" or ")
+    assert "http_server_request_duration_seconds_count{" in classic
+    assert "histogram_count(rate(http_server_request_duration_seconds{" in native

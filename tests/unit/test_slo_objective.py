@@ -267,3 +267,12 @@ def test_an_slo_reads_by_identity_every_series_whose_points_it_counts(path):
             assert objective.reads(identity) or not adds
             counted += adds
     assert counted > 0
+
+
+def test_a_native_latency_objective_declares_no_buckets_and_any_threshold():
+    (native,) = load_objectives(GOOD / "native-latency.yaml")
+    assert isinstance(native.indicator, LatencyIndicator)
+    assert native.indicator.source.native and native.indicator.buckets == ()
+    assert native.indicator.threshold == 0.3
+    (classic,) = load_objectives(GOOD / "latency.yaml")
+    assert not classic.indicator.source.native

@@ -13,7 +13,9 @@ import yaml
 
 from aiops.settings import Settings
 from aiops.slo.artifacts import RULES_FILE, SCHEMA_FILE, artifacts, drift, write_artifacts
+from aiops.slo.exponential_histogram import ExponentialHistogram
 from aiops.slo.objective import load_objectives
+from aiops.slo.quantile import native_count_at_or_below
 from aiops.slo.rules import render_rules, rule_groups, sli_error_expr
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
@@ -199,3 +201,58 @@ def test_ungrouped_slos_sum_without_by_and_disabled_severities_have_no_alert():
         r["record"]
         for r in groups["sloth-slo-sli-recordings-demo-service-checkout-availability-fast"]
     ][:2] == ["slo:sli_error:ratio_rate30s", "slo:sli_error:ratio_rate1m"]
+
+
+def test_native_latency_counts_per_series_fractions_over_histogram_counts():
+    native = load_objectives(DATA / "good" / "native-latency.yaml")[0]
+    expr = sli_error_expr(native, 300)
+    series = (
+        'http_server_request_duration_seconds{service_name="demo-service", http_route=~"/api/.*"}'
+    )
+    good = (
+        f"sum by (http_route)(histogram_fraction(-Inf, 0.3, rate({series}[5m]))"
+        f" * (histogram_count(rate({series}[5m])) > 0))"
+    )
+    total = f"sum by (http_route)(histogram_count(rate({series}[5m])))"
+    assert expr == f"1 - (\n  (\n    {good}\n    or\n    0 * {total}\n  )\n  /\n  {total}\n)\n"
+
+
+def test_native_rules_read_no_classic_series():
+    text = render_rules(load_objectives(DATA / "golden" / "in-native.yaml"), "in-native.yaml")
+    assert "_bucket" not in text and "_count{" not in text and "le=" not in text
+    assert text.count("histogram_fraction(-Inf, 0.3, ") == 8  # one per window of the latency SLO
+
+
+def test_a_native_threshold_keeps_its_digits(tmp_path: Path):
+    source = (DATA / "good" / "native-latency.yaml").read_text()
+    assert source.count("value: 0.3") == 1
+    (tmp_path / "ten-microseconds.yaml").write_text(source.replace("value: 0.3", "value: 0.00001"))
+    objective = load_objectives(tmp_path / "ten-microseconds.yaml")[0]
+    assert "histogram_fraction(-Inf, 0.00001, " in sli_error_expr(objective, 300)
+
+
+def test_native_rules_promtool_expectations_are_what_the_stream_computes():
+    """promtool-native-rules-test.yml expects from Prometheus what aiops.slo.quantile computes.
+
+    Its input adds, per minute on /api/checkout, the histograms below (OTel offsets are one less
+    than the file's Prometheus offsets); the 404 series is constant and adds nothing.
+    """
+    text = (DATA / "promtool-native-rules-test.yml").read_text()
+    assert "+{{schema:0 count:100 sum:25 offset:-2 buckets:[60 40]}}x120" in text
+    assert "+{{schema:0 count:10 sum:8 offset:0 buckets:[10]}}x120" in text
+    ok = ExponentialHistogram(scale=0, count=100, sum=25, positive_offset=-3, positive=[60, 40])
+    failed = ExponentialHistogram(scale=0, count=10, sum=8, positive_offset=-1, positive=[10])
+    good = native_count_at_or_below(0.3, ok) + native_count_at_or_below(0.3, failed)
+    expected = {
+        (t["expr"], s["labels"].split("{")[0]): s["value"]
+        for t in yaml.safe_load(text)["tests"][0]["promql_expr_test"]
+        for s in t["exp_samples"]
+    }
+    latency = 'slo:sli_error:ratio_rate5m{sloth_id="demo-service-api-latency"}'
+    availability = 'slo:sli_error:ratio_rate5m{sloth_id="demo-service-api-availability"}'
+    assert expected[(latency, "slo:sli_error:ratio_rate5m")] == pytest.approx(
+        1 - good / 110, rel=1e-15
+    )
+    assert expected[(availability, "slo:sli_error:ratio_rate5m")] == pytest.approx(
+        10 / 110, rel=1e-15
+    )

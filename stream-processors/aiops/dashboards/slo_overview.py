@@ -171,13 +171,17 @@ def budget_remaining_over_time():
 
 
 def request_rate():
+    selector = '{service_name="$service"}'
     return timeseries(
         "Request rate",
-        "Requests per second the SLOs are computed on, per route: context for the ratios (few requests make noisy ratios).",
+        "Requests per second the SLOs are computed on, per route: context for the ratios (few requests make noisy ratios). "
+        "Counted from the classic histogram's _count series, or from the native histogram (histogram_count) "
+        "when the service exports exponential histograms.",
         "reqps",
     ).with_target(
         prom(
-            f'sum by (http_route) (rate({HTTP_METRIC}_count{{service_name="$service"}}[{RATE}]))',
+            f"sum by (http_route) (rate({HTTP_METRIC}_count{selector}[{RATE}]))"
+            f" or sum by (http_route) (histogram_count(rate({HTTP_METRIC}{selector}[{RATE}])))",
             "{{http_route}}",
         )
     )

@@ -85,13 +85,24 @@ class Selector:
     unit: str
     instrument: Literal["histogram", "counter"]
     matchers: tuple[Matcher, ...] = ()
+    histogram: Literal["classic", "native"] = "classic"
+    """How Prometheus stores a histogram: ``_bucket``/``_count`` series, or one native series."""
 
     @classmethod
     def from_spec(cls, spec: MetricSourceSpec) -> Selector:
         """The selector a spec's ``metricSource.spec`` describes."""
         return cls(
-            spec.metric, spec.unit, spec.instrument, tuple(Matcher.parse(m) for m in spec.matchers)
+            spec.metric,
+            spec.unit,
+            spec.instrument,
+            tuple(Matcher.parse(m) for m in spec.matchers),
+            spec.histogram,
         )
+
+    @property
+    def native(self) -> bool:
+        """Whether Prometheus holds this histogram as a native histogram."""
+        return self.instrument == "histogram" and self.histogram == "native"
 
     @property
     def prometheus_name(self) -> str:
@@ -171,7 +182,12 @@ class RatioIndicator:
 
 @dataclass(frozen=True)
 class LatencyIndicator:
-    """Requests at or below ``threshold`` (a bucket bound) over all requests of a histogram.
+    """Requests at or below ``threshold`` over all requests of a histogram.
+
+    On a classic histogram the threshold is one of the declared ``buckets``;
+    on a native one (``source.native``) nothing is declared (``buckets`` is
+    empty) and the threshold may fall inside a bucket. ``events`` reads
+    classic points; exponential points are not in the points record yet.
 
     >>> r = LatencyIndicator(Selector("latency", "s", "histogram"), threshold=0.25, buckets=(0.1, 0.25, 0.5))
     >>> r.events({"metric": "latency", "kind": "histogram", "unit": "s", "count": 10,
@@ -345,9 +361,9 @@ def to_objective(spec: SloSpec) -> Objective:
     if indicator_spec.threshold_metric is not None:
         source = indicator_spec.threshold_metric.metric_source.spec
         threshold = body.objectives[0].value
-        assert threshold is not None and source.buckets is not None
+        assert threshold is not None
         indicator = LatencyIndicator(
-            Selector.from_spec(source), float(threshold), tuple(source.buckets)
+            Selector.from_spec(source), float(threshold), tuple(source.buckets or ())
         )
     else:
         ratio = indicator_spec.ratio_metric

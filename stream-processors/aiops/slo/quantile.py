@@ -24,6 +24,12 @@ and ``len(bounds) + 1`` buckets, the last one up to ``+Inf``;
 scale-invariant, so the raw deltas of a window give the same answer as
 Prometheus's per-second rates of the same buckets.
 
+``native_histogram_quantile`` and ``native_histogram_fraction`` do the same
+for OpenTelemetry exponential histograms, which Prometheus stores as native
+histograms, following ``HistogramQuantile`` and ``HistogramFraction`` in
+``promql/quantile.go`` (Prometheus v3.15): inside a bucket they interpolate
+exponentially (linearly on a log2 scale), linearly in the zero bucket.
+
 >>> histogram_quantile(0.5, bounds=[0.1, 0.5], bucket_counts=[10, 20, 10])
 0.3
 """
@@ -32,7 +38,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Sequence
+
+from aiops.slo.exponential_histogram import (
+    ExponentialHistogram,
+    ascending_buckets,
+    descending_buckets,
+)
 
 __all__ = [
     "NotABucketBound",
@@ -41,6 +54,10 @@ __all__ = [
     "cumulative_buckets",
     "fraction_at_or_below",
     "histogram_quantile",
+    "native_count_at_or_below",
+    "native_fraction_at_or_below",
+    "native_histogram_fraction",
+    "native_histogram_quantile",
     "nearest_bounds",
 ]
 
@@ -200,6 +217,166 @@ def fraction_at_or_below(
     return _ieee_div(good, float(sum(bucket_counts)))
 
 
+def native_histogram_quantile(q: float, h: ExponentialHistogram) -> float:
+    """The ``q``-quantile of an exponential histogram, as ``histogram_quantile`` on a native histogram.
+
+    Steps of ``HistogramQuantile`` (``promql/quantile.go``):
+
+    1. ``q < 0`` gives -Inf, ``q > 1`` +Inf; no observations or ``q`` NaN give NaN.
+    2. For ``q < 0.5`` (or a NaN ``sum``, the mark of NaN observations) the
+       buckets are walked upwards to rank ``q * count``; otherwise downwards
+       to rank ``(1 - q) * count``. Empty buckets are skipped.
+    3. In the zero bucket the lower bound is 0 when there are only positive
+       buckets (the upper bound 0 when only negative ones) and the quantile
+       is interpolated linearly; in any other bucket exponentially, so the
+       middle of ``(1, 2]`` is ``sqrt(2)``.
+    4. A rank beyond every bucket (NaN observations) gives NaN.
+    5. With a NaN ``sum`` the rank found in step 2 is interpolated in the
+       histogram's last bucket instead, as Prometheus v3.15.1 does (its check
+       for NaN observations moves the bucket it interpolates in; a quirk, kept
+       so that the two agree).
+
+    >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
+    >>> native_histogram_quantile(0.5, h)     # the middle of (1, 2]
+    1.4142135623730951
+    >>> native_histogram_quantile(0.9, h)     # rank 0.4 from the top: 60% into (2, 4]
+    3.0314331330207964
+    >>> native_histogram_quantile(0.5, ExponentialHistogram(scale=0, count=0))
+    nan
+    """
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    if h.count == 0 or math.isnan(q):
+        return math.nan
+    upwards = math.isnan(h.sum) or q < 0.5
+    if upwards:
+        buckets, rank = ascending_buckets(h), q * h.count
+    else:
+        buckets, rank = descending_buckets(h), (1 - q) * h.count
+    lower = upper = in_bucket = count = 0.0
+    for lower, upper, in_bucket in buckets:
+        if in_bucket == 0:
+            continue
+        count += in_bucket
+        if count >= rank:
+            break
+    if lower < 0 < upper:
+        if not h.negative and h.positive:
+            lower = 0.0
+        elif not h.positive and h.negative:
+            upper = 0.0
+    count = min(count, h.count)
+    if count < rank:
+        return math.nan if math.isnan(h.sum) else upper
+    rank = rank - (count - in_bucket) if upwards else count - rank
+    if math.isnan(h.sum):
+        # Prometheus walks on to the last bucket to detect NaN observations and reuses its
+        # bucket variable for that (quantile.go:323-328), so it interpolates there.
+        last = deque(buckets, maxlen=1)
+        if last:
+            lower, upper, in_bucket = last[0]
+    fraction = _ieee_div(rank, in_bucket)
+    if lower <= 0 <= upper:
+        return lower + (upper - lower) * fraction
+    log_lower, log_upper = _log2(abs(lower)), _log2(abs(upper))
+    if lower > 0:
+        return _exp2(log_lower + (log_upper - log_lower) * fraction)
+    return -_exp2(log_upper + (log_lower - log_upper) * (1 - fraction))
+
+
+def native_histogram_fraction(lower: float, upper: float, h: ExponentialHistogram) -> float:
+    """The fraction of observations in ``(lower, upper]``, as ``histogram_fraction`` on a native histogram.
+
+    ``HistogramFraction`` (``promql/quantile.go``) walks the buckets upwards;
+    a bound inside a bucket takes the part of its count below the bound,
+    interpolated exponentially (linearly in the zero bucket, whose lower bound
+    is 0 when there are only positive buckets). NaN observations are in
+    ``count`` but in no bucket, so they are in no fraction either. NaN when
+    there are no observations or a bound is NaN, 0 when ``lower >= upper``.
+
+    >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
+    >>> native_histogram_fraction(1, 2, h)
+    0.5
+    >>> native_histogram_fraction(-math.inf, math.sqrt(2), h)   # 1 + half of 2, of 4
+    0.5
+    """
+    if h.count == 0 or math.isnan(lower) or math.isnan(upper):
+        return math.nan
+    if lower >= upper:
+        return 0.0
+    count = rank = lower_rank = upper_rank = 0.0
+    lower_set = upper_set = False
+    buckets = ascending_buckets(h)
+    for b_lower, b_upper, in_bucket in buckets:
+        count += in_bucket
+        zero_bucket = b_lower <= 0 <= b_upper
+        if zero_bucket:
+            if not h.negative and h.positive:
+                b_lower = 0.0
+            elif not h.positive and h.negative:
+                b_upper = 0.0
+        if not lower_set and b_lower >= lower:
+            lower_rank, lower_set = rank, True
+        if not upper_set and b_lower >= upper:
+            upper_rank, upper_set = rank, True
+        if lower_set and upper_set:
+            break
+        if not lower_set and b_lower < lower < b_upper:
+            lower_rank = rank + in_bucket * _fraction_below(lower, b_lower, b_upper, zero_bucket)
+            lower_set = True
+        if not upper_set and b_lower < upper < b_upper:
+            upper_rank = rank + in_bucket * _fraction_below(upper, b_lower, b_upper, zero_bucket)
+            upper_set = True
+        if lower_set and upper_set:
+            break
+        rank += in_bucket
+    if math.isnan(h.sum):
+        count += sum(in_bucket for _, _, in_bucket in buckets)
+    else:
+        count = h.count
+    if not lower_set or lower_rank > count:
+        lower_rank = count
+    if not upper_set or upper_rank > count:
+        upper_rank = count
+    return (upper_rank - lower_rank) / h.count
+
+
+def native_fraction_at_or_below(threshold: float, h: ExponentialHistogram) -> float:
+    """The fraction of observations ``<= threshold``: ``histogram_fraction(-Inf, threshold, h)``.
+
+    A latency SLI's good ratio on an exponential histogram. Unlike
+    ``fraction_at_or_below`` on classic buckets, the threshold need not be a
+    bucket bound: inside a bucket the count is interpolated as Prometheus does.
+
+    >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
+    >>> native_fraction_at_or_below(2, h)   # 1 + 2 of 4
+    0.75
+    >>> native_fraction_at_or_below(3, h)   # 3 + log2(3 / 2) of (2, 4]'s 1, of 4
+    0.89624
+    """
+    return native_histogram_fraction(-math.inf, threshold, h)
+
+
+def native_count_at_or_below(threshold: float, h: ExponentialHistogram) -> float:
+    """Observations ``<= threshold`` (a latency SLI's good events): the fraction times ``count``.
+
+    What ``histogram_fraction(-Inf, t, x) * histogram_count(x)`` gives in
+    Prometheus; 0 for an empty histogram rather than NaN, since no events
+    is a count.
+
+    >>> h = ExponentialHistogram(scale=0, count=4, sum=5, positive_offset=-1, positive=[1, 2, 1])
+    >>> native_count_at_or_below(1.5, h)
+    2.169925001442312
+    >>> native_count_at_or_below(1.5, ExponentialHistogram(scale=0, count=0))
+    0.0
+    """
+    if h.count == 0:
+        return 0.0
+    return native_fraction_at_or_below(threshold, h) * h.count
+
+
 def nearest_bounds(value: float, bounds: Sequence[float]) -> tuple[float | None, float | None]:
     """The highest bound below ``value`` and the lowest above it (None where there is none).
 
@@ -256,6 +433,29 @@ def _ensure_monotonic(buckets: list[list[float]]) -> None:
             running = bucket[1]
         elif bucket[1] < running:
             bucket[1] = running
+
+
+def _fraction_below(v: float, lower: float, upper: float, linear: bool) -> float:
+    """How far ``v`` is into ``(lower, upper)``: linearly, or on a log2 scale (``Bucket.FractionBelow``)."""
+    if linear:
+        return (v - lower) / (upper - lower)
+    log_lower, log_upper, log_v = _log2(abs(lower)), _log2(abs(upper)), _log2(abs(v))
+    if v > 0:
+        return (log_v - log_lower) / (log_upper - log_lower)
+    return 1 - (log_v - log_upper) / (log_lower - log_upper)
+
+
+def _log2(x: float) -> float:
+    """``math.log2`` with Go's ``log2(0) = -Inf``."""
+    return math.log2(x) if x > 0 else -math.inf
+
+
+def _exp2(x: float) -> float:
+    """``2 ** x`` with Go's +Inf on overflow."""
+    try:
+        return math.exp2(x)
+    except OverflowError:
+        return math.inf
 
 
 def _ieee_div(a: float, b: float) -> float:

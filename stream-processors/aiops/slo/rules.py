@@ -41,6 +41,18 @@ Latency SLIs read the bucket whose ``le`` is the threshold; integer bounds
 match both ``le="1"`` (the collector's exporter) and ``le="1.0"`` (the form
 Prometheus 3 normalises classic buckets to).
 
+A histogram the spec marks ``histogram: native`` is one native-histogram
+series in Prometheus: its events are ``histogram_count(rate(x[w]))`` and a
+latency SLI's good events ``histogram_fraction(-Inf, t, rate(x[w])) *
+histogram_count(rate(x[w]))``, the requests at or below ``t`` as ``le="t"``
+counts them on classic buckets, interpolated inside the bucket that
+straddles ``t`` (``aiops.slo.quantile.native_count_at_or_below``). Both are
+taken per series and then summed, as the stream adds up the good events of
+each point: summing the histograms first would merge series of different
+scales down to the coarsest and interpolate in its wider buckets. A series
+without requests in the window is left out of the good events (its fraction
+is NaN), as it adds none.
+
 >>> from aiops.slo.objective import to_objective
 >>> from aiops.slo.spec import EXAMPLE, parse_slos
 >>> objective = to_objective(parse_slos(EXAMPLE)[0])
@@ -128,11 +140,23 @@ def sli_error_expr(objective: Objective, window_s: float) -> str:
         return f"sum{by}(rate({selector_promql(selector, suffix, extra)}[{window}]))"
 
     def events(selector: Selector) -> str:
+        if selector.native:
+            return f"sum{by}(histogram_count({rate(selector)}))"
         return rate_sum(selector, "_count" if selector.instrument == "histogram" else "")
 
+    def rate(selector: Selector) -> str:
+        return f"rate({selector_promql(selector)}[{window}])"
+
     if isinstance(indicator, LatencyIndicator):
-        total = events(indicator.source)
-        good = rate_sum(indicator.source, "_bucket", [_le_matcher(indicator.threshold)])
+        source = indicator.source
+        total = events(source)
+        if source.native:
+            fraction = (
+                f"histogram_fraction(-Inf, {_threshold(indicator.threshold)}, {rate(source)})"
+            )
+            good = f"sum{by}({fraction} * (histogram_count({rate(source)}) > 0))"
+        else:
+            good = rate_sum(source, "_bucket", [_le_matcher(indicator.threshold)])
         return _one_minus_ratio(good, total)
     assert isinstance(indicator, RatioIndicator)
     total = events(indicator.total)
@@ -322,6 +346,17 @@ def _le_matcher(threshold: float) -> str:
     if math.isfinite(threshold) and threshold == int(threshold):
         return f'le=~"{int(threshold)}|{int(threshold)}\\\\.0"'
     return f'le="{format(Decimal(repr(threshold)), "f")}"'
+
+
+def _threshold(threshold: float) -> str:
+    """A threshold as a PromQL number, positional as ``le`` values are written.
+
+    >>> _threshold(0.3), _threshold(1.0), _threshold(0.00001)
+    ('0.3', '1', '0.00001')
+    """
+    if threshold == int(threshold):
+        return str(int(threshold))
+    return format(Decimal(repr(threshold)), "f")
 
 
 def _num(x: float) -> str:

@@ -18,21 +18,27 @@ The subset (anything else is rejected by name, never ignored):
 - Each ``metricSource`` has ``type: OpenTelemetry`` and a ``spec`` naming
   the OpenTelemetry ``metric``, its ``unit`` and ``instrument`` (``histogram``,
   whose count is the events, or a monotonic ``counter``), ``matchers`` on
-  OpenTelemetry attribute names in PromQL syntax (``http.route=~"/api/.*"``)
-  and, for threshold SLIs, the histogram's ``buckets``.
+  OpenTelemetry attribute names in PromQL syntax (``http.route=~"/api/.*"``),
+  for histograms the form Prometheus stores them in (``histogram: classic``,
+  the default: ``_bucket``/``_count`` series of explicit buckets; or
+  ``native``: one native-histogram series, what an OTel exponential
+  histogram becomes) and, for threshold SLIs on classic histograms, the
+  histogram's ``buckets``.
 - ``spec.timeWindow``: exactly one rolling window (``isRolling: true``),
   for example ``7d``, ``28d`` or ``30d``. Calendar windows are not supported.
 - ``spec.budgetingMethod``: ``Occurrences`` (good events over all events).
 - ``spec.objectives``: exactly one, with ``target`` in (0, 1) or
   ``targetPercent`` in (0, 100).
 
-**Bucket bounds are declared, not learned.** A threshold SLI lists its
-histogram's bounds in ``metricSource.spec.buckets``, so a threshold that is
-not a bound is an error at load time that names the nearest bounds, rather
-than a surprise when the first point arrives. The stream checks every
+**Bucket bounds are declared, not learned.** A threshold SLI on a classic
+histogram lists its bounds in ``metricSource.spec.buckets``, so a threshold
+that is not a bound is an error at load time that names the nearest bounds,
+rather than a surprise when the first point arrives. The stream checks every
 histogram point against the same threshold (``count_at_or_below`` raises on
 a point whose bounds lack it), so a service that changes its buckets is
-caught too.
+caught too. A native histogram's buckets are exponential and need not be
+declared: its threshold may be any value, and the requests below it inside
+the bucket that straddles it are interpolated as ``histogram_fraction`` does.
 
 Two aiops extensions, outside OpenSLO v1, sit in ``spec``:
 
@@ -277,9 +283,14 @@ class MetricSourceSpec(_Model):
         default_factory=list,
         description='PromQL-style matchers on OpenTelemetry attribute names, e.g. http.route=~"/api/.*"',
     )
+    histogram: Literal["classic", "native"] = Field(
+        "classic",
+        description="histograms: classic (_bucket and _count series in Prometheus) or native "
+        "(one native-histogram series: an OTel exponential histogram)",
+    )
     buckets: Annotated[list[float] | None, AfterValidator(_increasing_bounds)] = Field(
         None,
-        description="threshold SLIs: the histogram's explicit bucket bounds, increasing (+Inf implied)",
+        description="threshold SLIs on classic histograms: the explicit bucket bounds, increasing (+Inf implied)",
     )
 
 
@@ -517,9 +528,15 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     objective = body.objectives[0]
     indicator = body.indicator.spec
+    for path, source in _metric_sources(indicator):
+        if source.instrument == "counter" and source.histogram == "native":
+            problems.append(
+                (f"{path}.histogram", "only histograms are native: this instrument is a counter")
+            )
     if indicator.threshold_metric is not None:
         base = "indicator.spec.thresholdMetric.metricSource.spec"
         source = indicator.threshold_metric.metric_source.spec
+        native = source.histogram == "native"
         if source.instrument != "histogram":
             problems.append(
                 (
@@ -537,7 +554,10 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
         elif objective.op != "lte":
             reason = f"must be lte, not {objective.op}: histogram buckets count requests at or below their bound"
             problems.append(("objectives.0.op", reason))
-        if source.buckets is None:
+        if native and source.buckets is not None:
+            reason = "a native histogram's buckets are exponential, not declared: leave buckets out"
+            problems.append((f"{base}.buckets", reason))
+        if not native and source.buckets is None:
             problems.append(
                 (f"{base}.buckets", "required for a threshold SLI: the histogram's bucket bounds")
             )
@@ -545,8 +565,12 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
             problems.append(
                 ("objectives.0.value", "required for a threshold SLI: the latency threshold")
             )
-        elif source.buckets is not None and not any(
-            math.isclose(objective.value, b, rel_tol=1e-12, abs_tol=0) for b in source.buckets
+        elif (
+            not native
+            and source.buckets is not None
+            and not any(
+                math.isclose(objective.value, b, rel_tol=1e-12, abs_tol=0) for b in source.buckets
+            )
         ):
             problems.append(
                 (
@@ -589,6 +613,19 @@ def _body_problems(body: SloSpecBody) -> list[tuple[str, str]]:
                     )
                 )
     return problems
+
+
+def _metric_sources(indicator: IndicatorSpecBody) -> list[tuple[str, MetricSourceSpec]]:
+    """Every metric source of an indicator with its path relative to ``spec``."""
+    if indicator.threshold_metric is not None:
+        path = "indicator.spec.thresholdMetric.metricSource.spec"
+        return [(path, indicator.threshold_metric.metric_source.spec)]
+    assert indicator.ratio_metric is not None
+    return [
+        (f"indicator.spec.ratioMetric.{side}.metricSource.spec", ref.metric_source.spec)
+        for side in ("good", "bad", "total")
+        if (ref := getattr(indicator.ratio_metric, side)) is not None
+    ]
 
 
 # ------------------------------------------------------------------------------------------- loading
