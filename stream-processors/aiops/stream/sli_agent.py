@@ -417,6 +417,7 @@ def register_sli_agent(
             try:
                 record = decode_points(value)
                 if not slo_series_in(record):
+                    metrics.stage_cpu.labels(stage="sli").inc(time.process_time() - cpu)
                     return
                 checked = check_points(record)
             except (ValueError, BadPointsRecord) as error:
