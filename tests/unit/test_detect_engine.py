@@ -310,3 +310,19 @@ def test_a_burst_of_errors_that_leaves_the_rate_alone_alerts_on_the_error_percen
     firing = [a for a in alerts if a.status == "firing" and a.labels["signal"] == "error_percent"]
     assert firing and firing[0].labels["service"] == "demo"
     assert "http.response.status_code=500" in firing[0].annotations["attribution"]
+
+
+def test_exports_closer_than_the_group_window_are_each_scored_and_none_is_overwritten():
+    engine = DetectEngine()
+    for i, value in enumerate([1.0, 2.0, 3.0]):
+        t = T0 + 0.2 * i
+        engine.add(gauge("a", value, t), now=t)
+        engine.add(gauge("b", value, t + 0.001), now=t)
+    closed = engine.close(now=T0 + 0.4)
+    assert [(s.metric, s.value) for s in closed.scores] == [
+        ("a", 1.0),
+        ("b", 1.0),
+        ("a", 2.0),
+        ("b", 2.0),
+    ], "the two exports a later one has followed are scored, the newest waits"
+    assert [s.value for s in engine.close(now=T0 + 60).scores] == [3.0, 3.0]

@@ -15,14 +15,18 @@ Signals
 
 Time groups
     One export of one resource (a service instance) holds all its points at
-    (nearly) one time. Points of a resource whose times are within
-    ``group_s`` of each other form a group; a group is scored when a point of
-    the same resource at least ``group_s`` newer arrives, or ``close_after_s``
-    of wall-clock time after its first point (the last export before a
-    pause). Groups close in event-time order, so every track learns its
-    points in order. A point older than a closed group of its resource, or
-    not newer than its track's last point, is *late* or *replayed* and not
-    scored: that makes a replay after a restart idempotent.
+    (nearly) one time. A point joins the open group of its resource nearest
+    in time within ``group_s``, unless that group holds its series already:
+    an export has each series once, so that point starts the next export's
+    group, however short the export interval (each export is scored on its
+    own, none overwrites another). A group is scored once a later export of
+    its resource has begun, when a point of the same resource at least
+    ``group_s`` newer arrives, or ``close_after_s`` of wall-clock time after
+    its first point (the last export before a pause). Groups close in
+    event-time order, so every track learns its points in order. A point
+    older than a closed group of its resource, or not newer than its track's
+    last point, is *late* or *replayed* and not scored: that makes a replay
+    after a restart idempotent.
 
 Attribution
     For the service-level series, each point attribute value's share (of the
@@ -283,6 +287,8 @@ class _Group:
     t: float
     arrived: float
     points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: bool = False
+    """A newer export of the resource began (a series came again), so no point of this one is still due."""
 
 
 @dataclass
@@ -473,7 +479,16 @@ class DetectEngine:
         if t <= source.closed_upto:
             return PointOutcome.LATE
         source.newest = max(source.newest, t)
-        group = next((g for g in source.pending if abs(g.t - t) < self.group_s), None)
+        group = min(
+            (g for g in source.pending if abs(g.t - t) < self.group_s),
+            key=lambda g: abs(g.t - t),
+            default=None,
+        )
+        if group is not None and point["series"] in group.points:
+            # an export holds each series once: this is the next export, however close in time
+            for older in source.pending:
+                older.done = older.done or older.t < t
+            group = None
         if group is None:
             group = _Group(t, now)
             source.pending.append(group)
@@ -492,7 +507,8 @@ class DetectEngine:
             while source.pending:
                 group = source.pending[0]
                 complete = (
-                    source.newest - group.t >= self.group_s
+                    group.done
+                    or source.newest - group.t >= self.group_s
                     or now - group.arrived >= self.close_after_s
                 )
                 if not (complete or force):
