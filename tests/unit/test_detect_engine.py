@@ -10,6 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from aiops.anomaly.alert_policy import AlertPolicies
 from aiops.anomaly.engine import DetectEngine, PointOutcome, gauge, resource_key, signals
 from aiops.schemas import alert_id
 
@@ -326,3 +327,33 @@ def test_exports_closer_than_the_group_window_are_each_scored_and_none_is_overwr
         ("b", 2.0),
     ], "the two exports a later one has followed are scored, the newest waits"
     assert [s.value for s in engine.close(now=T0 + 60).scores] == [3.0, 3.0]
+
+
+def _error_percent_run(step_values: list[float]):
+    """A flat-zero percentage for 350 points, then ``step_values``, under a policy that waits for two points."""
+    engine = DetectEngine(
+        policies=AlertPolicies.from_mapping(
+            {"default": {"alert": True, "min_points": 2, "min_history": 300}}
+        )
+    )
+    fired, withheld = [], 0
+    for i, value in enumerate([0.0] * 350 + step_values):
+        t = T0 + STEP * i
+        engine.add(gauge("errors.percent", value, t), now=t)
+        closed = engine.close(now=t, force=True)
+        withheld += closed.withheld
+        fired += [i for a in closed.alerts if a.status == "firing"]
+    return fired, withheld
+
+
+def test_a_noisy_step_is_not_learnt_before_it_fires_so_two_points_in_a_row_can_confirm_it():
+    # 25% errors of 12 requests an export: a new level that scores as news for one point once learnt
+    rng = np.random.default_rng(5)
+    noisy = [100.0 * rng.binomial(12, 0.25) / 12 for _ in range(50)]
+    fired, _ = _error_percent_run(noisy)
+    assert fired == [351], "the step's second point confirms it against the time before"
+
+
+def test_a_one_point_blip_neither_alerts_nor_is_learnt():
+    fired, withheld = _error_percent_run([40.0] + [0.0] * 49)
+    assert fired == [] and withheld == 1

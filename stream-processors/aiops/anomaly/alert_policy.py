@@ -239,6 +239,22 @@ class AnomalyAlerter:
         """Firing, or counting points above threshold towards firing: the series is not at its baseline."""
         return self.firing or self._run > 0
 
+    @property
+    def pending(self) -> bool:
+        """Counting points above threshold, not firing yet: whether this is an anomaly is still open.
+
+        The stream does not let a detector learn such a point (a blip stays
+        unlearnt, and a lasting step is still scored against the time before
+        it until it fires), so ``min_points`` can ask for persistence
+        without the step being learnt away first.
+
+        >>> alerter = AnomalyAlerter(AlertPolicy(min_points=2))
+        >>> _ = alerter.update(0.0, 0.9)
+        >>> alerter.pending, alerter.update(1.0, 0.8).kind, alerter.pending
+        (True, 'firing', False)
+        """
+        return not self.firing and self._run > 0
+
     def to_state(self) -> dict[str, Any]:
         """The machine's state as strict JSON data (no NaN); the policy is not part of it: it comes from the settings.
 

@@ -28,6 +28,16 @@ Time groups
     last point, is *late* or *replayed* and not scored: that makes a replay
     after a restart idempotent.
 
+Learning
+    Each point is scored from its track's earlier points, then learnt, except
+    a point that leaves its track's alert state *pending* (above threshold,
+    counting towards ``min_points``, not firing yet): its learning is taken
+    back (:meth:`~aiops.anomaly.detectors.fast.FastCombined.snapshot`). A
+    one-point blip so never teaches the detector, and a step is still scored
+    against the time before it until it has held for ``min_points`` points;
+    once an episode fires, its points are learnt again, so a lasting new
+    level is learnt within a bounded number of points.
+
 Attribution
     For the service-level series, each point attribute value's share (of the
     requests for ``rate``, of the time spent for ``mean``) is compared with
@@ -65,6 +75,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from aiops.anomaly.alert_policy import (
     AlertPolicies,
@@ -412,6 +424,25 @@ class Closed:
     """Points of tracks refused by ``max_series``."""
     resets: int = 0
     """Rates not scored because their point follows a counter reset or a process restart."""
+    withheld: int = 0
+    """Points scored but not learnt: above threshold on a track not firing yet (see the module doc)."""
+
+
+def _rounds(slots: np.ndarray) -> list[list[int]]:
+    """Indices of ``slots`` in rounds that hold each slot at most once, each slot's indices in order.
+
+    >>> _rounds(np.array([4, 7, 4, -1, 4]))
+    [[0, 1, 3], [2], [4]]
+    """
+    seen: dict[int, int] = {}
+    rounds: list[list[int]] = []
+    for i, slot in enumerate(slots.tolist()):
+        r = seen.get(slot, 0) if slot >= 0 else 0
+        seen[slot] = r + 1
+        if r == len(rounds):
+            rounds.append([])
+        rounds[r].append(i)
+    return rounds
 
 
 def attribution_text(moves: list[tuple[str, float, float]], signal: str) -> str:
@@ -528,21 +559,40 @@ class DetectEngine:
             else:
                 live.append(item)
         slots = self.bank.slots([item.track for item in live])
-        result = self.bank.score_learn_slots(slots, [item.value for item in live])
+        values = np.array([item.value for item in live], dtype=np.float64)
+        results: list[tuple[float, float, float, Transition | None]] = [
+            (math.nan, math.nan, math.nan, None)
+        ] * len(live)
+        for idx in _rounds(slots):
+            rows = slots[idx]
+            before = self.bank.snapshot(rows)
+            result = self.bank.score_learn_slots(rows, values[idx])
+            unlearn = []
+            for j, i in enumerate(idx):
+                track = self.tracks[live[i].track]
+                score, forecast = float(result.scores[j]), float(result.forecasts[j])
+                sigma, value = float(result.sigmas[j]), live[i].value
+                transition = track.alerter.update(
+                    live[i].time_ns / 1e9,
+                    score,
+                    None if math.isnan(value) else value,
+                    None if math.isnan(forecast) else (forecast, sigma),
+                )
+                results[i] = (score, forecast, sigma, transition)
+                if track.alerter.pending:
+                    unlearn.append(j)
+            if unlearn:
+                self.bank.restore(rows[unlearn], {k: v[unlearn] for k, v in before.items()})
+                closed.withheld += len(unlearn)
         for i, (name, time_ns, value, key, group_ns) in enumerate(live):
-            t = time_ns / 1e9
             if slots[i] < 0:
                 closed.skipped += 1
                 self._drop_track(name)
                 continue
             track = self.tracks[name]
-            track.last_t, track.seen = t, now
+            track.last_t, track.seen = time_ns / 1e9, now
             closed.tracks.add(name)
-            score, forecast, sigma = (
-                float(result.scores[i]),
-                float(result.forecasts[i]),
-                float(result.sigmas[i]),
-            )
+            score, forecast, sigma, transition = results[i]
             closed.scores.append(
                 Score(
                     name,
@@ -557,10 +607,6 @@ class DetectEngine:
                     sigma,
                     score,
                 )
-            )
-            expected = None if math.isnan(forecast) else (forecast, sigma)
-            transition = track.alerter.update(
-                t, score, None if math.isnan(value) else value, expected
             )
             if transition is not None and (
                 track.alerter.policy.alert or track.episode is not None

@@ -443,6 +443,29 @@ class FastCombined:
             ).reshape(array.shape[1:])
             offset += size
 
+    def snapshot(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """A copy of the state rows of ``slots``, to put back with :meth:`restore`.
+
+        With them a caller can score and learn a point, then take the
+        learning back (the detect engine does not let a possible anomaly
+        teach the model).
+
+        >>> bank = FastCombined(hst=False)
+        >>> slots = bank.slots(["a"])
+        >>> _ = bank.score_learn_slots(slots, [1.0])
+        >>> saved = bank.snapshot(slots)
+        >>> _ = bank.score_learn_slots(slots, [50.0])
+        >>> bank.restore(slots, saved)
+        >>> bank.snapshot(slots)["hw_count"].tolist()  # the point of 50 is not learnt
+        [1]
+        """
+        return {name: array[slots].copy() for name, array in self._state.items()}
+
+    def restore(self, slots: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+        """Put back state rows that :meth:`snapshot` took (``rows`` aligned with ``slots``)."""
+        for name, array in self._state.items():
+            array[slots] = rows[name]
+
     # -- scoring --------------------------------------------------------------------
 
     def score_learn(
