@@ -357,3 +357,24 @@ def test_a_noisy_step_is_not_learnt_before_it_fires_so_two_points_in_a_row_can_c
 def test_a_one_point_blip_neither_alerts_nor_is_learnt():
     fired, withheld = _error_percent_run([40.0] + [0.0] * 49)
     assert fired == [] and withheld == 1
+
+
+def test_an_export_sent_again_while_its_group_is_open_is_scored_once():
+    def exports(again: bool):
+        rng = np.random.default_rng(3)
+        for step in range(60):
+            points = [gauge(m, 5.0 + rng.normal(), T0 + STEP * step) for m in ("a", "b")]
+            yield points + (points if again and step % 7 == 3 else [])
+
+    def scores(again: bool):
+        engine = DetectEngine()
+        out = {}
+        for points in exports(again):
+            for point in points:
+                engine.add(point, now=0.0)
+        for s in engine.close(now=0.0, force=True).scores:
+            assert (s.track, s.time_unix_nano) not in out, "scored twice"
+            out[(s.track, s.time_unix_nano)] = s.score
+        return out
+
+    assert scores(again=True) == scores(again=False)

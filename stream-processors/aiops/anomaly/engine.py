@@ -16,10 +16,11 @@ Signals
 Time groups
     One export of one resource (a service instance) holds all its points at
     (nearly) one time. A point joins the open group of its resource nearest
-    in time within ``group_s``, unless that group holds its series already:
-    an export has each series once, so that point starts the next export's
-    group, however short the export interval (each export is scored on its
-    own, none overwrites another). A group is scored once a later export of
+    in time within ``group_s``, unless that group holds an older point of its
+    series: an export has each series once, so that point starts the next
+    export's group, however short the export interval (each export is scored
+    on its own, none overwrites another; the same point again, a replay,
+    replaces itself). A group is scored once a later export of
     its resource has begun, when a point of the same resource at least
     ``group_s`` newer arrives, or ``close_after_s`` of wall-clock time after
     its first point (the last export before a pause). Groups close in
@@ -515,8 +516,9 @@ class DetectEngine:
             key=lambda g: abs(g.t - t),
             default=None,
         )
-        if group is not None and point["series"] in group.points:
-            # an export holds each series once: this is the next export, however close in time
+        held = group.points.get(point["series"]) if group is not None else None
+        if held is not None and held["time_unix_nano"] < point["time_unix_nano"]:
+            # an export holds each series once: a newer point is the next export, however close in time
             for older in source.pending:
                 older.done = older.done or older.t < t
             group = None
