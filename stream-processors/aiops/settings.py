@@ -151,7 +151,7 @@ class Settings(BaseSettings):
         '"min_history": 0}, "overrides": {"<metric glob>": {...}}}; fields left out keep these defaults; the '
         "stream's own default waits for 300 scored points of a series (its detector's warm-up) before it may "
         "alert, and fires once two points in a row are anomalous (one export's blip is often the host's, "
-        "not the service's, though a step scored as news for one point only then does not alert); a policy you set replaces it; every metric is scored, and where alert is not set only the "
+        "not the service's); a policy you set replaces it; every metric is scored, and where alert is not set only the "
         "request metrics (http.server.request.duration, http.server.duration, rpc.server.duration) raise alerts",
     )
 
