@@ -3,7 +3,11 @@
 A stack of its own (ports shifted 1000 further than the session's) runs the
 stream's default alert policy, with the demo's metric export interval scaled
 from two seconds to ``EXPORT_MS``, so that ``STEADY_EXPORTS`` exports (20
-minutes of traffic at the demo's two-second interval) pass in two minutes.
+minutes of traffic at the demo's two-second interval) pass in three minutes.
+The scale is no smaller because a host stall does not shrink with it: on a
+busy machine the demo or its load generator stalls for a few hundred
+milliseconds now and then, and at 200 ms exports that is two anomalous
+exports in a row (a real latency excursion, though of no service's making).
 Every metric is scored; by default the request signals alert. Exports are
 counted on the scores topic (the service's request-rate track has one score
 per export), so a slow start or a busy machine lengthens the test instead of
@@ -34,7 +38,7 @@ from aiops.stack.local import down, up
 
 pytestmark = pytest.mark.e2e
 
-EXPORT_MS = 200
+EXPORT_MS = 300
 STEADY_EXPORTS = 600
 ALERT_WITHIN_EXPORTS = 5
 LOAD_RPS = 60.0
