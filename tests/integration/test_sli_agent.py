@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
-from aiops.schemas import DeadLetterV1, SliV1
+from aiops.schemas import DeadLetterV1, SliV2
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
@@ -220,8 +220,8 @@ def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settin
     records = list(follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=3))
     snapshots = [r.value for r in records if r.key == KEY]
     for snapshot in (r.value for r in records):
-        SliV1.model_validate(snapshot)
-    assert snapshots and snapshots[0]["schema"] == "aiops.sli/v1"
+        SliV2.model_validate(snapshot)
+    assert snapshots and snapshots[0]["schema"] == "aiops.sli/v2"
     assert snapshots[0]["group"] == {"http_route": "/api/checkout"}
     short_ratios = [s["windows"]["3s"]["error_ratio"] for s in snapshots]
     assert 0.0 in short_ratios and 1.0 in short_ratios, "healthy and 100% error snapshots"
