@@ -80,7 +80,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_SCHEMA = "aiops.sli/v1"
+SNAPSHOT_SCHEMA = "aiops.sli/v2"
 _READ_SERIES_MAX = 500_000
 _BATCH = 1000
 _BATCH_WITHIN_S = 1.0
@@ -129,9 +129,11 @@ def snapshot_record(
     results: Sequence[SeverityResult],
     latency: WindowSet | None = None,
 ) -> dict[str, Any]:
-    """One ``aiops.sli/v1`` record: per-window counts, ratios and burn rates, budget, exhaustion, states.
+    """One ``aiops.sli/v2`` record: per-window counts, ratios and burn rates, budget, exhaustion, states.
 
     Unknown values (no events) and infinite ones (nothing burns) are ``null``.
+    A window added to saved state by a spec change is ``complete: false``,
+    with the event time it counts since, until it has counted for its length.
     Latency SLOs add ``latency``: p50, p95 and p99 per window from the summed
     bucket deltas, interpolated as Prometheus's ``histogram_quantile``.
 
@@ -147,6 +149,7 @@ def snapshot_record(
     (-9.0, 0.0)
     """
     counts = windows.snapshot()
+    partial = windows.partial_windows()
     out_windows = {}
     for window_s, c in counts.items():
         out_windows[format_duration(window_s)] = {
@@ -155,6 +158,8 @@ def snapshot_record(
             "total": c.total,
             "error_ratio": _finite(c.error_ratio),
             "burn_rate": _finite(burn_rate(c.error_ratio, objective.target)),
+            "complete": window_s not in partial,
+            "since_unix": partial.get(window_s),
         }
     period = counts[float(objective.window_s)]
     remaining = budget_remaining(period.error_ratio, objective.target)
@@ -315,33 +320,30 @@ def register_sli_agent(
         cached = cache.get(key)
         if cached is not None and (stored is None or stored.get("rev") == cached.rev):
             return cached
-        if stored is not None:
-            latency = WindowSet.from_state(stored["latency"]) if stored.get("latency") else None
-            state = _Key(
-                SliWindows.from_state(stored["windows"]),
-                dict(stored.get("episodes") or {}),
-                int(stored["partition"]),
-                stored.get("rev", ""),
-                latency,
+        state = _Key(
+            SliWindows(
+                objective.windows_s,
+                buckets_per_window=settings.sli_buckets_per_window,
+                max_lateness_s=settings.sli_max_lateness_s,
+            ),
+            {},
+            int(partition or 0),
+            "",
+        )
+        if isinstance(objective.indicator, LatencyIndicator):
+            state.latency = WindowSet(
+                latency_windows_s(objective),
+                width=len(objective.indicator.buckets) + 1,
+                buckets_per_window=settings.sli_buckets_per_window,
+                max_lateness_s=settings.sli_max_lateness_s,
             )
-        else:
-            state = _Key(
-                SliWindows(
-                    objective.windows_s,
-                    buckets_per_window=settings.sli_buckets_per_window,
-                    max_lateness_s=settings.sli_max_lateness_s,
-                ),
-                {},
-                int(partition or 0),
-                "",
-            )
-            if isinstance(objective.indicator, LatencyIndicator):
-                state.latency = WindowSet(
-                    latency_windows_s(objective),
-                    width=len(objective.indicator.buckets) + 1,
-                    buckets_per_window=settings.sli_buckets_per_window,
-                    max_lateness_s=settings.sli_max_lateness_s,
-                )
+        if stored is not None:  # saved under the spec and settings of then: restore migrates
+            state.windows.restore(stored["windows"])
+            if state.latency is not None and stored.get("latency"):
+                state.latency.restore(stored["latency"])
+            state.episodes = dict(stored.get("episodes") or {})
+            state.partition = int(stored["partition"])
+            state.rev = stored.get("rev", "")
         cache[key] = state
         return state
 
