@@ -128,7 +128,8 @@ def test_unreadable_batches_and_records_are_dead_lettered_and_partitions_move_on
             (settings.topic_points, 0, offset) for offset in bad_points
         ]
         assert [base64.b64decode(d.payload_base64) for d in detect] == list(POISON_POINTS)
-        assert all(d.kind == "processing_error" for d in detect)
+        # refused at the door (check_points) before any processing: none reaches the agent's error guard
+        assert all(d.kind == "bad_points_record" for d in detect), [d.kind for d in detect]
 
         (decoded,) = read(settings, settings.topic_points, 1, skip=tuple(bad_points))
         assert [p["value"] for p in points_of(decoded)] == [5.0], (

@@ -162,3 +162,35 @@ def test_parameters_are_the_reference_ones():
         FastCombined(windowsize=10)
     with pytest.raises(ValueError, match="season"):
         FastCombined(season=1)
+
+
+@pytest.mark.parametrize("held", [0, 2])
+def test_a_held_point_is_scored_but_not_learnt_even_among_repeats_of_its_series(held):
+    """``hold`` maps positions through the rounds a batch with a series twice is split into."""
+    from aiops.anomaly.detectors.fast import FastCombined
+
+    def warmed() -> tuple[FastCombined, np.ndarray]:
+        bank = FastCombined(hst=False)
+        slots = bank.slots(["a", "b"])
+        for i in range(30):
+            bank.score_learn_slots(slots, [1.0 + 0.01 * (i % 3), 2.0])
+        return bank, slots
+
+    bank, slots = warmed()
+    batch = np.array([slots[0], slots[1], slots[0]])
+    seen = []
+    result = bank.score_learn_slots(
+        batch,
+        [50.0, 2.0, 1.0],
+        hold=lambda pos, *scored: (
+            seen.append(pos.tolist()) or [p for p in pos.tolist() if p == held]
+        ),
+    )
+    assert seen == [[0, 1], [2]], "one round per repeat, positions in the batch's numbering"
+    reference, _ = warmed()
+    learnt = [(50.0, 0), (1.0, 2)]
+    for value, position in learnt:
+        reference.score_learn_slots(np.array([slots[0]]), [value], learn=position != held)
+    for name, rows in reference.snapshot(slots[:1]).items():
+        np.testing.assert_array_equal(bank.snapshot(slots[:1])[name], rows, err_msg=name)
+    assert np.isfinite(result.scores).all()

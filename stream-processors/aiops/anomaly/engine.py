@@ -788,7 +788,10 @@ class DetectEngine:
         transitions: dict[int, Transition] = {}
 
         def hold(positions, scores, forecasts, sigmas) -> list[int]:
-            """Run the alert logic of one round of scored points, in order; those left pending are not learnt."""
+            """Run the alert logic of one round of scored points, in order; those left pending are not learnt.
+
+            ``positions`` index the live points; so do the positions returned.
+            """
             back = []
             for p, (j, score) in enumerate(zip(positions.tolist(), scores.tolist())):
                 if math.isnan(score):
@@ -806,7 +809,7 @@ class DetectEngine:
                 if transition is not None:
                     transitions[j] = transition
                 if alerter.pending:
-                    back.append(p)
+                    back.append(j)
             closed.withheld += len(back)
             return back
 
