@@ -36,6 +36,7 @@ __all__ = [
     "base_power",
     "descending_buckets",
     "downscale",
+    "merge_buckets",
 ]
 
 PROMETHEUS_MIN_SCALE = -4
@@ -174,8 +175,8 @@ def downscale(h: ExponentialHistogram, scale: int) -> ExponentialHistogram:
     if scale == h.scale:
         return h
     shift = h.scale - scale
-    positive_offset, positive = _merge(h.positive_offset, h.positive, shift)
-    negative_offset, negative = _merge(h.negative_offset, h.negative, shift)
+    positive_offset, positive = merge_buckets(h.positive_offset, h.positive, shift)
+    negative_offset, negative = merge_buckets(h.negative_offset, h.negative, shift)
     return replace(
         h,
         scale=scale,
@@ -243,11 +244,21 @@ def _negative_bucket(h: ExponentialHistogram, k: int) -> Bucket:
     return (lower, upper, h.negative[k])
 
 
-def _merge(offset: int, counts: Sequence[float], shift: int) -> tuple[int, tuple[float, ...]]:
+def merge_buckets(offset: int, counts: Sequence, shift: int) -> tuple[int, tuple]:
+    """Dense bucket counts from ``offset`` merged ``shift`` scales down: bucket ``i`` goes to ``i >> shift``.
+
+    The new offset and counts; integer counts stay integers (a cumulative
+    point's), float counts floats.
+
+    >>> merge_buckets(-3, [1, 2, 3, 4], 1)
+    (-2, (1, 5, 4))
+    >>> merge_buckets(5, [], 2)
+    (1, ())
+    """
     start = offset >> shift
     if not counts:
         return start, ()
-    merged = [0.0] * (((offset + len(counts) - 1) >> shift) - start + 1)
+    merged = [0] * (((offset + len(counts) - 1) >> shift) - start + 1)
     for k, count in enumerate(counts):
         merged[((offset + k) >> shift) - start] += count
     return start, tuple(merged)
