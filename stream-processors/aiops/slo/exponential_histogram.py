@@ -37,6 +37,7 @@ __all__ = [
     "descending_buckets",
     "downscale",
     "merge_buckets",
+    "sum_histograms",
 ]
 
 PROMETHEUS_MIN_SCALE = -4
@@ -200,6 +201,49 @@ def at_common_scale(*histograms: ExponentialHistogram) -> tuple[ExponentialHisto
     """
     scale = min(h.scale for h in histograms)
     return tuple(downscale(h, scale) for h in histograms)
+
+
+def sum_histograms(*histograms: ExponentialHistogram) -> ExponentialHistogram:
+    """The histograms added up at their coarsest scale, as Prometheus's ``sum`` adds native histograms.
+
+    ``min`` and ``max`` are those of all of them (None if any lacks one); the
+    zero threshold is the widest.
+
+    >>> a = ExponentialHistogram(scale=1, count=3, sum=3, positive_offset=2, positive=[1, 2])
+    >>> b = ExponentialHistogram(scale=0, count=2, sum=1, zero_count=1, positive_offset=2, positive=[1])
+    >>> s = sum_histograms(a, b)
+    >>> s.scale, s.count, s.zero_count, s.positive_offset, s.positive
+    (0, 5.0, 1.0, 1, (3.0, 1.0))
+    """
+    merged = at_common_scale(*histograms)
+    positive_offset, positive = _add_dense([(h.positive_offset, h.positive) for h in merged])
+    negative_offset, negative = _add_dense([(h.negative_offset, h.negative) for h in merged])
+    lows, highs = [h.min for h in merged], [h.max for h in merged]
+    return ExponentialHistogram(
+        scale=merged[0].scale,
+        count=sum(h.count for h in merged),
+        sum=sum(h.sum for h in merged),
+        zero_count=sum(h.zero_count for h in merged),
+        zero_threshold=max(h.zero_threshold for h in merged),
+        positive_offset=positive_offset,
+        positive=positive,
+        negative_offset=negative_offset,
+        negative=negative,
+        min=None if None in lows else min(lows),
+        max=None if None in highs else max(highs),
+    )
+
+
+def _add_dense(parts: list[tuple[int, Sequence[float]]]) -> tuple[int, tuple[float, ...]]:
+    filled = [(offset, counts) for offset, counts in parts if counts]
+    if not filled:
+        return (parts[0][0] if parts else 0), ()
+    low = min(offset for offset, _ in filled)
+    out = [0.0] * (max(offset + len(counts) for offset, counts in filled) - low)
+    for offset, counts in filled:
+        for k, count in enumerate(counts):
+            out[offset - low + k] += count
+    return low, tuple(out)
 
 
 def as_prometheus_ingests(h: ExponentialHistogram) -> ExponentialHistogram:
