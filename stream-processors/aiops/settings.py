@@ -175,12 +175,13 @@ class Settings(BaseSettings):
         gt=0,
     )
     detect_alert_policy: dict[str, Any] = _field(
-        {"default": {"min_history": 300}},
+        {"default": {"min_history": 300, "min_points": 2}},
         'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
         '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning", "alert": null, '
         '"min_history": 0}, "overrides": {"<metric glob>": {...}}}; fields left out keep these defaults; the '
         "stream's own default waits for 300 scored points of a series (its detector's warm-up) before it may "
-        "alert, and a policy you set replaces it; every metric is scored, and where alert is not set only the "
+        "alert, and fires once two points in a row are anomalous (one export's blip is often the host's, "
+        "not the service's); a policy you set replaces it; every metric is scored, and where alert is not set only the "
         "request metrics (http.server.request.duration, http.server.duration, rpc.server.duration) raise alerts",
     )
 

@@ -1,4 +1,5 @@
-"""The sli agent on a real Kafka broker: snapshots, one page per error burst, and state across a restart.
+"""The sli agent on a real Kafka broker: snapshots, one page per error burst, and state across a restart
+(also one with other windows and bucket counts).
 
 The SLO's alert windows are scaled down to seconds through the spec (no
 special code path): page 14.4x over 20s and 3s, page 6x over 40s and 6s.
@@ -13,7 +14,7 @@ from confluent_kafka import Producer
 
 from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
-from aiops.schemas import DeadLetterV1, SliV1
+from aiops.schemas import DeadLetterV1, SliV2
 from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
@@ -220,8 +221,8 @@ def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settin
     records = list(follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=3))
     snapshots = [r.value for r in records if r.key == KEY]
     for snapshot in (r.value for r in records):
-        SliV1.model_validate(snapshot)
-    assert snapshots and snapshots[0]["schema"] == "aiops.sli/v1"
+        SliV2.model_validate(snapshot)
+    assert snapshots and snapshots[0]["schema"] == "aiops.sli/v2"
     assert snapshots[0]["group"] == {"http_route": "/api/checkout"}
     short_ratios = [s["windows"]["3s"]["error_ratio"] for s in snapshots]
     assert 0.0 in short_ratios and 1.0 in short_ratios, "healthy and 100% error snapshots"
@@ -235,6 +236,50 @@ def test_a_burst_pages_once_resolves_once_and_a_restart_keeps_the_episode(settin
     # every request in the lowest bucket (0, 0.1]: interpolated from 0, as histogram_quantile does
     assert latency[-1]["latency"]["5m"] == pytest.approx({"p50": 0.05, "p95": 0.095, "p99": 0.099})
     assert latency[-1]["windows"]["5m"]["error_ratio"] == 0.0
+
+
+def test_a_worker_restarted_with_other_windows_keeps_its_state_and_evaluates(settings, tmp_path):
+    """The page-quick long window goes from 20s to 30s and windows from 30 to 20 buckets, across a restart."""
+    worker = ManagedProcess(worker_component(settings), settings)
+    traffic = Traffic(settings)
+    worker.start()
+    try:
+        traffic.start()
+        time.sleep(6)
+        worker.stop()
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(SPEC.replace("longWindow: 20s", "longWindow: 30s"))
+        after = settings.model_copy(update={"slo_file": changed, "sli_buckets_per_window": 20})
+        worker = ManagedProcess(worker_component(after), after)
+        worker.start()
+        time.sleep(6)
+    finally:
+        traffic.halt.set()
+        worker.stop()
+
+    records = list(follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=3))
+    for record in records:
+        SliV2.model_validate(record.value)
+    snapshots = [r.value for r in records if r.key == KEY]
+    before = [s for s in snapshots if "20s" in s["windows"]]
+    resumed = [s for s in snapshots if "30s" in s["windows"]]
+    assert before and all(w["complete"] for s in before for w in s["windows"].values())
+    assert len(resumed) >= 3, "evaluation goes on after the restart"
+    assert "20s" not in resumed[0]["windows"]
+    added = resumed[0]["windows"]["30s"]
+    assert not added["complete"]
+    assert before[0]["time_unix"] < added["since_unix"] <= resumed[0]["time_unix"]
+    assert all(w["complete"] for name, w in resumed[0]["windows"].items() if name != "30s")
+    assert resumed[0]["windows"]["1h"]["total"] >= before[-1]["windows"]["1h"]["total"], (
+        "the windows that stay keep their events"
+    )
+    assert resumed[-1]["severities"] == {"page": "ok"}
+
+    latency = [r.value for r in records if r.key == LATENCY_KEY]
+    saved = [s for s in latency if s["time_unix"] <= before[-1]["time_unix"]]
+    restored = [s for s in latency if s["time_unix"] >= resumed[0]["time_unix"]]
+    assert restored[0]["windows"]["5m"]["total"] >= saved[-1]["windows"]["5m"]["total"]
+    assert restored[-1]["latency"]["5m"]["p50"] == pytest.approx(0.05), "bucket counts re-bucketed"
 
 
 def test_state_topics_include_the_sli_state_and_repartition_topics():

@@ -16,7 +16,7 @@ from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
 from aiops.decode.points_check import check_points
 from aiops.kafka_config import client_config
-from aiops.schemas import SliV1
+from aiops.schemas import SliV2
 from aiops.slo.exponential_histogram import sum_histograms
 from aiops.slo.objective import exponential_of, objectives_from
 from aiops.slo.quantile import native_histogram_quantile
@@ -96,7 +96,7 @@ def test_a_native_latency_slo_counts_and_ranks_as_the_pure_functions_do(worker_s
         worker.stop()
 
     assert snapshot is not None, "no snapshot with every request"
-    SliV1.model_validate(snapshot)
+    SliV2.model_validate(snapshot)
     assert snapshot["interpolated"] is True
     assert snapshot["windows"]["5m"]["good"] == pytest.approx(good, rel=1e-9)
     assert 0 < good < total

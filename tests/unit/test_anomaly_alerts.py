@@ -277,3 +277,14 @@ def test_no_alert_before_min_history_points_were_scored():
     assert [e.kind if e else None for e in events] == [None, None, None, "firing", "resolved"]
     with pytest.raises(ValueError, match="min_history"):
         AlertPolicy(min_history=-1)
+
+
+def test_a_dip_then_a_catch_up_is_no_lasting_change_but_two_points_on_one_side_are():
+    alerter = AnomalyAlerter(AlertPolicy(min_points=2))
+    expected = (12.0, 1.0)
+    dip, surge, surge_again = (
+        alerter.update(t, 0.9, actual, expected)
+        for t, actual in ((0.0, 2.0), (1.0, 22.0), (2.0, 21.0))
+    )
+    assert dip is None and surge is None, "the other side starts a new run"
+    assert surge_again.kind == "firing" and surge_again.since == 1.0

@@ -449,3 +449,54 @@ def test_a_redelivered_export_joins_its_group_and_is_scored_once():
     closed = engine.close(now=now)
     assert {s.time_unix_nano for s in closed.scores} == {first["points"]["time_unix_nano"][0]}
     assert len(closed.scores) == len({s.track for s in closed.scores}), "each track scored once"
+
+
+def _error_percent_run(step_values: list[float]):
+    """A flat-zero percentage for 350 points, then ``step_values``, under a policy that waits for two points."""
+    engine = DetectEngine(
+        policies=AlertPolicies.from_mapping(
+            {"default": {"alert": True, "min_points": 2, "min_history": 300}}
+        )
+    )
+    fired, withheld = [], 0
+    for i, value in enumerate([0.0] * 350 + step_values):
+        t = T0 + STEP * i
+        engine.add(gauge("errors.percent", value, t), now=t)
+        closed = engine.close(now=t, force=True)
+        withheld += closed.withheld
+        fired += [i for a in closed.alerts if a.status == "firing"]
+    return fired, withheld
+
+
+def test_a_noisy_step_is_not_learnt_before_it_fires_so_two_points_in_a_row_can_confirm_it():
+    # 25% errors of 12 requests an export: a new level that scores as news for one point once learnt
+    rng = np.random.default_rng(5)
+    noisy = [100.0 * rng.binomial(12, 0.25) / 12 for _ in range(50)]
+    fired, _ = _error_percent_run(noisy)
+    assert fired == [351], "the step's second point confirms it against the time before"
+
+
+def test_a_one_point_blip_neither_alerts_nor_is_learnt():
+    fired, withheld = _error_percent_run([40.0] + [0.0] * 49)
+    assert fired == [] and withheld == 1
+
+
+def test_an_export_sent_again_while_its_group_is_open_is_scored_once():
+    def exports(again: bool):
+        rng = np.random.default_rng(3)
+        for step in range(60):
+            points = [gauge(m, 5.0 + rng.normal(), T0 + STEP * step) for m in ("a", "b")]
+            yield points + (points if again and step % 7 == 3 else [])
+
+    def scores(again: bool):
+        engine = DetectEngine()
+        out = {}
+        for points in exports(again):
+            for point in points:
+                engine.add(point, now=0.0)
+        for s in engine.close(now=0.0, force=True).scores:
+            assert (s.track, s.time_unix_nano) not in out, "scored twice"
+            out[(s.track, s.time_unix_nano)] = s.score
+        return out
+
+    assert scores(again=True) == scores(again=False)

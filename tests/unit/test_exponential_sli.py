@@ -8,7 +8,7 @@ import pytest
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
 from aiops.decode.points_check import check_points
-from aiops.schemas import SliV1
+from aiops.schemas import SliV2
 from aiops.slo.exponential_histogram import (
     ExponentialHistogram,
     as_prometheus_ingests,
@@ -156,7 +156,7 @@ def test_routed_events_carry_buckets_and_the_snapshot_says_the_count_was_interpo
     record = snapshot_record(
         objective, (), windows, objective.evaluate(windows.snapshot()), latency, True
     )
-    SliV1.model_validate(record)
+    SliV2.model_validate(record)
     assert record["interpolated"] is True
     observed = sorted(v for values in sdk.observed.values() for v in values)
     p95 = record["latency"]["1h"]["p95"]

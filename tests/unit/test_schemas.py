@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from aiops.decode import decode_payload
-from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, SliV1, json_schemas
+from aiops.schemas import JSON_DIR, AlertV1, DeadLetterV1, PointV1, SliV2, json_schemas
 from aiops.stream.deadletter import deadletter_record
 
 START = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
@@ -126,4 +126,4 @@ def test_sli_snapshots_validate_with_and_without_events():
     busy.add(1000.0, good=990, total=1000)
     for windows in (empty, busy):
         record = snapshot_record(objective, (), windows, objective.evaluate(windows.snapshot()))
-        assert SliV1.model_validate(record).slo_id == objective.id
+        assert SliV2.model_validate(record).slo_id == objective.id

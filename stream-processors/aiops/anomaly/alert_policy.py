@@ -9,7 +9,9 @@ means a tail probability of 1e-5 on the series' own history, see
 - **threshold**: a point is *above* when ``score >= threshold``;
 - **minimum duration**: an episode fires once ``min_points`` consecutive
   points were above *and* ``min_seconds`` have passed since the first of them
-  (a short blip is ignored); a point below ``threshold`` resets the count;
+  (a short blip is ignored); a point below ``threshold`` resets the count, and
+  so does one above it on the other side of the expected value (a dip then a
+  catch-up, such as a stalled client's, is jitter, not a lasting change);
 - **hysteresis**: a firing episode resolves at the first point with
   ``score < clear_threshold`` (lower than ``threshold``), so a score hovering
   around the threshold does not flap;
@@ -231,6 +233,7 @@ class AnomalyAlerter:
         self._n = 0
         self._run = 0  # consecutive points above threshold (while not firing)
         self._since = math.nan
+        self._above: bool | None = None  # the run's side of the expected value, when known
         self._last_resolved: tuple[int, float] | None = None
         self._peak: tuple[float, float, float | None, float | None, float | None] | None = None
 
@@ -238,6 +241,22 @@ class AnomalyAlerter:
     def elevated(self) -> bool:
         """Firing, or counting points above threshold towards firing: the series is not at its baseline."""
         return self.firing or self._run > 0
+
+    @property
+    def pending(self) -> bool:
+        """Counting points above threshold, not firing yet: whether this is an anomaly is still open.
+
+        The stream does not let a detector learn such a point (a blip stays
+        unlearnt, and a lasting step is still scored against the time before
+        it until it fires), so ``min_points`` can ask for persistence
+        without the step being learnt away first.
+
+        >>> alerter = AnomalyAlerter(AlertPolicy(min_points=2))
+        >>> _ = alerter.update(0.0, 0.9)
+        >>> alerter.pending, alerter.update(1.0, 0.8).kind, alerter.pending
+        (True, 'firing', False)
+        """
+        return not self.firing and self._run > 0
 
     def to_state(self) -> dict[str, Any]:
         """The machine's state as strict JSON data (no NaN); the policy is not part of it: it comes from the settings.
@@ -253,6 +272,7 @@ class AnomalyAlerter:
             "n": self._n,
             "run": self._run,
             "since": None if math.isnan(self._since) else self._since,
+            "above": self._above,
             "last_resolved": self._last_resolved,
             "peak": self._peak,
         }
@@ -269,6 +289,7 @@ class AnomalyAlerter:
             int(state["run"]),
         )
         alerter._since = math.nan if state["since"] is None else float(state["since"])
+        alerter._above = state.get("above")
         alerter._last_resolved = tuple(state["last_resolved"]) if state["last_resolved"] else None
         alerter._peak = tuple(state["peak"]) if state["peak"] else None
         return alerter
@@ -346,8 +367,11 @@ class AnomalyAlerter:
         if score < policy.threshold or self._n <= policy.min_history:
             self._run, self._peak = 0, None
             return None
+        above = None if actual is None or expected is None else actual >= expected[0]
+        if self._run and None not in (above, self._above) and above != self._above:
+            self._run, self._peak = 0, None
         if self._run == 0:
-            self._since = timestamp
+            self._since, self._above = timestamp, above
         self._run += 1
         self._note_peak(timestamp, score, actual, expected)
         if (

@@ -28,6 +28,16 @@ Time groups
     last point, is *late* or *replayed* and not scored: that makes a replay
     after a restart idempotent.
 
+Learning
+    Each point is scored from its track's earlier points, then learnt, except
+    a point that leaves its track's alert state *pending* (above threshold,
+    counting towards ``min_points``, not firing yet): its learning is taken
+    back (the bank's ``hold``). A one-point blip so never teaches the
+    detector, and a step is still scored against the time before it until it
+    has held for ``min_points`` points; once an episode fires, its points are
+    learnt again, so a lasting new level is learnt within a bounded number of
+    points.
+
 Attribution
     For the service-level series, each point attribute value's share (of the
     requests for ``rate``, of the time spent for ``mean``) is compared with
@@ -564,6 +574,8 @@ class Closed:
     """Points of tracks refused by ``max_series``."""
     resets: int = 0
     """Rates not scored because their point follows a counter reset or a process restart."""
+    withheld: int = 0
+    """Points scored but not learnt: above threshold on a track not firing yet (see the module doc)."""
 
     @property
     def scores(self) -> list[Score]:
@@ -781,39 +793,48 @@ class DetectEngine:
         live_names = [names[i] for i in live_index.tolist()]
         live_values = np.concatenate(values)[live_index]
         slots = self.bank.slots(live_names)
-        result = self.bank.score_learn_slots(slots, live_values)
+        live_times = (time_ns[live_index] / 1e9).tolist()
+        value_list = live_values.tolist()
+        transitions: dict[int, Transition] = {}
+
+        def hold(positions, scores, forecasts, sigmas) -> list[int]:
+            """Run the alert logic of one round of scored points, in order; those left pending are not learnt."""
+            back = []
+            for p, (j, score) in enumerate(zip(positions.tolist(), scores.tolist())):
+                if math.isnan(score):
+                    continue
+                alerter = tracks[live_names[j]].alerter
+                if alerter.steady(score):
+                    continue
+                value, forecast = value_list[j], float(forecasts[p])
+                transition = alerter.update(
+                    live_times[j],
+                    score,
+                    None if math.isnan(value) else value,
+                    None if math.isnan(forecast) else (forecast, float(sigmas[p])),
+                )
+                if transition is not None:
+                    transitions[j] = transition
+                if alerter.pending:
+                    back.append(p)
+            closed.withheld += len(back)
+            return back
+
+        result = self.bank.score_learn_slots(slots, live_values, hold=hold)
         scored_tracks: list[_Track] = []
         scored_at: list[int] = []
-        for j, (i, name, slot, time, value, score, forecast, sigma) in enumerate(
-            zip(
-                live_index.tolist(),
-                live_names,
-                slots.tolist(),
-                time_ns[live_index].tolist(),
-                live_values.tolist(),
-                result.scores.tolist(),
-                result.forecasts.tolist(),
-                result.sigmas.tolist(),
-            )
-        ):
+        for j, (i, name, slot) in enumerate(zip(live_index.tolist(), live_names, slots.tolist())):
             if slot < 0:
                 closed.skipped += 1
                 self._drop_track(name)
                 continue
             track = tracks[name]
-            t = time / 1e9
-            track.last_t, track.seen = t, now
+            track.last_t, track.seen = live_times[j], now
             scored_tracks.append(track)
             scored_at.append(j)
-            if math.isnan(score):
-                continue
-            alerter = track.alerter
-            if alerter.steady(score):
-                continue
-            expected = None if math.isnan(forecast) else (forecast, sigma)
-            transition = alerter.update(t, score, None if math.isnan(value) else value, expected)
+            transition = transitions.get(j)
             if transition is not None and (
-                alerter.policy.alert or track.episode is not None
+                track.alerter.policy.alert or track.episode is not None
             ):  # a policy that does not alert still resolves an episode it opened before
                 key, group_ns = contexts[i]
                 closed.alerts.append(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from aiops.settings import Settings
@@ -224,7 +226,7 @@ def run_pipeline_bench(
     from aiops.bench.synthetic import SECOND, START, Fleet
     from aiops.kafka_config import client_config
     from aiops.stack.local import worker_component
-    from aiops.stack.process import ManagedProcess
+    from aiops.stack.process import ManagedProcess, http_ok
     from aiops.topics import create_topics, group_lag, state_topics
 
     base = settings or Settings()
@@ -252,7 +254,11 @@ def run_pipeline_bench(
             worker = ready.model_copy(
                 update={"faust_web_port": _free_port(), "stack_dir": home / f"worker-{index}"}
             )
-            component = worker_component(worker)
+            component = replace(  # the worker process itself, no restarting launcher: its CPU and memory are measured
+                worker_component(worker),
+                command=[sys.executable, "-m", "aiops", "worker"],
+                healthy=partial(http_ok, f"http://127.0.0.1:{worker.faust_web_port}/metrics"),
+            )
             if worker_code is not None:
                 rooms = ("stream-processors", "producers", "demo-service")
                 path = os.pathsep.join(str(Path(worker_code).resolve() / room) for room in rooms)

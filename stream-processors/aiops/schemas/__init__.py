@@ -16,7 +16,7 @@ from aiops.schemas.deadletter import DeadLetterV1
 from aiops.schemas.points import PointV1
 from aiops.schemas.points_v2 import PointsV2
 from aiops.schemas.scores import ScoresV2, ScoresV3, ScoreV1
-from aiops.schemas.sli import SliV1
+from aiops.schemas.sli import SliV1, SliV2
 
 __all__ = [
     "TOPIC_SCHEMAS",
@@ -28,6 +28,7 @@ __all__ = [
     "ScoresV2",
     "ScoresV3",
     "SliV1",
+    "SliV2",
     "alert_id",
     "json_schemas",
     "write_json_schemas",
@@ -37,6 +38,7 @@ TOPIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "aiops.points.v1": PointV1,
     "aiops.points.v2": PointsV2,
     "aiops.sli.v1": SliV1,
+    "aiops.sli.v2": SliV2,
     "aiops.scores.v1": ScoreV1,
     "aiops.scores.v2": ScoresV2,
     "aiops.scores.v3": ScoresV3,

@@ -1,7 +1,9 @@
-"""``aiops.sli/v1``: one rolling snapshot of an SLO for one group, keyed by ``<slo id>|<group>``.
+"""``aiops.sli/v2``: one rolling snapshot of an SLO for one group, keyed by ``<slo id>|<group>``.
 
 Unknown values (no events in a window) and infinite ones (nothing burns, so the
-budget never runs out) are ``null``.
+budget never runs out) are ``null``. v2 adds to each window whether it covers
+its whole length (a window a spec change added to saved state does not, for
+one length) and since when it counts; ``aiops.sli/v1`` records lack both.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SliV1", "SliWindow"]
+__all__ = ["SliV1", "SliV2", "SliWindow", "SliWindowV2"]
 
 Severity = Literal["page", "ticket"]
 State = Literal["firing", "ok", "low_traffic", "no_data"]
@@ -61,4 +63,25 @@ class SliV1(BaseModel):
         None,
         description="latency SLOs only: whether some good events were counted by interpolating "
         "inside an exponential histogram bucket, as Prometheus's histogram_fraction does",
+    )
+
+
+class SliWindowV2(SliWindow):
+    """A window of ``aiops.sli/v2``: v1's fields, and whether it covers its whole length."""
+
+    complete: bool = Field(
+        description="false while the window has counted for less than its length: "
+        "a spec change added it (or changed its length) after saved state began"
+    )
+    since_unix: float | None = Field(
+        description="event time the window counts since when not complete; null when complete"
+    )
+
+
+class SliV2(SliV1):
+    """``aiops.sli/v1`` whose windows say whether they cover their whole length."""
+
+    schema_: Literal["aiops.sli/v2"] = Field(alias="schema")  # type: ignore[assignment]
+    windows: dict[str, SliWindowV2] = Field(  # type: ignore[assignment]
+        description="by window name: each window of the SLO's alert pairs and the SLO window"
     )

@@ -48,6 +48,7 @@ class ExponentialWindows:
         self.scale: int | None = None
         self.offset = 0
         self.max_buckets = max_buckets
+        self.buckets_per_window = buckets_per_window
         self.windows = WindowSet(
             windows_s,
             width=1,
@@ -113,6 +114,28 @@ class ExponentialWindows:
             "windows": self.windows.to_state(),
         }
 
+    def restore(self, state: dict) -> None:
+        """Take the buckets of saved windows (``to_state``) of any window shape into this new, empty set.
+
+        The saved layout is kept; the windows migrate as ``WindowSet.restore``
+        migrates them (kept windows keep their counts, others start empty).
+
+        >>> old = ExponentialWindows([60, 600])
+        >>> _ = old.add(1.0, ExponentialHistogram(scale=2, count=1, positive_offset=5, positive=[1]))
+        >>> new = ExponentialWindows([60, 3600], buckets_per_window=30)
+        >>> new.restore(old.to_state())
+        >>> new.histogram(60).positive, new.histogram(3600).count
+        ((1.0,), 0.0)
+        """
+        fresh = WindowSet(
+            self.windows.windows_s,
+            width=state["windows"]["width"],
+            buckets_per_window=self.buckets_per_window,
+            max_lateness_s=self.windows.max_lateness_s,
+        )
+        fresh.restore(state["windows"])
+        self.windows, self.scale, self.offset = fresh, state["scale"], state["offset"]
+
     @classmethod
     def from_state(cls, state: dict) -> ExponentialWindows:
         """The windows ``to_state`` described."""
@@ -120,6 +143,7 @@ class ExponentialWindows:
         restored.scale, restored.offset = state["scale"], state["offset"]
         restored.max_buckets = state["max_buckets"]
         restored.windows = WindowSet.from_state(state["windows"])
+        restored.buckets_per_window = state["windows"]["windows"][0]["buckets"]
         return restored
 
     def _relayout(self, scale: int, offset: int, width: int) -> None:

@@ -27,6 +27,14 @@ Memory is bounded and known up front: ``memory_bytes()`` is
 ``8 * width * sum(buckets_per_window + 1 for each window)``, 7 808 bytes for
 the eight default windows with good/total counters, whatever the traffic.
 
+A spec change may change the windows under saved state: ``restore`` fills a
+set of the new shape from a saved one of the old. A window of the same length
+and width keeps its events (re-bucketed, each old bucket's events spread
+evenly over the time it covered, when the bucket count changed); a window of
+another length or width starts empty and says since when it counts
+(``partial_windows``) until it has counted for its whole length; a saved
+window the new set lacks is dropped.
+
 It fails where event time lies: a point from far in the future moves the
 watermark and empties the short windows. Callers reject points newer than
 their wall clock plus a tolerance before adding them.
@@ -199,7 +207,7 @@ class RollingWindow:
     (0.0, 0.0)
     """
 
-    __slots__ = ("_counts", "_head", "_slots", "length_s", "step_s", "width")
+    __slots__ = ("_counts", "_head", "_slots", "length_s", "since", "step_s", "width")
 
     def __init__(self, length_s: float, buckets: int = 60, width: int = 2):
         if length_s <= 0 or buckets < 1 or width < 1:
@@ -212,6 +220,8 @@ class RollingWindow:
         self._slots = buckets + 1
         self._counts = array("d", bytes(8 * width * self._slots))
         self._head: int | None = None  # bucket index of the newest bucket
+        self.since: float | None = None
+        """Event time the window started counting at, while that is less than its length ago (else None)."""
 
     def bucket_of(self, t: float) -> int:
         """The index of the bucket that holds event time ``t``.
@@ -223,6 +233,8 @@ class RollingWindow:
 
     def advance(self, t: float) -> None:
         """Turn the ring so that the bucket of ``t`` is the newest; zero the buckets it reuses."""
+        if self.since is not None and t - self.length_s >= self.since:
+            self.since = None
         k = self.bucket_of(t)
         if self._head is None:
             self._head = k
@@ -278,6 +290,7 @@ class RollingWindow:
             "width": self.width,
             "head": self._head,
             "counts": list(self._counts),
+            "since": self.since,
         }
 
     @classmethod
@@ -292,6 +305,44 @@ class RollingWindow:
         window = cls(state["length_s"], state["buckets"], state["width"])
         window._head = state["head"]
         window._counts = array("d", state["counts"])
+        window.since = state.get("since")
+        return window
+
+    def rebucketed(self, buckets: int, watermark: float) -> RollingWindow:
+        """The same window in ``buckets`` buckets, read at ``watermark`` (the newest event time).
+
+        Each old bucket's events are spread evenly over the part of its time
+        up to ``watermark``, the assumption ``totals`` makes of the oldest
+        bucket: a read is off by at most one old bucket's events until the
+        ring has turned over.
+
+        >>> r = RollingWindow(60, buckets=2)                # 30 s buckets
+        >>> _ = r.add(30.0, [6.0, 6.0]), r.add(40.0, [1.0, 1.0])
+        >>> r.rebucketed(6, watermark=40.0).totals(at=40.0)  # (0, 30] now three buckets, (30, 40] one
+        (7.0, 7.0)
+        >>> r.rebucketed(6, watermark=40.0).totals(at=70.0)  # (10, 70]: two thirds of (0, 30]
+        (5.0, 5.0)
+        """
+        window = RollingWindow(self.length_s, buckets, self.width)
+        window.since = self.since
+        if self._head is None:
+            return window
+        window.advance(watermark)
+        assert window._head is not None
+        oldest = window._head - window._slots + 1
+        for k in range(self._head - self._slots + 1, self._head + 1):
+            start, end = k * self.step_s, min((k + 1) * self.step_s, watermark)
+            base = (k % self._slots) * self.width
+            values = self._counts[base : base + self.width]
+            if end <= start or not any(values):
+                continue
+            for j in range(max(math.floor(start / window.step_s), oldest), window._head + 1):
+                overlap = min(end, (j + 1) * window.step_s) - max(start, j * window.step_s)
+                if overlap <= 0:
+                    continue
+                target = (j % window._slots) * window.width
+                for i, v in enumerate(values):
+                    window._counts[target + i] += v * overlap / (end - start)
         return window
 
     def _zero(self, slot: int) -> None:
@@ -378,6 +429,50 @@ class WindowSet:
         if self.watermark is not None and at < self.watermark:
             raise ValueError(f"cannot read at {at}, before the watermark {self.watermark}")
         return window.totals(at)
+
+    def partial_windows(self, at: float | None = None) -> dict[float, float]:
+        """``{window length: event time it started counting}`` for the windows that cover less than their length at ``at``.
+
+        Only a window that ``restore`` added to saved state starts partial.
+        """
+        if at is None:
+            at = self.watermark
+        return {
+            length: w.since
+            for length, w in self._windows.items()
+            if w.since is not None and (at is None or at - length < w.since)
+        }
+
+    def restore(self, state: dict) -> None:
+        """Take the events and watermark of a saved set (``to_state``) of any shape into this new, empty set.
+
+        The windows of this set decide: a saved window of the same length and
+        width is kept (re-bucketed when its bucket count differs); any other
+        starts empty, counting since the saved watermark. Saved windows this
+        set lacks are dropped, and the lateness bound stays this set's.
+
+        >>> old = SliWindows([300, 3600])
+        >>> _ = old.add(1000.0, good=9, total=10)
+        >>> new = SliWindows([300, 43200], buckets_per_window=30)
+        >>> new.restore(old.to_state())
+        >>> new.snapshot(), new.partial_windows()
+        ({300.0: EventCounts(good=9.0, total=10.0), 43200.0: EventCounts(good=0.0, total=0.0)}, {43200.0: 1000.0})
+        """
+        saved = WindowSet.from_state(state)
+        watermark = saved.watermark
+        if watermark is None:
+            return
+        self.watermark = watermark
+        for length, window in self._windows.items():
+            old = saved._windows.get(length)
+            if old is not None and old.width == window.width:
+                buckets = window._slots - 1
+                self._windows[length] = (
+                    old if old._slots == window._slots else old.rebucketed(buckets, watermark)
+                )
+            else:
+                window.advance(watermark)
+                window.since = watermark
 
     def memory_bytes(self) -> int:
         """Bytes held by all counters: ``8 * width * sum(buckets + 1)``, fixed at construction."""

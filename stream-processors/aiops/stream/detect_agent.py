@@ -57,7 +57,7 @@ from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
 
-__all__ = ["register_detect_agent"]
+__all__ = ["register_detect_agent", "restore_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,34 @@ _BATCH_WITHIN_S = 0.5
 _SOURCE = "source:"
 _TRACK = "track:"
 _OFFSET = "offset:"
+
+
+def restore_checkpoint(
+    engine: DetectEngine,
+    metrics: StreamMetrics,
+    key: str,
+    stored: dict,
+    tracks: dict | None = None,
+) -> bool:
+    """Load a resource's checkpoint into ``engine``; False when it cannot, and its tracks start afresh.
+
+    A checkpoint the engine refuses (detector state exported with other
+    parameters, such as another ``detect_season``, or by another version;
+    a malformed entry) is counted in ``aiops_detect_restore_errors_total``
+    and logged, and the resource is scored from scratch instead of stopping.
+    """
+    try:
+        engine.restore_source(key, stored, now=time.time(), tracks=tracks)
+    except (KeyError, TypeError, ValueError):
+        engine.forget_source(key)
+        metrics.detect_restore_errors.inc()
+        log.error(
+            "cannot restore %s from its checkpoint, its tracks start afresh: %s",
+            key,
+            traceback.format_exc(limit=3),
+        )
+        return False
+    return True
 
 
 def register_detect_agent(
@@ -129,16 +157,7 @@ def register_detect_agent(
             if legacy
             else None
         )
-        try:
-            engine.restore_source(key, stored, now=time.time(), tracks=tracks)
-        except (KeyError, TypeError, ValueError):
-            engine.forget_source(key)
-            metrics.detect_restore_errors.inc()
-            log.error(
-                "cannot restore %s from its checkpoint, its tracks start afresh: %s",
-                key,
-                traceback.format_exc(limit=3),
-            )
+        if not restore_checkpoint(engine, metrics, key, stored, tracks):
             return
         if legacy:  # rewritten in the current shape at the next checkpoint
             dirty_sources.add(key)

@@ -60,7 +60,7 @@ import inspect
 import json
 import math
 import zlib
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -97,6 +97,10 @@ def _defaults(cls: type) -> dict[str, Any]:
 
 PARAMS: dict[str, Any] = _defaults(CombinedDetector)
 """The parameters of the fast path and their defaults: exactly :class:`CombinedDetector`'s."""
+
+
+Hold = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``hold(positions, scores, forecasts, sigmas) -> positions``: which scored points not to learn."""
 
 
 class StepResult(NamedTuple):
@@ -463,6 +467,29 @@ class FastCombined:
             ).reshape((rows, *array.shape[1:]))
             offset += size
 
+    def snapshot(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """A copy of the state rows of ``slots``, to put back with :meth:`restore`.
+
+        With them a caller can score and learn a point, then take the
+        learning back (the detect engine does not let a possible anomaly
+        teach the model).
+
+        >>> bank = FastCombined(hst=False)
+        >>> slots = bank.slots(["a"])
+        >>> _ = bank.score_learn_slots(slots, [1.0])
+        >>> saved = bank.snapshot(slots)
+        >>> _ = bank.score_learn_slots(slots, [50.0])
+        >>> bank.restore(slots, saved)
+        >>> bank.snapshot(slots)["hw_count"].tolist()  # the point of 50 is not learnt
+        [1]
+        """
+        return {name: array[slots].copy() for name, array in self._state.items()}
+
+    def restore(self, slots: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+        """Put back state rows that :meth:`snapshot` took (``rows`` aligned with ``slots``)."""
+        for name, array in self._state.items():
+            array[slots] = rows[name]
+
     # -- scoring --------------------------------------------------------------------
 
     def score_learn(
@@ -477,9 +504,20 @@ class FastCombined:
         return self.score_learn_slots(self.slots(keys), values)
 
     def score_learn_slots(
-        self, slots: np.ndarray, values: Sequence[float] | np.ndarray, learn: bool = True
+        self,
+        slots: np.ndarray,
+        values: Sequence[float] | np.ndarray,
+        learn: bool = True,
+        hold: Hold | None = None,
     ) -> StepResult:
-        """:meth:`score_learn` by slot; ``learn=False`` scores without changing any state."""
+        """:meth:`score_learn` by slot; ``learn=False`` scores without changing any state.
+
+        ``hold(positions, scores, forecasts, sigmas)`` is called with each
+        round's points (their positions in ``slots``) once they are scored
+        and before they are learnt; the positions it returns are scored but
+        not learnt (their rows are put back as they were). Only those rows are
+        copied, so holding a few points of a large batch costs little.
+        """
         slots = np.asarray(slots, dtype=np.int64)
         try:
             y = np.asarray(values, dtype=np.float64)
@@ -494,7 +532,12 @@ class FastCombined:
         self.skipped += int(n - np.count_nonzero(live))
         if not live.all():
             idx = np.flatnonzero(live)
-            inner = self.score_learn_slots(slots[idx], y[idx], learn)
+            inner_hold = (
+                None
+                if hold is None
+                else lambda p, *scored: np.searchsorted(idx, hold(idx[p], *scored))
+            )
+            inner = self.score_learn_slots(slots[idx], y[idx], learn, inner_hold)
             scores[idx], forecasts[idx], sigmas[idx] = inner
             return StepResult(scores, forecasts, sigmas)
         if n == 0:
@@ -512,7 +555,12 @@ class FastCombined:
             rounds = [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
         with np.errstate(all="ignore"):
             for idx in rounds:
-                s, f, g = self._round(slots[idx], y[idx], learn)
+                round_hold = (
+                    None
+                    if hold is None
+                    else lambda *scored, idx=idx: np.searchsorted(idx, hold(idx, *scored))
+                )
+                s, f, g = self._round(slots[idx], y[idx], learn, round_hold)
                 scores[idx], forecasts[idx], sigmas[idx] = s, f, g
         return StepResult(scores, forecasts, sigmas)
 
@@ -558,7 +606,11 @@ class FastCombined:
         return u, mean + rate * d, (1.0 - rate) * (var + rate * d * d)
 
     def _round(
-        self, rows: np.ndarray, y: np.ndarray, learn: bool
+        self,
+        rows: np.ndarray,
+        y: np.ndarray,
+        learn: bool,
+        hold: Callable[..., np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One point for each of ``rows`` (distinct)."""
         p, st, m, k = self.params, self._state, self._m, self._k
@@ -625,6 +677,8 @@ class FastCombined:
         sigmas = np.where(inited, sigma, np.nan)
         if not learn:
             return scores, forecasts, sigmas
+        held = None if hold is None else np.asarray(hold(scores, forecasts, sigmas), dtype=np.int64)
+        saved = self.snapshot(rows[held]) if held is not None and len(held) else None
 
         # learn: the recent mean square and the residual tail (on the residuals of a ready forecaster)
         st["hw_recent"][rows] = np.where(hw_ready, recent_next, recent)
@@ -720,6 +774,8 @@ class FastCombined:
             st["res_small"][vr] = np.where(counts, step, vs)
             st["res_int"][vr] = res_int[valid] & (np.floor(vy) == vy)
             st["hw_prev"][vr] = vy
+        if saved is not None:
+            self.restore(rows[held], saved)
         return scores, forecasts, sigmas
 
     def _walk(

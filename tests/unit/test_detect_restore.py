@@ -1,0 +1,78 @@
+"""Detector state saved under other parameters (issue 13, item 7): refused, counted, and scoring goes on.
+
+``FastCombined`` state carries its parameters and version, and the bank
+refuses rows exported under others; the detect agent's
+``restore_checkpoint`` then counts the resource in
+``aiops_detect_restore_errors_total`` and scores its tracks from scratch.
+"""
+
+import json
+import math
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from aiops.anomaly.engine import DetectEngine, PointOutcome, resource_key
+from aiops.stream.detect_agent import restore_checkpoint
+from aiops.stream.metrics import StreamMetrics
+
+T0 = 1_800_000_000
+STEP = 10
+RESOURCE = {"service.name": "demo"}
+
+
+def queue_depth(step: int, rng: np.random.Generator) -> dict:
+    """One gauge point of a steady queue every ``STEP`` seconds."""
+    t = T0 + STEP * step
+    return {
+        "schema": "aiops.points/v1",
+        "series": f"queue.depth@{resource_key({'resource': RESOURCE})}",
+        "metric": "queue.depth",
+        "kind": "gauge",
+        "unit": "1",
+        "resource": RESOURCE,
+        "attributes": {},
+        "time_unix_nano": t * 10**9,
+        "value": float(rng.normal(100, 5)),
+    }
+
+
+def feed(engine: DetectEngine, steps: range) -> list:
+    rng = np.random.default_rng(steps.start)
+    scores = []
+    for step in steps:
+        point = queue_depth(step, rng)
+        assert engine.add(point, now=T0 + STEP * step) is PointOutcome.ACCEPTED
+        scores += engine.close(now=T0 + STEP * step, force=True).scores
+    return scores
+
+
+def _checkpoint(**params) -> tuple[str, dict]:
+    engine = DetectEngine(**params)
+    assert feed(engine, range(50))
+    key = resource_key({"resource": RESOURCE})
+    return key, json.loads(json.dumps(engine.export_source(key)))
+
+
+def test_a_checkpoint_of_the_same_parameters_restores_and_is_not_counted():
+    key, stored = _checkpoint(season=12)
+    registry = CollectorRegistry()
+    engine = DetectEngine(season=12)
+    assert restore_checkpoint(engine, StreamMetrics(registry), key, stored)
+    assert registry.get_sample_value("aiops_detect_restore_errors_total") == 0.0
+    assert key in engine.sources
+
+
+def test_a_checkpoint_exported_with_another_season_is_counted_and_scoring_goes_on(caplog):
+    key, stored = _checkpoint(season=12)
+    registry = CollectorRegistry()
+    engine = DetectEngine(season=24)  # the operator changed AIOPS_DETECT_SEASON
+    assert not restore_checkpoint(engine, StreamMetrics(registry), key, stored)
+    assert "exported by a detector with other parameters" in caplog.text
+    assert registry.get_sample_value("aiops_detect_restore_errors_total") == 1.0
+    assert key not in engine.sources and not engine.tracks
+
+    scores = feed(engine, range(50, 100))
+    assert len(scores) == 50 and all(math.isfinite(s.score) for s in scores)
+    fresh = feed(DetectEngine(season=24), range(50, 100))
+    assert [s.score for s in scores] == [s.score for s in fresh], "its tracks start afresh"
