@@ -11,7 +11,11 @@ through opentelemetry-instrumentation-system-metrics.
 Standard variables honoured: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default
 ``http://127.0.0.1:4317``, gRPC, insecure for ``http://``),
 ``OTEL_METRIC_EXPORT_INTERVAL`` (ms, default 2000), ``OTEL_SERVICE_NAME`` and
-``OTEL_RESOURCE_ATTRIBUTES`` (explicit arguments win over them).
+``OTEL_RESOURCE_ATTRIBUTES`` (explicit arguments win over them), and
+``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``:
+``explicit_bucket_histogram`` (default: the HTTP duration keeps
+``LATENCY_BUCKETS_S``) or ``base2_exponential_bucket_histogram`` (every
+histogram, the HTTP duration included, is exported as an exponential one).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -31,7 +36,12 @@ from opentelemetry.instrumentation._semconv import (
 from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import (
+    Aggregation,
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+    View,
+)
 from opentelemetry.sdk.resources import (
     SERVICE_INSTANCE_ID,
     SERVICE_NAME,
@@ -56,6 +66,7 @@ __all__ = [
     "build_telemetry",
     "configure_otlp",
     "export_interval_ms",
+    "histogram_aggregation",
     "use_stable_http_semconv",
 ]
 
@@ -88,6 +99,8 @@ PROCESS_METRICS: dict[str, list[str] | None] = {
 """The process metrics the service reports, as the system-metrics instrumentation's config."""
 
 _SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+_HISTOGRAM_AGGREGATION = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
+HistogramAggregation = Literal["explicit_bucket_histogram", "base2_exponential_bucket_histogram"]
 _STABLE_HTTP_MODES = (_StabilityMode.HTTP, _StabilityMode.HTTP_DUP)
 
 
@@ -143,17 +156,22 @@ def build_telemetry(
     span_processors: Sequence[SpanProcessor],
     *,
     process_metrics: bool = False,
+    histogram: HistogramAggregation = "explicit_bucket_histogram",
 ) -> Telemetry:
     """Providers with the given readers and span processors and the latency-bucket view.
 
     ``process_metrics`` adds the process's CPU and memory (``PROCESS_METRICS``).
+    ``histogram`` is the HTTP duration's aggregation: explicit ``LATENCY_BUCKETS_S``,
+    or base-2 exponential with the SDK's defaults (160 buckets, scale <= 20).
     The instrumentation is a singleton: only one live ``Telemetry`` per process
     can report them, until its ``shutdown``.
     """
-    latency_view = View(
-        instrument_name=HTTP_DURATION_METRIC,
-        aggregation=ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS_S),
+    aggregation: Aggregation = (
+        ExponentialBucketHistogramAggregation()
+        if histogram == "base2_exponential_bucket_histogram"
+        else ExplicitBucketHistogramAggregation(boundaries=LATENCY_BUCKETS_S)
     )
+    latency_view = View(instrument_name=HTTP_DURATION_METRIC, aggregation=aggregation)
     tracer_provider = TracerProvider(resource=resource)
     for processor in span_processors:
         tracer_provider.add_span_processor(processor)
@@ -178,6 +196,22 @@ def export_interval_ms(value: float | None = None) -> float:
     return float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", DEFAULT_EXPORT_INTERVAL_MS))
 
 
+def histogram_aggregation(value: str | None = None) -> HistogramAggregation:
+    """The histogram aggregation: the argument, else ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``.
+
+    Raises ``ValueError`` for a value the OTel specification does not define.
+
+    >>> histogram_aggregation("base2_exponential_bucket_histogram")
+    'base2_exponential_bucket_histogram'
+    """
+    chosen = value or os.environ.get(_HISTOGRAM_AGGREGATION) or "explicit_bucket_histogram"
+    if chosen not in get_args(HistogramAggregation):
+        raise ValueError(
+            f"{_HISTOGRAM_AGGREGATION}={chosen!r}: use one of {', '.join(get_args(HistogramAggregation))}"
+        )
+    return chosen  # type: ignore[return-value]
+
+
 def configure_otlp(
     resource: Resource | None = None,
     endpoint: str | None = None,
@@ -196,7 +230,11 @@ def configure_otlp(
     )
     processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=target, insecure=insecure))
     return build_telemetry(
-        resource or build_resource(), [reader], [processor], process_metrics=True
+        resource or build_resource(),
+        [reader],
+        [processor],
+        process_metrics=True,
+        histogram=histogram_aggregation(),
     )
 
 

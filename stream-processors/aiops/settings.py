@@ -259,6 +259,17 @@ class Settings(BaseSettings):
     prometheus_scrape_interval_s: int = _field(
         5, "Prometheus scrape interval of the local stack", ge=1
     )
+    prometheus_native_histograms: bool = _field(
+        False,
+        "run the local stack's Prometheus 3 (built once from the Go module proxy, cached) with "
+        "native histograms scraped; Debian's 2.42 interpolates inside native buckets linearly",
+    )
+    demo_histogram_aggregation: Literal[
+        "explicit_bucket_histogram", "base2_exponential_bucket_histogram"
+    ] = _field(
+        "explicit_bucket_histogram",
+        "the demo service's histogram aggregation (its OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION)",
+    )
 
     # Local stack
     stack_dir: Path = _field(

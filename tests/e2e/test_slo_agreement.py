@@ -2,7 +2,12 @@
 
 A stack of this module's own runs ``fixtures/agreement-slos.yaml``: the
 worker evaluates it and the stack's Prometheus loads the rules generated from
-it at ``up``. Its windows are scaled down through the spec: the page's quick
+it at ``up``. The module runs twice, once per histogram aggregation of the
+demo: explicit buckets (classic histograms, Debian's Prometheus 2.42), then
+base-2 exponential (``agreement-slos-native.yaml``: native histograms in
+Prometheus 3, scraped from the collector's prometheus exporter, so the
+rules use ``histogram_count``/``histogram_fraction`` and the p95 is
+``histogram_quantile`` of ``sum(rate(x[1m]))``). Its windows are scaled down through the spec: the page's quick
 pair is 14.4x over 1m30s (the Workbook's 1h) and 1m (its 5m). The demo
 service gets 10 s of normal checkouts, 8 s of a 100% error burst and 8 s of a
 300 ms latency spike, then silence.
@@ -79,8 +84,14 @@ from aiops_producers.routes import RouteMix, RouteSpec, order
 
 pytestmark = pytest.mark.e2e
 
-SPEC = Path(__file__).parent / "fixtures" / "agreement-slos.yaml"
-AVAILABILITY, LATENCY = load_objectives(SPEC)
+EXPLICIT, EXPONENTIAL = "explicit_bucket_histogram", "base2_exponential_bucket_histogram"
+SPECS = {
+    EXPLICIT: Path(__file__).parent / "fixtures" / "agreement-slos.yaml",
+    EXPONENTIAL: Path(__file__).parent / "fixtures" / "agreement-slos-native.yaml",
+}
+"""The spec of each run: the demo's histogram aggregation decides how Prometheus holds the metric."""
+AVAILABILITY, LATENCY = load_objectives(SPECS[EXPLICIT])
+"""Ids, names, windows and matchers: the same in both specs (only how Prometheus stores the metric differs)."""
 ROUTE = "/api/checkout"
 CHECKOUTS = RouteMix((RouteSpec("POST", ROUTE, 1.0, order),))
 MODULE_PORT_OFFSET = PORT_OFFSET + 500
@@ -116,14 +127,22 @@ LONG_S = next(p.long_s for p in AVAILABILITY.pairs if p.name == "page-quick")
 SHORT, LONG = format_duration(SHORT_S), format_duration(LONG_S)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Settings]:
-    """Kafka, collector, Prometheus, Alertmanager, worker, forwarder and demo, all on the fixture spec."""
+@pytest.fixture(scope="module", params=[EXPLICIT, EXPONENTIAL])
+def stack(request, tmp_path_factory) -> Iterator[Settings]:
+    """Kafka, collector, Prometheus, Alertmanager, worker, forwarder and demo, all on the fixture spec.
+
+    Once per histogram aggregation of the demo: explicit buckets (classic
+    histograms in Debian's Prometheus 2.42), then exponential (native
+    histograms in Prometheus 3, which interpolates inside them as the stream does).
+    """
+    aggregation = request.param
     settings = e2e_settings(
         tmp_path_factory.mktemp("agreement-stack"),
         MODULE_PORT_OFFSET,
-        slo_file=SPEC,
+        slo_file=SPECS[aggregation],
         sli_evaluate_interval_s=EVALUATE_INTERVAL_S,
+        demo_histogram_aggregation=aggregation,
+        prometheus_native_histograms=aggregation == EXPONENTIAL,
     )
     try:
         up(settings, print, with_load=False)
@@ -224,13 +243,13 @@ def test_stream_and_prometheus_agree_on_ratios_burn_rates_and_p95(load: Load):
         for at in ratio_long
     }
     assert isinstance(LATENCY.indicator, LatencyIndicator)
-    buckets = selector_promql(LATENCY.indicator.source, "_bucket", [f'http_route="{ROUTE}"'])
-    p95 = {
-        at: _instant(
-            settings, f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{SHORT}])))", at
-        )
-        for at in ratio_short
-    }
+    if settings.prometheus_native_histograms:
+        native = selector_promql(LATENCY.indicator.source, "", [f'http_route="{ROUTE}"'])
+        quantile = f"histogram_quantile(0.95, sum(rate({native}[{SHORT}])))"
+    else:
+        buckets = selector_promql(LATENCY.indicator.source, "_bucket", [f'http_route="{ROUTE}"'])
+        quantile = f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{SHORT}])))"
+    p95 = {at: _instant(settings, quantile, at) for at in ratio_short}
 
     comparisons = {
         f"error ratio {SHORT}": (
@@ -253,7 +272,7 @@ def test_stream_and_prometheus_agree_on_ratios_burn_rates_and_p95(load: Load):
         ),
     }
     print(
-        f"\nagreement in the plateau: stream {_span(plateau.stream, load.load_start)}, "
+        f"\n{settings.demo_histogram_aggregation}: agreement in the plateau: stream {_span(plateau.stream, load.load_start)}, "
         f"Prometheus {_span(plateau.prometheus, load.load_start)} (s after the load began); "
         f"{len(availability)} + {len(latency)} snapshots, {len(ratio_short)} rule evaluations"
     )

@@ -117,3 +117,29 @@ def _active_targets(settings: Settings) -> list[dict]:
     url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/targets?state=active"
     with urllib.request.urlopen(url, timeout=2) as response:
         return json.load(response)["data"]["activeTargets"]
+
+
+def test_prometheus_3_scrapes_native_histograms_and_the_layout_goes_back_to_the_symlink(
+    tmp_path: Path, free_port
+):
+    """With ``prometheus_native_histograms`` the stack runs Prometheus 3 (built from the Go module proxy, cached)
+    on a copy of the config that scrapes native histograms; without it, the repo's config again."""
+    settings = Settings(
+        stack_dir=tmp_path / "stack", prometheus_port=free_port(), prometheus_native_histograms=True
+    )
+    config = write_layout(settings)
+    assert not config.is_symlink()
+    assert yaml.safe_load(config.read_text())["global"]["scrape_native_histograms"] is True
+    process = ManagedProcess(prometheus_component(settings), settings)
+    process.start()
+    try:
+        url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/status/buildinfo"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            assert json.load(response)["data"]["goVersion"]
+        assert {t["labels"]["job"] for t in _active_targets(settings)} <= set(
+            scrape_targets(settings)
+        )
+    finally:
+        assert process.stop()
+    classic = write_layout(settings.model_copy(update={"prometheus_native_histograms": False}))
+    assert classic.is_symlink() and classic.resolve() == (STORAGE / "prometheus.yml").resolve()

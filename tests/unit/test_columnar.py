@@ -16,7 +16,7 @@ from aiops.bench.synthetic import synthetic_exports
 from aiops.decode import MalformedPayload, decode_metrics, decode_payload, flatten
 from aiops.decode.columnar import KINDS, SeriesInterner, decode_columns
 from aiops.decode.delta_columns import DeltaState
-from aiops.decode.otlp import Observation, PointProblem
+from aiops.decode.otlp import ExponentialBuckets, Observation, PointProblem
 from aiops.decode.points_v2 import decode as decode_v2
 from aiops.decode.points_v2 import encode as encode_v2
 from aiops.decode.points_v2 import expand_v1, to_record
@@ -91,8 +91,54 @@ def random_payload(rng: random.Random, step: int) -> bytes:
             )
         return points
 
+    def exponential_points():
+        points = []
+        for route in rng.sample(["/a", "/b"], rng.randint(0, 2)):
+            scale = rng.choice([3, 3, 3, 2, 1])  # lower now and then, as an SDK's
+            offset = (8 << scale >> 3) + rng.randint(-1, 0)
+            positive = [max(0, step + rng.randint(-2, 3)) for _ in range(rng.randint(1, 5))]
+            negative = [max(0, step // 2 + rng.randint(-1, 1)) for _ in range(rng.randint(0, 2))]
+            zero = max(0, step // 3 + rng.randint(-1, 1))
+            total = sum(positive) + sum(negative) + zero
+            if rng.random() < 0.03:
+                total -= 1  # more in buckets than the count: a problem
+            point = pb.ExponentialHistogramDataPoint(
+                attributes=[_kv("route", route)],
+                start_time_unix_nano=start(),
+                time_unix_nano=t(),
+                count=total,
+                sum=step * 0.7 + rng.uniform(-1, 1),
+                scale=scale,
+                zero_count=zero,
+                zero_threshold=rng.choice([0.0] * 9 + [1e-3]),
+                positive=pb.ExponentialHistogramDataPoint.Buckets(
+                    offset=offset, bucket_counts=positive
+                ),
+                negative=pb.ExponentialHistogramDataPoint.Buckets(
+                    offset=rng.randint(-2, 0), bucket_counts=negative
+                ),
+            )
+            if rng.random() < 0.5:
+                point.min, point.max = -1.0, 9.0
+            points.append(point)
+        return points
+
     metrics = [
         pb.Metric(name="cpu", unit="1", gauge=pb.Gauge(data_points=number_points("gauge"))),
+        pb.Metric(
+            name="latency.exp",
+            unit="s",
+            exponential_histogram=pb.ExponentialHistogram(
+                data_points=exponential_points(), aggregation_temporality=CUMULATIVE
+            ),
+        ),
+        pb.Metric(
+            name="latency.exp.delta",
+            unit="s",
+            exponential_histogram=pb.ExponentialHistogram(
+                data_points=exponential_points(), aggregation_temporality=DELTA
+            ),
+        ),
         pb.Metric(
             name="requests",
             unit="1",
@@ -167,7 +213,6 @@ def test_columns_hold_the_same_points_and_problems_as_flatten():
         for batch in decoded.batches:
             for i in range(len(batch)):
                 labels = batch.labels[int(batch.series_id[i])]
-                o, e = batch.bucket_offsets[i], batch.bucket_offsets[i + 1]
                 kind = KINDS[batch.kind[i]]
                 rows.append(
                     (
@@ -185,7 +230,7 @@ def test_columns_hold_the_same_points_and_problems_as_flatten():
                         int(batch.count[i]),
                         float(batch.sum[i]),
                         batch.bounds[batch.bounds_index[i]] if kind == "histogram" else (),
-                        tuple(batch.bucket_counts[o:e].tolist()),
+                        *_buckets_of(batch, i, kind),
                     )
                 )
         assert rows == [
@@ -205,9 +250,32 @@ def test_columns_hold_the_same_points_and_problems_as_flatten():
                 o.sum,
                 o.bounds,
                 o.bucket_counts,
+                o.exponential,
             )
             for o in observations
         ]
+
+
+def _buckets_of(batch, i: int, kind: str) -> tuple:
+    """A row's explicit bucket counts and its ``ExponentialBuckets`` (min, max None for NaN), as ``Observation`` holds them."""
+    o, e = batch.bucket_offsets[i], batch.bucket_offsets[i + 1]
+    counts = tuple(batch.bucket_counts[o:e].tolist())
+    if kind != "exponential_histogram":
+        return counts, None
+    x = batch.exponential
+    split = int(x.positive_length[i])
+    low, high = float(x.min[i]), float(x.max[i])
+    return (), ExponentialBuckets(
+        int(x.scale[i]),
+        int(x.zero_count[i]),
+        float(x.zero_threshold[i]),
+        int(x.positive_offset[i]),
+        counts[:split],
+        int(x.negative_offset[i]),
+        counts[split:],
+        None if math.isnan(low) else low,
+        None if math.isnan(high) else high,
+    )
 
 
 def _columns_as_v1(point_batch):
@@ -218,7 +286,6 @@ def _columns_as_v1(point_batch):
     for i in range(len(point_batch)):
         labels = point_batch.labels[int(point_batch.series_id[i])]
         kind = KINDS[point_batch.kind[i]]
-        o, e = point_batch.bucket_offsets[i], point_batch.bucket_offsets[i + 1]
         rows.append(
             (
                 series_key(labels.metric, labels.attributes, point_batch.resource),
@@ -231,7 +298,7 @@ def _columns_as_v1(point_batch):
                 int(point_batch.count[i]),
                 float(point_batch.sum[i]),
                 point_batch.bounds[point_batch.bounds_index[i]] if kind == "histogram" else (),
-                tuple(point_batch.bucket_counts[o:e].tolist()),
+                *_buckets_of(point_batch, i, kind),
             )
         )
     return rows
@@ -267,6 +334,7 @@ def test_column_deltas_equal_the_per_point_deltas_on_random_inputs(seed):
                 p.sum,
                 p.bounds,
                 p.bucket_counts,
+                p.exponential,
             )
             for p in reference.points
         ], step

@@ -18,6 +18,7 @@ from aiops_demo.telemetry import (
     LATENCY_BUCKETS_S,
     PROCESS_METRICS,
     export_interval_ms,
+    histogram_aggregation,
 )
 
 
@@ -138,6 +139,38 @@ def test_otlp_grpc_export_carries_the_duration_histogram(receiver):
         for s in ss.spans
     }
     assert {"GET /api/users", "POST /api/checkout", "checkout.charge_payment"} <= span_names
+
+
+def test_the_standard_variable_switches_the_duration_to_exponential_over_the_wire(
+    receiver, monkeypatch
+):
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        "base2_exponential_bucket_histogram",
+    )
+    telemetry = configure_otlp(
+        build_resource(instance_id="exp"), endpoint=receiver.endpoint, interval_ms=100
+    )
+    try:
+        with TestClient(create_app(telemetry, payment_delay_s=(0.001, 0.001))) as client:
+            for _ in range(5):
+                client.get("/api/users")
+        assert receiver.got.wait(5)
+    finally:
+        telemetry.shutdown()
+    resource_metrics = receiver.metrics[-1].resource_metrics[0]
+    metrics = {m.name: m for sm in resource_metrics.scope_metrics for m in sm.metrics}
+    duration = metrics[HTTP_DURATION_METRIC]
+    assert duration.WhichOneof("data") == "exponential_histogram"
+    (point,) = duration.exponential_histogram.data_points
+    assert point.count == 5 and sum(point.positive.bucket_counts) + point.zero_count == 5
+    assert duration.exponential_histogram.aggregation_temporality == 2  # cumulative
+
+
+def test_an_unknown_histogram_aggregation_is_refused(monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "exponential")
+    with pytest.raises(ValueError, match="base2_exponential_bucket_histogram"):
+        histogram_aggregation()
 
 
 def _process_metrics(reader: InMemoryMetricReader) -> dict:

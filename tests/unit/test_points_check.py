@@ -10,9 +10,11 @@ import pytest
 from aiops.bench.synthetic import synthetic_exports
 from aiops.decode.columnar import SeriesInterner, decode_columns
 from aiops.decode.delta_columns import DeltaState
+from aiops.decode.payload_v2 import decode_payload_v2
 from aiops.decode.points_check import POINT_REASONS, BadPointsRecord, check_points
 from aiops.decode.points_v2 import decode, encode, expand_v1, to_record
 from aiops.schemas import PointsV2
+from support.exponential_gen import SdkExponentialExports
 
 
 def records(exports: int = 3) -> list[bytes]:
@@ -27,7 +29,18 @@ def records(exports: int = 3) -> list[bytes]:
     return out
 
 
-GOOD = records()
+def exponential_records() -> list[bytes]:
+    """Records of exponential histograms as the OTel SDK exports them, cumulative (differenced) and delta."""
+    out = []
+    for delta in (False, True):
+        sdk, state = SdkExponentialExports(seed=7, delta=delta), DeltaState()
+        for _ in range(3):
+            result = decode_payload_v2(sdk.export(15), lambda key, state=state: state)
+            out += [record.value for record in result.records]
+    return out
+
+
+GOOD = records() + exponential_records()
 
 
 def as_lists(checked_record: dict) -> dict:
@@ -88,6 +101,8 @@ def _points(record: dict, **columns) -> dict:
 def test_a_record_that_cannot_be_read_is_refused_whole_with_the_reason(fault):
     rng = random.Random(fault)
     for data in GOOD:
+        if fault.startswith("bounds") and not decode(data)["bounds"]:
+            continue  # exponential histograms only: no bounds to break
         broken = RECORD_FAULTS[fault](decode(data), rng)
         with pytest.raises(BadPointsRecord) as refused:
             check_points(broken if isinstance(broken, bytes) else encode(broken))
@@ -108,8 +123,13 @@ def _number_rows(record: dict, kind: str | None = None) -> list[int]:
     return [
         i
         for i, sid in enumerate(record["points"]["series_id"])
-        if kinds[sid] != "histogram" and kind in (None, kinds[sid])
+        if kinds[sid] in ("gauge", "sum") and kind in (None, kinds[sid])
     ]
+
+
+def _negative_bucket(record: dict, i: int) -> None:
+    p = record["points"]
+    p["bucket_counts"][p["bucket_offsets"][i]] = -1
 
 
 def _extra_bucket(record: dict, i: int) -> None:
@@ -117,6 +137,15 @@ def _extra_bucket(record: dict, i: int) -> None:
     o = p["bucket_offsets"][i + 1]
     p["bucket_counts"].insert(o, 0)
     p["bucket_offsets"][i + 1 :] = [x + 1 for x in p["bucket_offsets"][i + 1 :]]
+
+
+def _exponential_rows(record: dict) -> list[int]:
+    kinds = dict(zip(record["series"]["id"], record["series"]["kind"]))
+    return [
+        i
+        for i, sid in enumerate(record["points"]["series_id"])
+        if kinds[sid] == "exponential_histogram"
+    ]
 
 
 POINT_FAULTS = [  # (code, rows it applies to, change)
@@ -155,6 +184,15 @@ POINT_FAULTS = [  # (code, rows it applies to, change)
         lambda r, i: _set(r, "count", i, r["points"]["count"][i] + 1),
     ),
     ("bad_histogram", _number_rows, lambda r, i: _set(r, "bounds_index", i, 0)),
+    ("bad_exponential", _exponential_rows, lambda r, i: _set(r, "scale", i, 21)),
+    ("bad_exponential", _exponential_rows, lambda r, i: _set(r, "zero_threshold", i, -1.0)),
+    (
+        "bad_exponential",
+        _exponential_rows,
+        lambda r, i: _set(r, "count", i, r["points"]["count"][i] - 1),
+    ),
+    ("not_numeric", _exponential_rows, lambda r, i: _set(r, "positive_offset", i, 0.5)),
+    ("negative", _exponential_rows, _negative_bucket),
 ]
 
 

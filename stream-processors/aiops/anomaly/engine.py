@@ -89,7 +89,17 @@ from aiops.anomaly.alert_policy import (
     anomaly_labels,
 )
 from aiops.anomaly.detectors.fast import FastCombined
-from aiops.anomaly.groups import RATE, SIGNALS, Part, Plan, Row, concat, plan_of, signal_names
+from aiops.anomaly.groups import (
+    HISTOGRAM_KINDS,
+    RATE,
+    SIGNALS,
+    Part,
+    Plan,
+    Row,
+    concat,
+    plan_of,
+    signal_names,
+)
 from aiops.decode.otlp import series_key
 from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, columns, v1_series_key
 from aiops.decode.points_v2 import SCHEMA as POINTS_V2
@@ -164,7 +174,7 @@ def signals(point: Mapping[str, Any]) -> dict[str, float]:
     """
     kind = point.get("kind")
     interval_s = (point.get("time_unix_nano", 0) - point.get("interval_start_unix_nano", 0)) / 1e9
-    if kind == "histogram":
+    if kind in HISTOGRAM_KINDS:
         count = float(point.get("count", 0))
         return {
             "rate": count / interval_s if interval_s > 0 else math.nan,

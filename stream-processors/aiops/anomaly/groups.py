@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "HISTOGRAM_KINDS",
     "MEAN",
     "RATE",
     "SIGNALS",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 RATE, MEAN, VALUE = 0, 1, 2
+HISTOGRAM_KINDS = frozenset({"histogram", "exponential_histogram"})
+"""Point kinds with a count and a sum: classic (explicit bounds) and exponential histograms."""
 SIGNALS = ("rate", "mean", "value")
 """Signal names by code: a histogram gives ``rate`` and ``mean``, a monotonic sum ``rate``, a gauge or an up-down sum ``value``."""
 
@@ -63,8 +66,10 @@ def signal_names(kind: str, monotonic: bool) -> tuple[int, ...]:
 
     >>> [SIGNALS[s] for s in signal_names("histogram", False)], signal_names("exemplar", False)
     (['rate', 'mean'], ())
+    >>> signal_names("exponential_histogram", True) == signal_names("histogram", True)
+    True
     """
-    if kind == "histogram":
+    if kind in HISTOGRAM_KINDS:
         return (RATE, MEAN)
     if kind == "sum" and monotonic:
         return (RATE,)
@@ -203,7 +208,7 @@ def plan_of(parts: Sequence[Part]) -> Plan:
     order = sorted(last)
     keep = [last[series] for series in order]
     kept = [rows[i] for i in keep]
-    histogram = np.array([row.kind == "histogram" for row in kept], dtype=bool)
+    histogram = np.array([row.kind in HISTOGRAM_KINDS for row in kept], dtype=bool)
     item_row, item_signal, names = [], [], []
     has_rate = np.zeros(len(kept), dtype=bool)
     by_metric: dict[str, list[int]] = {}

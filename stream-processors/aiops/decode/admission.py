@@ -108,9 +108,12 @@ def _too_large(batch: ResourceBatch, max_bytes: int | None) -> np.ndarray:
     if max_bytes is None or not len(batch):
         return none
     widest = max((len(b) for b in batch.bounds), default=0)
+    most_buckets = widest + 1
+    if batch.exponential is not None:  # buckets without bounds, as many as the producer likes
+        most_buckets = max(most_buckets, int(np.diff(batch.bucket_offsets).max()))
     bound = (
         max(labels.size_hint for labels in batch.labels.values())
-        + (2 * widest + 1) * _BOUND_BYTES
+        + (widest + most_buckets) * _BOUND_BYTES
         + _POINT_BYTES
     )
     if bound <= max_bytes:

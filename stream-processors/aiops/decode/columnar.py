@@ -50,10 +50,12 @@ from aiops.decode.otlp import (
     decode_metrics,
 )
 from aiops.decode.series_id import canonical_attributes, canonical_series, id_of_canonical
+from aiops.schemas.points_v2 import EXPONENTIAL_COLUMNS
 
 __all__ = [
     "KINDS",
     "ColumnarDecode",
+    "ExponentialColumns",
     "ResourceBatch",
     "SeriesInterner",
     "SeriesLabels",
@@ -61,10 +63,13 @@ __all__ = [
     "keep_buckets",
 ]
 
-KINDS = ("gauge", "sum", "histogram")
-"""Kind codes in the ``kind`` column: 0 gauge, 1 sum, 2 histogram."""
+KINDS = ("gauge", "sum", "histogram", "exponential_histogram")
+"""Kind codes in the ``kind`` column: 0 gauge, 1 sum, 2 histogram, 3 exponential histogram."""
 
-_GAUGE, _SUM, _HISTOGRAM = 0, 1, 2
+_GAUGE, _SUM, _HISTOGRAM, _EXPONENTIAL = 0, 1, 2, 3
+_MIN_SCALE, _MAX_SCALE = -10, 20
+"""The scales the OTel data model allows an exponential histogram."""
+_INT64_MAX = 2**63 - 1
 _ENTRY_BYTES = 64
 """JSON a series entry adds besides its labels: the id, quotes and commas (the canonical text's tags cover the rest)."""
 _CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -81,7 +86,11 @@ def _shadow_metrics_data():
     proto = descriptor_pb2.FileDescriptorProto()
     metrics_pb2.DESCRIPTOR.CopyToProto(proto)
     for message in proto.message_type:
-        if message.name in ("NumberDataPoint", "HistogramDataPoint"):
+        if message.name in (
+            "NumberDataPoint",
+            "HistogramDataPoint",
+            "ExponentialHistogramDataPoint",
+        ):
             for shadowed in message.field:
                 if shadowed.name == "attributes":
                     shadowed.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
@@ -202,6 +211,58 @@ class SeriesInterner:
             self.clears += 1
 
 
+@dataclass(frozen=True)
+class ExponentialColumns:
+    """What an exponential histogram row holds besides count, sum and buckets; one entry per row of its batch.
+
+    An exponential row's buckets (``bucket_counts`` of its batch) are its
+    ``positive_length`` positive counts from ``positive_offset``, then its
+    negative counts from ``negative_offset``. ``min`` and ``max`` are NaN
+    when the point has none; other rows hold zeros.
+    """
+
+    scale: np.ndarray
+    zero_count: np.ndarray
+    zero_threshold: np.ndarray
+    positive_offset: np.ndarray
+    positive_length: np.ndarray
+    negative_offset: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+
+    COLUMNS = EXPONENTIAL_COLUMNS
+    """The column names, in the ``aiops.points/v2`` record too."""
+
+    @classmethod
+    def of_rows(cls, n: int, rows: list[int], values: list[tuple]) -> ExponentialColumns:
+        """Columns of ``n`` rows with ``values`` (one tuple in ``COLUMNS`` order each) at ``rows``.
+
+        >>> e = ExponentialColumns.of_rows(2, [1], [(3, 1, 0.0, -2, 4, 0, 0.5, 9.0)])
+        >>> e.scale.tolist(), e.min.tolist()
+        ([0, 3], [0.0, 0.5])
+        """
+        dtypes = (
+            np.int32,
+            np.int64,
+            np.float64,
+            np.int32,
+            np.int32,
+            np.int32,
+            np.float64,
+            np.float64,
+        )
+        columns = []
+        for dtype, column in zip(dtypes, zip(*values), strict=True):
+            array = np.zeros(n, dtype=dtype)
+            array[rows] = column
+            columns.append(array)
+        return cls(*columns)
+
+    def select(self, keep: np.ndarray) -> ExponentialColumns:
+        """The rows where ``keep`` is true."""
+        return ExponentialColumns(*(getattr(self, name)[keep] for name in self.COLUMNS))
+
+
 @dataclass
 class ResourceBatch:
     """The readable points of one ``ResourceMetrics``, in columns (one row per data point).
@@ -231,6 +292,8 @@ class ResourceBatch:
     bounds: list[tuple[float, ...]]
     bucket_offsets: np.ndarray
     bucket_counts: np.ndarray
+    exponential: ExponentialColumns | None = None
+    """The exponential histogram rows' columns; None when the batch has none."""
 
     def __len__(self) -> int:
         return len(self.series_id)
@@ -255,6 +318,7 @@ class ResourceBatch:
             bounds_index=self.bounds_index[keep],
             bucket_offsets=offsets,
             bucket_counts=buckets,
+            exponential=None if self.exponential is None else self.exponential.select(keep),
         )
 
     def reject(self, bad: np.ndarray, code: str, reason: str) -> list[PointProblem]:
@@ -348,6 +412,8 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
     bounds_table: dict[tuple[float, ...], int] = {}
     offsets = [0]
     buckets: list[int] = []
+    exponential_rows: list[int] = []
+    exponential_values: list[tuple] = []
     isfinite = math.isfinite
     ids_append, starts_append, times_append, values_append = (
         ids.append,
@@ -371,7 +437,7 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
                     False,
                     metric.gauge.data_points,
                 )
-            elif data_kind in ("sum", "histogram"):
+            elif data_kind in ("sum", "histogram", "exponential_histogram"):
                 data = getattr(metric, data_kind)
                 if data.aggregation_temporality == _UNSPECIFIED:
                     problems.append(
@@ -381,8 +447,10 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
                 is_cumulative = data.aggregation_temporality == _CUMULATIVE
                 if data_kind == "sum":
                     kind, is_monotonic = _SUM, data.is_monotonic
-                else:
+                elif data_kind == "histogram":
                     kind, is_monotonic = _HISTOGRAM, True
+                else:
+                    kind, is_monotonic = _EXPONENTIAL, True
                 points = data.data_points
             elif data_kind is None:
                 problems.append(PointProblem(name, "metric has no data"))
@@ -394,7 +462,22 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
             cache = interner.metric_cache(resource_text, name, kind, unit)
             cache_get = cache.get
             before = len(ids)
-            if kind != _HISTOGRAM:
+            if kind == _EXPONENTIAL:
+                for sid, start, time, count, total, point_buckets, row in _exponential_rows(
+                    points, name, unit, cache, interner, resource_text, problems
+                ):
+                    exponential_rows.append(len(ids))
+                    exponential_values.append(row)
+                    ids_append(sid)
+                    starts_append(start)
+                    times_append(time)
+                    values_append(0.0)
+                    counts.append(count)
+                    sums.append(total)
+                    bounds_index.append(-1)
+                    buckets.extend(point_buckets)
+                    offsets.append(len(buckets))
+            elif kind != _HISTOGRAM:
                 for point in points:
                     raw = tuple(point.attributes)
                     value = point.as_double
@@ -512,8 +595,68 @@ def _resource_batch(resource_metrics, interner: SeriesInterner, problems: list) 
         bounds=list(bounds_table),
         bucket_offsets=np.array(offsets, dtype=np.int64),
         bucket_counts=np.array(buckets, dtype=np.uint64).view(np.int64),
+        exponential=ExponentialColumns.of_rows(len(ids), exponential_rows, exponential_values)
+        if exponential_rows
+        else None,
     )
     return _screen(batch, problems)
+
+
+def _exponential_rows(points, name, unit, cache, interner, resource_text, problems):
+    """``(series id, start, time, count, sum, buckets, ExponentialColumns values)`` of each readable point.
+
+    Its buckets are the positive counts, then the negative ones. A point is
+    unreadable when its scale is outside -10..20, its zero threshold is not a
+    finite number >= 0, its buckets and zero count add to more than its count
+    (less is allowed: OTel counts NaN observations, no bucket does), or it has
+    no time; those are reported in ``problems``.
+    """
+    for point in points:
+        raw = tuple(point.attributes)
+        positive, negative = point.positive, point.negative
+        positive_counts = list(positive.bucket_counts)
+        negative_counts = list(negative.bucket_counts)
+        scale, zero_count, zero_threshold = point.scale, point.zero_count, point.zero_threshold
+        in_buckets = zero_count + sum(positive_counts) + sum(negative_counts)
+        problem, code = None, "unreadable"
+        if point.count > _INT64_MAX:
+            problem, code = "histogram count beyond int64", "out_of_range"
+        elif not _MIN_SCALE <= scale <= _MAX_SCALE:
+            problem = f"exponential histogram scale {scale} is outside {_MIN_SCALE}..{_MAX_SCALE}"
+        elif not (math.isfinite(zero_threshold) and zero_threshold >= 0):
+            problem = f"exponential histogram zero threshold is {zero_threshold}"
+        elif in_buckets > point.count:
+            problem = f"exponential histogram buckets add to {in_buckets}, more than its count {point.count}"
+        elif not point.time_unix_nano:
+            problem = "data point has no time_unix_nano"
+        if problem:
+            problems.append(PointProblem(name, problem, _raw_attributes(raw), code))
+            continue
+        sid = cache.get(raw)
+        if sid is None:
+            try:
+                sid = interner.intern(cache, raw, resource_text, name, _EXPONENTIAL, unit)
+            except DecodeError:
+                problems.append(PointProblem(name, "data point attributes are not OTLP key-values"))
+                continue
+        yield (
+            sid,
+            point.start_time_unix_nano,
+            point.time_unix_nano,
+            point.count,
+            point.sum,
+            positive_counts + negative_counts,
+            (
+                scale,
+                zero_count,
+                zero_threshold,
+                positive.offset,
+                len(positive_counts),
+                negative.offset,
+                point.min if point.HasField("min") else math.nan,
+                point.max if point.HasField("max") else math.nan,
+            ),
+        )
 
 
 def _screen(batch: ResourceBatch, problems: list) -> ResourceBatch:
@@ -530,7 +673,7 @@ def _screen(batch: ResourceBatch, problems: list) -> ResourceBatch:
         or not np.isfinite(batch.sum).all()
     ):
         return batch
-    histogram = batch.kind == _HISTOGRAM
+    histogram = batch.kind >= _HISTOGRAM
     checks = (
         ((times < 0) | (starts < 0), "out_of_range", "data point time beyond int64"),
         (

@@ -13,15 +13,19 @@ Rules, per stream (resource + scope + metric + attributes):
   is a reset: the delta is the new value, since the new start;
 * a point not newer than the last one seen (a retry, a replay) is dropped;
 * delta-temporality points pass through; gauges and non-monotonic sums carry
-  the current value, not a difference.
+  the current value, not a difference;
+* exponential histograms are differenced by ``aiops.decode.exponential``
+  (at the coarser scale when it changed; another zero threshold is a
+  reset), and a difference has no min or max.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 
-from aiops.decode.otlp import Attributes, Kind, Observation
+from aiops.decode.exponential import exponential_delta
+from aiops.decode.otlp import Attributes, ExponentialBuckets, Kind, Observation
 
 __all__ = ["Outcome", "Point", "to_delta"]
 
@@ -60,10 +64,15 @@ class Point:
     sum: float = 0.0
     bounds: tuple[float, ...] = ()
     bucket_counts: tuple[int, ...] = ()
+    exponential: ExponentialBuckets | None = None
 
     def as_record(self) -> dict:
         """The JSON record written to ``aiops.points`` (schema ``aiops.points/v1``)."""
-        return {"schema": "aiops.points/v1", **asdict(self)}
+        record = {"schema": "aiops.points/v1", **asdict(self)}
+        del record["exponential"]
+        if self.exponential is not None:
+            record["exponential"] = self.exponential.as_v1()
+        return record
 
 
 def to_delta(
@@ -105,6 +114,8 @@ def to_delta(
         return _since_start(observation, reset=False), state, Outcome.EMITTED
     if observation.time_unix_nano <= previous["time"]:
         return None, previous, Outcome.STALE
+    if observation.kind == "exponential_histogram":
+        return _exponential(observation, previous, state)
     if _is_reset(observation, previous):
         return _since_start(observation, reset=True), state, Outcome.RESET
     if observation.kind == "histogram":
@@ -120,6 +131,43 @@ def to_delta(
     else:
         point = _point(observation, previous["time"], value=observation.value - previous["value"])
     return point, state, Outcome.EMITTED
+
+
+def _exponential(
+    observation: Observation, previous: State, state: State
+) -> tuple[Point, State, Outcome]:
+    e = observation.exponential
+    assert e is not None
+    delta = None
+    if observation.start_time_unix_nano <= previous["start"]:
+        delta = exponential_delta(_exponential_key(observation), tuple(previous["exponential"]))
+    if delta is None:
+        return _since_start(observation, reset=True), state, Outcome.RESET
+    scale, count, zero_count, positive_offset, positive, negative_offset, negative = delta
+    buckets = ExponentialBuckets(
+        scale, zero_count, e.zero_threshold, positive_offset, positive, negative_offset, negative
+    )
+    point = replace(
+        _point(observation, previous["time"], count=count, total=observation.sum - previous["sum"]),
+        exponential=buckets,
+    )
+    return point, state, Outcome.EMITTED
+
+
+def _exponential_key(observation: Observation) -> tuple:
+    """The point as ``exponential_delta`` reads it."""
+    e = observation.exponential
+    assert e is not None
+    return (
+        e.scale,
+        observation.count,
+        e.zero_count,
+        e.zero_threshold,
+        e.positive_offset,
+        list(e.positive),
+        e.negative_offset,
+        list(e.negative),
+    )
 
 
 def _is_reset(observation: Observation, previous: State) -> bool:
@@ -174,12 +222,17 @@ def _point(
         sum=total,
         bounds=observation.bounds,
         bucket_counts=buckets,
+        exponential=observation.exponential,
     )
 
 
 def _state(observation: Observation) -> State:
     state = {"start": observation.start_time_unix_nano, "time": observation.time_unix_nano}
-    if observation.kind == "histogram":
+    if observation.kind == "exponential_histogram":
+        state.update(
+            count=observation.count, sum=observation.sum, exponential=_exponential_key(observation)
+        )
+    elif observation.kind == "histogram":
         state.update(
             count=observation.count,
             sum=observation.sum,

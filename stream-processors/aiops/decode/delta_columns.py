@@ -12,6 +12,10 @@ say from an old checkpoint, is started over). One rule more than
 ``to_delta``: a histogram sum's difference that is infinite (-1.7e308, then
 1.7e308) is refused as a ``PointProblem`` (``problems``, code
 ``infinite_delta``), and a refused point leaves its stream's state as it was.
+Exponential histograms follow the same rules, their buckets differenced by
+``aiops.decode.exponential.exponential_delta`` (at the coarser scale when the
+scale changed; a lower count, zero count or bucket, or another zero
+threshold, is a reset).
 
 Rows that pass through are copied as columns; only cumulative monotonic rows
 take a step of Python each (a dict look-up and a compare), so the cost per
@@ -35,18 +39,29 @@ the series (the issue's "decode state expires, counted").
 
 from __future__ import annotations
 
+import math
 import operator
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from aiops.decode.columnar import KINDS, ResourceBatch, SeriesLabels, keep_buckets
+from aiops.decode.columnar import (
+    KINDS,
+    ExponentialColumns,
+    ResourceBatch,
+    SeriesLabels,
+    keep_buckets,
+)
+from aiops.decode.exponential import exponential_delta
 from aiops.decode.otlp import Attributes, PointProblem
 
 __all__ = ["DeltaState", "PointBatch"]
 
 _HISTOGRAM = KINDS.index("histogram")
+_EXPONENTIAL = KINDS.index("exponential_histogram")
+_EXPONENTIAL_STATE = 11
+"""Length of an exponential histogram's state (see ``DeltaState``)."""
 
 
 @dataclass
@@ -77,6 +92,7 @@ class PointBatch:
     bucket_counts: np.ndarray
     outcomes: Counter = field(default_factory=Counter)
     problems: list[PointProblem] = field(default_factory=list)
+    exponential: ExponentialColumns | None = None
 
     def __len__(self) -> int:
         return len(self.series_id)
@@ -85,9 +101,12 @@ class PointBatch:
 class DeltaState:
     """Each cumulative stream's last point, keyed by scope and series id; ``expired`` counts TTL drops.
 
-    A state is ``[start, time, value]`` for sums and
-    ``[start, time, count, sum, bounds, buckets]`` for histograms: a few
-    hundred bytes per live stream, none for gauges and delta streams.
+    A state is ``[start, time, value]`` for sums,
+    ``[start, time, count, sum, bounds, buckets]`` for histograms and
+    ``[start, time, count, sum, scale, zero_count, zero_threshold,
+    positive_offset, positive, negative_offset, negative]`` for exponential
+    histograms: a few hundred bytes per live stream, none for gauges and
+    delta streams.
     At most ``max_streams`` streams are kept (None: no cap): the points of a
     new cumulative stream beyond that are skipped with the outcome
     ``capped`` (counted in ``capped``) until expiry makes room, so a
@@ -147,14 +166,15 @@ class DeltaState:
         state = cls(max_streams)
         state.expired, state.capped = snapshot.get("expired", 0), snapshot.get("capped", 0)
         for scope, rows in snapshot["streams"].items():
-            state._streams[scope] = {
-                row[0]: [*row[1:5], *([tuple(row[5]), list(row[6])] if len(row) > 4 else [])]
-                for row in rows
-            }
+            state._streams[scope] = {row[0]: _restored(row[1:]) for row in rows}
         return state
 
     def apply(self, batch: ResourceBatch) -> PointBatch:
-        """Difference the cumulative monotonic rows of ``batch`` against the state; returns what to publish."""
+        """Difference the cumulative monotonic rows of ``batch`` against the state; returns what to publish.
+
+        Exponential histogram rows take their own step (``_difference_exponential``)
+        after the others: a stream is of one kind, so the order across kinds does not matter.
+        """
         n = len(batch)
         keep = np.ones(n, dtype=bool)
         reset = np.zeros(n, dtype=bool)
@@ -165,16 +185,38 @@ class DeltaState:
         buckets = batch.bucket_counts
         outcomes: Counter = Counter()
         problems: list[PointProblem] = []
-        rows = np.flatnonzero(batch.cumulative & batch.monotonic)
-        outcomes["emitted"] = n - len(rows)
+        differenced = batch.cumulative & batch.monotonic
+        exponential, offsets = batch.exponential, batch.bucket_offsets
+        exponential_rows = ()
+        if exponential is not None:
+            is_exponential = batch.kind == _EXPONENTIAL
+            exponential_rows = np.flatnonzero(differenced & is_exponential).tolist()
+            differenced &= ~is_exponential
+        rows = np.flatnonzero(differenced)
+        outcomes["emitted"] = n - len(rows) - len(exponential_rows)
         if len(rows):
             buckets = self._difference(
                 batch, rows, keep, reset, interval_start, value, count, total, outcomes, problems
             )
+        if exponential_rows:
+            exponential, offsets, buckets = self._difference_exponential(
+                batch,
+                exponential_rows,
+                buckets,
+                keep,
+                reset,
+                interval_start,
+                count,
+                total,
+                outcomes,
+                problems,
+            )
         if keep.all():
-            new_offsets, new_buckets = batch.bucket_offsets, buckets
+            new_offsets, new_buckets = offsets, buckets
         else:
-            new_offsets, new_buckets = keep_buckets(batch.bucket_offsets, buckets, keep)
+            new_offsets, new_buckets = keep_buckets(offsets, buckets, keep)
+            if exponential is not None:
+                exponential = exponential.select(keep)
         ids = batch.series_id[keep]
         return PointBatch(
             resource=batch.resource,
@@ -196,6 +238,7 @@ class DeltaState:
             bucket_counts=new_buckets,
             outcomes=Counter({k: v for k, v in outcomes.items() if v}),
             problems=problems,
+            exponential=exponential,
         )
 
     def _difference(
@@ -231,7 +274,7 @@ class DeltaState:
                 state = [start, time, counts[i], sums[i], bounds, now_buckets]
             else:
                 state = [start, time, values[i]]
-            if previous is not None and (len(previous) == 6) != histogram:
+            if previous is not None and len(previous) != len(state):
                 previous = (
                     None  # the state of another kind (restored, or an id collision): start over
                 )
@@ -304,3 +347,139 @@ class DeltaState:
         if out_buckets is None:
             return batch.bucket_counts
         return np.array(out_buckets, dtype=np.int64)
+
+    def _difference_exponential(
+        self,
+        batch: ResourceBatch,
+        rows: list[int],
+        buckets: np.ndarray,
+        keep,
+        reset,
+        interval_start,
+        count,
+        total,
+        outcomes: Counter,
+        problems: list[PointProblem],
+    ) -> tuple[ExponentialColumns, np.ndarray, np.ndarray]:
+        """Step through the cumulative exponential rows: the same rules as ``_difference``, buckets by ``exponential_delta``.
+
+        A delta's buckets may span more or fewer indices than the point's, at
+        a coarser scale, so the row's columns and buckets are rewritten. Its
+        ``min`` and ``max`` become NaN: a cumulative point's are since its
+        start, and the interval's cannot be told from two of them. Returns
+        the exponential columns, bucket offsets and bucket counts.
+        """
+        assert batch.exponential is not None
+        columns = {
+            name: getattr(batch.exponential, name).copy() for name in ExponentialColumns.COLUMNS
+        }
+        scales, zero_counts, thresholds = (
+            columns["scale"].tolist(),
+            columns["zero_count"].tolist(),
+            columns["zero_threshold"].tolist(),
+        )
+        positive_offsets, positive_lengths, negative_offsets = (
+            columns["positive_offset"].tolist(),
+            columns["positive_length"].tolist(),
+            columns["negative_offset"].tolist(),
+        )
+        offsets = batch.bucket_offsets.tolist()
+        replaced: dict[int, list[int]] = {}
+        infinite: list[int] = []
+        room = len(rows) if self.max_streams is None else self.max_streams - len(self)
+        for row in rows:
+            states = self._streams.setdefault(batch.scopes[batch.scope_index[row]], {})
+            sid = int(batch.series_id[row])
+            start, time = int(batch.start_time_unix_nano[row]), int(batch.time_unix_nano[row])
+            now_count, now_sum = int(batch.count[row]), float(batch.sum[row])
+            point_buckets = buckets[offsets[row] : offsets[row + 1]].tolist()
+            split = positive_lengths[row]
+            point = (
+                scales[row],
+                now_count,
+                zero_counts[row],
+                thresholds[row],
+                positive_offsets[row],
+                point_buckets[:split],
+                negative_offsets[row],
+                point_buckets[split:],
+            )
+            state = [start, time, now_count, now_sum, *point[:1], *point[2:]]
+            previous = states.get(sid)
+            if previous is not None and len(previous) != _EXPONENTIAL_STATE:
+                previous = None  # the state of another kind (restored, or an id collision)
+            if previous is None:
+                if room <= 0:
+                    keep[row] = False
+                    outcomes["capped"] += 1
+                    self.capped += 1
+                    continue
+                room -= 1
+                states[sid] = state
+                if start == 0:
+                    keep[row] = False
+                    outcomes["baseline"] += 1
+                else:
+                    outcomes["emitted"] += 1
+                continue
+            if time <= previous[1]:
+                keep[row] = False
+                outcomes["stale"] += 1
+                continue
+            before = (previous[4], previous[2], *previous[5:])
+            delta = None if start > previous[0] else exponential_delta(point, before)
+            if delta is None:
+                states[sid] = state
+                reset[row] = True
+                interval_start[row] = start or time
+                outcomes["reset"] += 1
+                continue
+            sum_delta = now_sum - previous[3]
+            if sum_delta - sum_delta != 0:  # finite sums, infinite difference
+                keep[row] = False
+                infinite.append(row)
+                continue
+            scale, count[row], zero_count, positive_offset, positive, negative_offset, negative = (
+                delta
+            )
+            total[row] = sum_delta
+            columns["scale"][row] = scale
+            columns["zero_count"][row] = zero_count
+            columns["positive_offset"][row] = positive_offset
+            columns["positive_length"][row] = len(positive)
+            columns["negative_offset"][row] = negative_offset
+            columns["min"][row] = columns["max"][row] = math.nan  # of the interval: unknown
+            replaced[row] = [*positive, *negative]
+            states[sid] = state
+            interval_start[row] = previous[1]
+            outcomes["emitted"] += 1
+        if infinite:
+            bad = np.zeros(len(batch), dtype=bool)
+            bad[infinite] = True
+            problems.extend(
+                batch.reject(
+                    bad, "infinite_delta", "the difference to the previous point is infinite"
+                )
+            )
+        for name in batch.scopes:
+            if not self._streams.get(name, True):
+                del self._streams[name]
+        exponential = ExponentialColumns(*columns.values())
+        if not replaced:
+            return exponential, batch.bucket_offsets, buckets
+        pieces = [
+            replaced[row] if row in replaced else buckets[offsets[row] : offsets[row + 1]]
+            for row in range(len(batch))
+        ]
+        lengths = np.array([len(piece) for piece in pieces], dtype=np.int64)
+        new_offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_offsets[1:])
+        flat = np.concatenate([np.asarray(piece, dtype=np.int64) for piece in pieces])
+        return exponential, new_offsets, flat
+
+
+def _restored(state: list) -> list:
+    """A stream's state from its snapshot (JSON lists): a histogram's bounds back to a tuple."""
+    if len(state) == 6:
+        return [*state[:4], tuple(state[4]), list(state[5])]
+    return list(state)

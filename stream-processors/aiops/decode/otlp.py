@@ -23,6 +23,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 from aiops.decode.series_id import TaggedText
 
 __all__ = [
+    "ExponentialBuckets",
     "MalformedPayload",
     "Observation",
     "PointProblem",
@@ -32,7 +33,7 @@ __all__ = [
     "series_key",
 ]
 
-Kind = Literal["gauge", "sum", "histogram"]
+Kind = Literal["gauge", "sum", "histogram", "exponential_histogram"]
 Attributes = Mapping[str, str | bool | int | float]
 
 
@@ -41,12 +42,44 @@ class MalformedPayload(ValueError):
 
 
 @dataclass(frozen=True)
+class ExponentialBuckets:
+    """What an exponential histogram point holds besides count and sum (OTel's fields; min/max None when absent)."""
+
+    scale: int
+    zero_count: int
+    zero_threshold: float
+    positive_offset: int
+    positive: tuple[int, ...]
+    negative_offset: int
+    negative: tuple[int, ...]
+    min: float | None = None
+    max: float | None = None
+
+    def as_v1(self) -> dict:
+        """The ``exponential`` part of an ``aiops.points/v1`` point.
+
+        >>> ExponentialBuckets(0, 1, 0.0, -2, (3,), 0, ()).as_v1()["positive"]
+        {'offset': -2, 'bucket_counts': [3]}
+        """
+        return {
+            "scale": self.scale,
+            "zero_count": self.zero_count,
+            "zero_threshold": self.zero_threshold,
+            "positive": {"offset": self.positive_offset, "bucket_counts": list(self.positive)},
+            "negative": {"offset": self.negative_offset, "bucket_counts": list(self.negative)},
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+@dataclass(frozen=True)
 class Observation:
     """One data point as the producer reported it, with the identity of its stream.
 
     For ``sum`` points ``value`` is the reported value (cumulative or delta, see
     ``cumulative``); for ``gauge`` points the current value; histograms carry
-    ``count``, ``sum``, ``bounds`` and ``bucket_counts`` instead.
+    ``count``, ``sum``, ``bounds`` and ``bucket_counts`` instead, exponential
+    histograms ``count``, ``sum`` and ``exponential``.
     """
 
     metric: str
@@ -64,6 +97,7 @@ class Observation:
     sum: float = 0.0
     bounds: tuple[float, ...] = ()
     bucket_counts: tuple[int, ...] = ()
+    exponential: ExponentialBuckets | None = None
 
     @property
     def series(self) -> str:
@@ -151,8 +185,8 @@ def _text(value: str | bool | float) -> str:
 def flatten(data: MetricsData) -> Iterator[Observation | PointProblem]:
     """One ``Observation`` per data point, or a ``PointProblem`` for a point that is unreadable.
 
-    Exponential histograms and summaries are reported as problems: the
-    pipeline does not read them yet, and saying so beats dropping them quietly.
+    Summaries are reported as problems: the pipeline does not read them, and
+    saying so beats dropping them quietly.
     """
     for resource_metrics in data.resource_metrics:
         resource = _attributes(resource_metrics.resource.attributes)
@@ -172,7 +206,7 @@ def _metric_points(
     elif data_kind == "gauge":
         for point in metric.gauge.data_points:
             yield _number_point(point, common, kind="gauge", cumulative=False, monotonic=False)
-    elif data_kind in ("sum", "histogram"):
+    elif data_kind in ("sum", "histogram", "exponential_histogram"):
         data = getattr(metric, data_kind)
         if (
             data.aggregation_temporality
@@ -189,8 +223,10 @@ def _metric_points(
                 yield _number_point(
                     point, common, kind="sum", cumulative=cumulative, monotonic=data.is_monotonic
                 )
-            else:
+            elif data_kind == "histogram":
                 yield _histogram_point(point, common, cumulative=cumulative)
+            else:
+                yield _exponential_point(point, common, cumulative=cumulative)
     elif data_kind is None:
         yield PointProblem(metric.name, "metric has no data")
     else:
@@ -271,6 +307,56 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
 
 
 _INT64_MAX = 2**63 - 1
+_MIN_SCALE, _MAX_SCALE = -10, 20
+
+
+def _exponential_point(point, common: dict, *, cumulative: bool):
+    """An exponential histogram point, or the problem with it (as ``columnar`` reports it)."""
+    attributes = _attributes(point.attributes)
+    positive = tuple(point.positive.bucket_counts)
+    negative = tuple(point.negative.bucket_counts)
+    in_buckets = point.zero_count + sum(positive) + sum(negative)
+    problem, code = None, "unreadable"
+    if point.count > _INT64_MAX:
+        problem, code = "histogram count beyond int64", "out_of_range"
+    elif not _MIN_SCALE <= point.scale <= _MAX_SCALE:
+        problem = f"exponential histogram scale {point.scale} is outside {_MIN_SCALE}..{_MAX_SCALE}"
+    elif not (math.isfinite(point.zero_threshold) and point.zero_threshold >= 0):
+        problem = f"exponential histogram zero threshold is {point.zero_threshold}"
+    elif in_buckets > point.count:
+        problem = (
+            f"exponential histogram buckets add to {in_buckets}, more than its count {point.count}"
+        )
+    if problem:
+        return PointProblem(common["metric"], problem, attributes, code)
+    if time_problem := _time_problem(point, common["metric"], attributes, gauge=False):
+        return time_problem
+    if not math.isfinite(point.sum):
+        return PointProblem(
+            common["metric"], "histogram sum is not finite", attributes, "not_finite"
+        )
+    return Observation(
+        **common,
+        kind="exponential_histogram",
+        attributes=attributes,
+        start_time_unix_nano=point.start_time_unix_nano,
+        time_unix_nano=point.time_unix_nano,
+        cumulative=cumulative,
+        monotonic=True,
+        count=point.count,
+        sum=point.sum,
+        exponential=ExponentialBuckets(
+            point.scale,
+            point.zero_count,
+            point.zero_threshold,
+            point.positive.offset,
+            positive,
+            point.negative.offset,
+            negative,
+            point.min if point.HasField("min") else None,
+            point.max if point.HasField("max") else None,
+        ),
+    )
 
 
 def _time_problem(

@@ -11,7 +11,10 @@ record that can be read keeps its good points; each bad point (a series id
 without a valid dictionary entry, a time that is not positive, a NaN or
 infinite value or sum, an entry that is not a number, a negative count or
 bucket or monotonic delta, unknown flags, a histogram whose buckets do not
-fit its bounds or add up to its count) is left out with a reason code
+fit its bounds or add up to its count, an exponential histogram without its
+columns, with a scale outside -10..20, a zero threshold that is not a finite
+number >= 0, or buckets and zero count that add up to more than its count)
+is left out with a reason code
 (``POINT_REASONS``). The checks run on numpy columns; only a column that
 holds something other than numbers takes a step of Python per entry.
 
@@ -51,6 +54,7 @@ from aiops.decode.columnar import keep_buckets
 from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, SCHEMA, decode, expand_v1
 from aiops.decode.points_v2 import columns as typed_columns
 from aiops.schemas.points import PointV1
+from aiops.schemas.points_v2 import EXPONENTIAL_COLUMNS
 
 __all__ = ["POINT_REASONS", "BadPointsRecord", "CheckedPoints", "PointsProblem", "check_points"]
 
@@ -62,6 +66,8 @@ POINT_REASONS: dict[str, str] = {
     "negative": "a negative count or bucket count, or a negative delta of a monotonic sum",
     "bad_flags": "flags other than monotonic (1) and reset (2)",
     "bad_histogram": "a histogram whose bounds or bucket counts do not fit, or a number point with buckets",
+    "bad_exponential": "an exponential histogram without its columns, or whose scale, zero "
+    "threshold, zero count or buckets do not fit",
 }
 """Code → what is wrong with a point ``check_points`` leaves out."""
 
@@ -74,9 +80,13 @@ _INT_COLUMNS = (
     "bounds_index",
 )
 _FLOAT_COLUMNS = ("value", "sum")
-_COLUMNS = (*_INT_COLUMNS, *_FLOAT_COLUMNS, "bucket_offsets", "bucket_counts")
+_BUCKETS = ("bucket_offsets", "bucket_counts")
+_COLUMNS = (*_INT_COLUMNS, *_FLOAT_COLUMNS, *_BUCKETS)
 _SERIES = ("id", "metric", "kind", "unit", "attributes")
-_KINDS = {"gauge": 0, "sum": 1, "histogram": 2}
+_KINDS = {"gauge": 0, "sum": 1, "histogram": 2, "exponential_histogram": 3}
+_EXPONENTIAL = 3
+_EXPONENTIAL_INTS = ("scale", "zero_count", "positive_offset", "positive_length", "negative_offset")
+_EXPONENTIAL_FLOATS = ("zero_threshold", "min", "max")
 _INT64 = (-(2**63), 2**63 - 1)
 _SCALARS = {str, bool, int, float}
 
@@ -168,6 +178,7 @@ def check_points(data: bytes | Mapping) -> CheckedPoints:
     )
     bad["bad_flags"] = (flags < 0) | (flags > FLAG_MONOTONIC | FLAG_RESET)
     bad["bad_histogram"] = _histograms_wrong(columns, kind, lengths, bounds)
+    bad["bad_exponential"] = _exponential_wrong(columns, kind, lengths)
     keep = np.ones(n, dtype=bool)
     problems: list[PointsProblem] = []
     out = columns
@@ -177,7 +188,7 @@ def check_points(data: bytes | Mapping) -> CheckedPoints:
             problems += [PointsProblem(i, code) for i in np.flatnonzero(hit).tolist()]
             keep &= ~hit
         problems.sort(key=lambda problem: problem.index)
-        out = {name: columns[name][keep] for name in (*_INT_COLUMNS, *_FLOAT_COLUMNS)}
+        out = {name: column[keep] for name, column in columns.items() if name not in _BUCKETS}
         out["bucket_offsets"], out["bucket_counts"] = keep_buckets(offsets, buckets, keep)
     series = record["series"]
     entry_ids, _, valid = entries
@@ -314,6 +325,22 @@ def _columns(points: Mapping) -> tuple[dict[str, np.ndarray], np.ndarray, np.nda
     for name in _FLOAT_COLUMNS:
         columns[name], invalid = _floats(points[name])
         bad |= invalid
+    if any(isinstance(points.get(name), list | np.ndarray) for name in EXPONENTIAL_COLUMNS):
+        missing = [
+            n for n in EXPONENTIAL_COLUMNS if not isinstance(points.get(n), list | np.ndarray)
+        ]
+        if missing:
+            raise BadPointsRecord(
+                f"points: no column {', '.join(missing)} (exponential histograms)"
+            )
+        if any(len(points[name]) != n for name in EXPONENTIAL_COLUMNS):
+            raise BadPointsRecord("points: the exponential histogram columns differ in length")
+        for name in _EXPONENTIAL_INTS:
+            columns[name], invalid = _ints(points[name])
+            bad |= invalid
+        for name in _EXPONENTIAL_FLOATS:
+            columns[name], invalid = _floats(points[name], none=name != "zero_threshold")
+            bad |= invalid
     offsets, invalid = _ints(points["bucket_offsets"])
     buckets, bad_buckets = _ints(points["bucket_counts"])
     if (
@@ -352,17 +379,25 @@ def _ints(values) -> tuple[np.ndarray, np.ndarray]:
     return np.array([0 if bad else v for v, bad in zip(values, invalid)], dtype=np.int64), invalid
 
 
-def _floats(values) -> tuple[np.ndarray, np.ndarray]:
-    """A float64 column and which entries were not numbers (NaN in their place, so also not finite)."""
+def _floats(values, none: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A float64 column and which entries were not numbers (NaN in their place, so also not finite).
+
+    With ``none``, a None (JSON null) is a valid entry, read as NaN.
+    """
     array = _array(values)
     if array.dtype.kind in "iuf" and array.ndim == 1:
         return array.astype(np.float64), np.zeros(len(array), dtype=bool)
     invalid = np.array(
-        [isinstance(v, bool) or not isinstance(v, int | float) for v in values], dtype=bool
+        [
+            not (none and v is None) and (isinstance(v, bool) or not isinstance(v, int | float))
+            for v in values
+        ],
+        dtype=bool,
     )
     return (
         np.array(
-            [math.nan if bad else float(v) for v, bad in zip(values, invalid)], dtype=np.float64
+            [math.nan if bad or v is None else float(v) for v, bad in zip(values, invalid)],
+            dtype=np.float64,
         ),
         invalid,
     )
@@ -394,4 +429,27 @@ def _histograms_wrong(
     number = (kind == 0) | (kind == 1)
     return (histogram & ~(valid_index & (lengths == width + 1) & (added == columns["count"]))) | (
         number & ((index != -1) | (lengths != 0))
+    )
+
+
+def _exponential_wrong(columns: dict, kind: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Exponential histograms without the columns, with a scale, zero threshold or bucket split that does
+    not fit, or with more observations in buckets than in their count."""
+    exponential = kind == _EXPONENTIAL
+    if "scale" not in columns:
+        return exponential
+    threshold = columns["zero_threshold"]
+    totals = np.concatenate(([0], np.cumsum(columns["bucket_counts"])))
+    offsets = columns["bucket_offsets"]
+    added = totals[offsets[1:]] - totals[offsets[:-1]] + columns["zero_count"]
+    return exponential & (
+        (added > columns["count"])
+        | (columns["bounds_index"] != -1)
+        | (columns["scale"] < -10)
+        | (columns["scale"] > 20)
+        | (columns["zero_count"] < 0)
+        | ~np.isfinite(threshold)
+        | (threshold < 0)
+        | (columns["positive_length"] < 0)
+        | (columns["positive_length"] > lengths)
     )

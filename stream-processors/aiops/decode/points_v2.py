@@ -19,7 +19,18 @@ Layout (``schemas/points_v2.py`` is the JSON Schema)::
                 "value": [...], "count": [...], "sum": [...],
                 "bounds_index": [...],                # -1 on number points
                 "bucket_offsets": [...],              # n + 1 offsets into bucket_counts
-                "bucket_counts": [...]}}
+                "bucket_counts": [...],
+                # only in a record with an exponential histogram (0 on other points):
+                "scale": [...], "zero_count": [...], "zero_threshold": [...],
+                "positive_offset": [...], "positive_length": [...], "negative_offset": [...],
+                "min": [...], "max": [...]}}                  # null: the point has none
+
+An exponential histogram point (kind ``exponential_histogram``) has
+``bounds_index`` -1; its buckets are its ``positive_length`` positive counts
+from ``positive_offset``, then its negative counts from ``negative_offset``
+(OTel's bucket numbering). The columns are added, not changed, so a reader
+written before them still reads every other point and leaves these out as
+points of an unknown kind (``check_points``: ``unknown_series``).
 
 The label dictionary travels in every record (not on a side topic): a reader
 may start at any offset (``points tail --from-beginning``, a rebalance, a
@@ -56,11 +67,13 @@ dtype('int64')
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection
 
 import numpy as np
 import orjson
 
+from aiops.decode.columnar import ExponentialColumns
 from aiops.decode.delta_columns import PointBatch
 from aiops.decode.otlp import series_key
 
@@ -93,6 +106,14 @@ _DTYPES = {
     "bounds_index": np.int32,
     "bucket_offsets": np.int64,
     "bucket_counts": np.int64,
+    "scale": np.int32,
+    "zero_count": np.int64,
+    "zero_threshold": np.float64,
+    "positive_offset": np.int32,
+    "positive_length": np.int32,
+    "negative_offset": np.int32,
+    "min": np.float64,
+    "max": np.float64,
 }
 
 
@@ -106,6 +127,7 @@ def to_record(batch: PointBatch) -> dict:
     """
     labels = batch.labels
     ids = list(labels)
+    exponential = batch.exponential
     entries = list(labels.values())
     flags = (
         batch.monotonic.astype(np.uint8) * FLAG_MONOTONIC
@@ -135,6 +157,11 @@ def to_record(batch: PointBatch) -> dict:
             "bounds_index": batch.bounds_index,
             "bucket_offsets": batch.bucket_offsets,
             "bucket_counts": batch.bucket_counts,
+            **(
+                {}
+                if exponential is None
+                else {name: getattr(exponential, name) for name in ExponentialColumns.COLUMNS}
+            ),
         },
     }
 
@@ -248,6 +275,12 @@ def expand_v1(
         if entry is None:
             continue
         metric, kind, unit, attributes, key = entry
+        point_buckets = buckets[offsets[i] : offsets[i + 1]]
+        if kind == "exponential_histogram":
+            extra = {"exponential": _exponential_v1(points, i, point_buckets)}
+            point_buckets = []
+        else:
+            extra = {}
         out.append(
             {
                 "schema": "aiops.points/v1",
@@ -265,10 +298,25 @@ def expand_v1(
                 "count": count,
                 "sum": total,
                 "bounds": list(bounds_table[bounds]) if bounds >= 0 else [],
-                "bucket_counts": buckets[offsets[i] : offsets[i + 1]],
+                "bucket_counts": point_buckets,
+                **extra,
             }
         )
     return out
+
+
+def _exponential_v1(points: dict, i: int, buckets: list[int]) -> dict:
+    """The ``exponential`` part of an exponential histogram's v1 point: OTel's fields, min and max None when absent."""
+    split = points["positive_length"][i]
+    return {
+        "scale": points["scale"][i],
+        "zero_count": points["zero_count"][i],
+        "zero_threshold": points["zero_threshold"][i],
+        "positive": {"offset": points["positive_offset"][i], "bucket_counts": buckets[:split]},
+        "negative": {"offset": points["negative_offset"][i], "bucket_counts": buckets[split:]},
+        "min": _present(points["min"][i]),
+        "max": _present(points["max"][i]),
+    }
 
 
 def points_of(
@@ -314,3 +362,8 @@ def points_in(
         return points_of(decode(data or b""), metrics, keep)
     except ValueError:
         return []
+
+
+def _present(value: float | None) -> float | None:
+    """None for a value that was not sent (null in JSON, NaN in a column)."""
+    return None if value is None or math.isnan(value) else value

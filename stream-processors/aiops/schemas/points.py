@@ -6,9 +6,34 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["PointV1"]
+__all__ = ["ExponentialBucketsV1", "ExponentialV1", "PointV1"]
 
 AttributeValue = str | bool | int | float
+
+
+class ExponentialBucketsV1(BaseModel):
+    """One side of an exponential histogram: dense counts from OTel bucket ``offset``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offset: int
+    bucket_counts: list[int] = Field(description="per-bucket deltas, each >= 0")
+
+
+class ExponentialV1(BaseModel):
+    """An exponential histogram's buckets: OTel's ``ExponentialHistogramDataPoint`` fields, as deltas."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale: int = Field(
+        ge=-10, le=20, description="bucket i covers (base**i, base**(i+1)], base 2**2**-scale"
+    )
+    zero_count: int = Field(ge=0, description="observations in [-zero_threshold, zero_threshold]")
+    zero_threshold: float = Field(ge=0)
+    positive: ExponentialBucketsV1
+    negative: ExponentialBucketsV1
+    min: float | None = Field(description="the smallest observation, when the producer sent it")
+    max: float | None = Field(description="the largest observation, when the producer sent it")
 
 
 class PointV1(BaseModel):
@@ -21,7 +46,7 @@ class PointV1(BaseModel):
         description="metric name, point attributes and resource attributes, each sorted"
     )
     metric: str
-    kind: Literal["gauge", "sum", "histogram"]
+    kind: Literal["gauge", "sum", "histogram", "exponential_histogram"]
     unit: str
     resource: dict[str, AttributeValue]
     attributes: dict[str, AttributeValue]
@@ -36,9 +61,16 @@ class PointV1(BaseModel):
     sum: float = Field(description="histogram: sum of the observed values in the interval")
     bounds: list[float] = Field(description="histogram: explicit bucket upper bounds, increasing")
     bucket_counts: list[int] = Field(description="histogram: per-bucket deltas, len(bounds) + 1")
+    exponential: ExponentialV1 | None = Field(
+        None, description="exponential_histogram only (bounds and bucket_counts empty)"
+    )
 
     @model_validator(mode="after")
     def _buckets_match_bounds(self) -> PointV1:
         if self.kind == "histogram" and len(self.bucket_counts) != len(self.bounds) + 1:
             raise ValueError("a histogram has len(bounds) + 1 bucket counts")
+        if (self.kind == "exponential_histogram") != (self.exponential is not None):
+            raise ValueError("an exponential histogram, and only one, has exponential buckets")
+        if self.exponential is not None and (self.bounds or self.bucket_counts):
+            raise ValueError("an exponential histogram has no bounds and no explicit buckets")
         return self

@@ -13,7 +13,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["PointColumnsV2", "PointsV2", "SeriesDictionaryV2"]
+__all__ = ["EXPONENTIAL_COLUMNS", "PointColumnsV2", "PointsV2", "SeriesDictionaryV2"]
+
+EXPONENTIAL_COLUMNS = (
+    "scale",
+    "zero_count",
+    "zero_threshold",
+    "positive_offset",
+    "positive_length",
+    "negative_offset",
+    "min",
+    "max",
+)
+"""The point columns only a record with an exponential histogram has, all of them."""
 
 AttributeValue = str | bool | int | float
 
@@ -27,7 +39,7 @@ class SeriesDictionaryV2(BaseModel):
         description="series ids: BLAKE2b-64 of the canonical series text (aiops.decode.series_id)"
     )
     metric: list[str]
-    kind: list[Literal["gauge", "sum", "histogram"]]
+    kind: list[Literal["gauge", "sum", "histogram", "exponential_histogram"]]
     unit: list[str]
     attributes: list[dict[str, AttributeValue]] = Field(
         description="the point attributes of each series"
@@ -61,7 +73,33 @@ class PointColumnsV2(BaseModel):
         description="point i's buckets are bucket_counts[bucket_offsets[i]:bucket_offsets[i+1]]"
     )
     bucket_counts: list[int] = Field(
-        description="histogram per-bucket deltas, len(bounds) + 1 per point, flat"
+        description="histogram per-bucket deltas, len(bounds) + 1 per point, flat; exponential "
+        "histogram: positive_length positive bucket deltas, then the negative ones"
+    )
+    scale: list[int] | None = Field(
+        None,
+        description="exponential histogram: bucket i covers (base**i, base**(i+1)], base "
+        "2**2**-scale; this column and the seven after it are present, with 0 on other points, "
+        "only in a record with an exponential histogram",
+    )
+    zero_count: list[int] | None = Field(
+        None, description="exponential histogram: observations in [-zero_threshold, zero_threshold]"
+    )
+    zero_threshold: list[float] | None = None
+    positive_offset: list[int] | None = Field(
+        None, description="exponential histogram: index of the first positive bucket"
+    )
+    positive_length: list[int] | None = Field(
+        None, description="exponential histogram: how many of its bucket counts are positive ones"
+    )
+    negative_offset: list[int] | None = Field(
+        None, description="exponential histogram: index of the first negative bucket"
+    )
+    min: list[float | None] | None = Field(
+        None, description="exponential histogram: smallest observation; null when not sent"
+    )
+    max: list[float | None] | None = Field(
+        None, description="exponential histogram: largest observation; null when not sent"
     )
 
 
@@ -84,7 +122,13 @@ class PointsV2(BaseModel):
         if len({len(s.id), len(s.metric), len(s.kind), len(s.unit), len(s.attributes)}) != 1:
             raise ValueError("series: every list has one entry per series id")
         n = len(p.series_id)
+        exponential = [name for name in EXPONENTIAL_COLUMNS if getattr(p, name) is not None]
+        if exponential and len(exponential) != len(EXPONENTIAL_COLUMNS):
+            raise ValueError(
+                "points: the exponential histogram columns come all together or not at all"
+            )
         for name in (
+            *exponential,
             "flags",
             "interval_start_unix_nano",
             "time_unix_nano",
@@ -112,6 +156,12 @@ class PointsV2(BaseModel):
                 if not 0 <= index < len(self.bounds) or buckets != len(self.bounds[index]) + 1:
                     raise ValueError(
                         f"points[{i}]: a histogram has bounds and len(bounds) + 1 bucket counts"
+                    )
+            elif kinds[sid] == "exponential_histogram":
+                if not exponential or index != -1 or not 0 <= p.positive_length[i] <= buckets:
+                    raise ValueError(
+                        f"points[{i}]: an exponential histogram has the exponential columns, "
+                        "bounds_index -1 and at least positive_length bucket counts"
                     )
             elif index != -1 or buckets:
                 raise ValueError(f"points[{i}]: a number point has bounds_index -1 and no buckets")

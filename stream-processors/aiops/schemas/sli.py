@@ -59,6 +59,11 @@ class SliV1(BaseModel):
         None,
         description="latency SLOs only: {window: {p50, p95, p99}} in seconds, as histogram_quantile",
     )
+    interpolated: bool | None = Field(
+        None,
+        description="latency SLOs only: whether some good events were counted by interpolating "
+        "inside an exponential histogram bucket, as Prometheus's histogram_fraction does",
+    )
 
 
 class SliWindowV2(SliWindow):

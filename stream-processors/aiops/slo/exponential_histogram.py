@@ -36,6 +36,8 @@ __all__ = [
     "base_power",
     "descending_buckets",
     "downscale",
+    "merge_buckets",
+    "sum_histograms",
 ]
 
 PROMETHEUS_MIN_SCALE = -4
@@ -174,8 +176,8 @@ def downscale(h: ExponentialHistogram, scale: int) -> ExponentialHistogram:
     if scale == h.scale:
         return h
     shift = h.scale - scale
-    positive_offset, positive = _merge(h.positive_offset, h.positive, shift)
-    negative_offset, negative = _merge(h.negative_offset, h.negative, shift)
+    positive_offset, positive = merge_buckets(h.positive_offset, h.positive, shift)
+    negative_offset, negative = merge_buckets(h.negative_offset, h.negative, shift)
     return replace(
         h,
         scale=scale,
@@ -199,6 +201,49 @@ def at_common_scale(*histograms: ExponentialHistogram) -> tuple[ExponentialHisto
     """
     scale = min(h.scale for h in histograms)
     return tuple(downscale(h, scale) for h in histograms)
+
+
+def sum_histograms(*histograms: ExponentialHistogram) -> ExponentialHistogram:
+    """The histograms added up at their coarsest scale, as Prometheus's ``sum`` adds native histograms.
+
+    ``min`` and ``max`` are those of all of them (None if any lacks one); the
+    zero threshold is the widest.
+
+    >>> a = ExponentialHistogram(scale=1, count=3, sum=3, positive_offset=2, positive=[1, 2])
+    >>> b = ExponentialHistogram(scale=0, count=2, sum=1, zero_count=1, positive_offset=2, positive=[1])
+    >>> s = sum_histograms(a, b)
+    >>> s.scale, s.count, s.zero_count, s.positive_offset, s.positive
+    (0, 5.0, 1.0, 1, (3.0, 1.0))
+    """
+    merged = at_common_scale(*histograms)
+    positive_offset, positive = _add_dense([(h.positive_offset, h.positive) for h in merged])
+    negative_offset, negative = _add_dense([(h.negative_offset, h.negative) for h in merged])
+    lows, highs = [h.min for h in merged], [h.max for h in merged]
+    return ExponentialHistogram(
+        scale=merged[0].scale,
+        count=sum(h.count for h in merged),
+        sum=sum(h.sum for h in merged),
+        zero_count=sum(h.zero_count for h in merged),
+        zero_threshold=max(h.zero_threshold for h in merged),
+        positive_offset=positive_offset,
+        positive=positive,
+        negative_offset=negative_offset,
+        negative=negative,
+        min=None if None in lows else min(lows),
+        max=None if None in highs else max(highs),
+    )
+
+
+def _add_dense(parts: list[tuple[int, Sequence[float]]]) -> tuple[int, tuple[float, ...]]:
+    filled = [(offset, counts) for offset, counts in parts if counts]
+    if not filled:
+        return (parts[0][0] if parts else 0), ()
+    low = min(offset for offset, _ in filled)
+    out = [0.0] * (max(offset + len(counts) for offset, counts in filled) - low)
+    for offset, counts in filled:
+        for k, count in enumerate(counts):
+            out[offset - low + k] += count
+    return low, tuple(out)
 
 
 def as_prometheus_ingests(h: ExponentialHistogram) -> ExponentialHistogram:
@@ -243,11 +288,21 @@ def _negative_bucket(h: ExponentialHistogram, k: int) -> Bucket:
     return (lower, upper, h.negative[k])
 
 
-def _merge(offset: int, counts: Sequence[float], shift: int) -> tuple[int, tuple[float, ...]]:
+def merge_buckets(offset: int, counts: Sequence, shift: int) -> tuple[int, tuple]:
+    """Dense bucket counts from ``offset`` merged ``shift`` scales down: bucket ``i`` goes to ``i >> shift``.
+
+    The new offset and counts; integer counts stay integers (a cumulative
+    point's), float counts floats.
+
+    >>> merge_buckets(-3, [1, 2, 3, 4], 1)
+    (-2, (1, 5, 4))
+    >>> merge_buckets(5, [], 2)
+    (1, ())
+    """
     start = offset >> shift
     if not counts:
         return start, ()
-    merged = [0.0] * (((offset + len(counts) - 1) >> shift) - start + 1)
+    merged = [0] * (((offset + len(counts) - 1) >> shift) - start + 1)
     for k, count in enumerate(counts):
         merged[((offset + k) >> shift) - start] += count
     return start, tuple(merged)

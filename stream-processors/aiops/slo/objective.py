@@ -37,9 +37,13 @@ from typing import Any, Literal
 
 from aiops.slo.burn_rate import SeverityResult, WindowPair, burn_rate_factor, evaluate
 from aiops.slo.durations import format_duration, parse_duration
+from aiops.slo.exponential_histogram import (
+    ExponentialHistogram,
+    as_prometheus_ingests,
+)
 from aiops.slo.matchers import Matcher, attribute_text
 from aiops.slo.names import prometheus_label_name, prometheus_metric_name
-from aiops.slo.quantile import count_at_or_below
+from aiops.slo.quantile import count_at_or_below, native_count_at_or_below
 from aiops.slo.sli_windows import EventCounts
 from aiops.slo.spec import MetricSourceSpec, SloSpec, load_slos
 from aiops.slo.windows import DEFAULT_WINDOWS, SEVERITIES, SPEEDS
@@ -50,10 +54,14 @@ __all__ = [
     "RatioIndicator",
     "Selector",
     "attribute",
+    "exponential_of",
     "load_objectives",
     "objectives_from",
     "to_objective",
 ]
+
+_KINDS = {"histogram": ("histogram", "exponential_histogram"), "counter": ("sum",)}
+"""The point kinds an instrument's selector reads: a histogram, classic or exponential."""
 
 Point = Mapping[str, Any]
 """An ``aiops.points/v1`` record: ``metric``, ``kind``, ``unit``, ``attributes``, ``resource``, values."""
@@ -69,6 +77,31 @@ def attribute(point: Point, name: str) -> object:
     if name in attributes:
         return attributes[name]
     return (point.get("resource") or {}).get(name)
+
+
+def exponential_of(point: Point) -> ExponentialHistogram:
+    """An exponential histogram point (``aiops.points/v1``) as Prometheus stores it after its OTLP receiver.
+
+    Scale capped at 8, zero threshold 1e-128 (``as_prometheus_ingests``), so
+    counts and percentiles are those Prometheus answers; raises ``ValueError``
+    for a scale below -4, which Prometheus refuses.
+    """
+    e = point["exponential"]
+    return as_prometheus_ingests(
+        ExponentialHistogram(
+            scale=e["scale"],
+            count=point["count"],
+            sum=point["sum"],
+            zero_count=e["zero_count"],
+            zero_threshold=e["zero_threshold"],
+            positive_offset=e["positive"]["offset"],
+            positive=e["positive"]["bucket_counts"],
+            negative_offset=e["negative"]["offset"],
+            negative=e["negative"]["bucket_counts"],
+            min=e["min"],
+            max=e["max"],
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +148,7 @@ class Selector:
             return False
         if self.unit and point.get("unit", self.unit) != self.unit:
             return False
-        if point.get("kind") != ("histogram" if self.instrument == "histogram" else "sum"):
+        if point.get("kind") not in _KINDS[self.instrument]:
             return False
         if self.instrument == "counter" and point.get("monotonic") is False:
             return False
@@ -187,12 +220,24 @@ class LatencyIndicator:
     On a classic histogram the threshold is one of the declared ``buckets``;
     on a native one (``source.native``) nothing is declared (``buckets`` is
     empty) and the threshold may fall inside a bucket. ``events`` reads
-    classic points; exponential points are not in the points record yet.
+    classic points by their bounds and exponential points by their buckets,
+    as Prometheus stores them (``as_prometheus_ingests``), interpolating in
+    the bucket that straddles the threshold as ``histogram_fraction`` does
+    (``interpolates`` says which points those are).
 
     >>> r = LatencyIndicator(Selector("latency", "s", "histogram"), threshold=0.25, buckets=(0.1, 0.25, 0.5))
     >>> r.events({"metric": "latency", "kind": "histogram", "unit": "s", "count": 10,
     ...           "bounds": [0.1, 0.25, 0.5], "bucket_counts": [5, 3, 1, 1]})
     (8.0, 10.0)
+    >>> exponential = {"metric": "latency", "kind": "exponential_histogram", "unit": "s", "count": 4,
+    ...     "sum": 0.5, "exponential": {"scale": 0, "zero_count": 0, "zero_threshold": 0.0,
+    ...     "positive": {"offset": -3, "bucket_counts": [2, 2]}, "negative": {"offset": 0,
+    ...     "bucket_counts": []}, "min": None, "max": None}}
+    >>> r.events(exponential), r.interpolates(exponential)   # (0.125, 0.25] holds 2
+    ((2.0, 4.0), True)
+    >>> native = LatencyIndicator(Selector("latency", "s", "histogram", histogram="native"), 0.3, ())
+    >>> round(native.events(exponential)[0], 4)   # and log2(0.3 / 0.25) of (0.25, 0.5]'s 2
+    2.5261
     """
 
     source: Selector
@@ -218,10 +263,17 @@ class LatencyIndicator:
         """
         if not self.source.matches(point):
             return None
-        good = count_at_or_below(
-            self.threshold, point.get("bounds") or [], point.get("bucket_counts") or [0]
-        )
+        if point["kind"] == "exponential_histogram":
+            good = native_count_at_or_below(self.threshold, exponential_of(point))
+        else:
+            good = count_at_or_below(
+                self.threshold, point.get("bounds") or [], point.get("bucket_counts") or [0]
+            )
         return (good, float(point.get("count", 0)))
+
+    def interpolates(self, point: Point) -> bool:
+        """Whether ``events`` counts this point's good events by interpolating inside a bucket (exponential)."""
+        return point.get("kind") == "exponential_histogram"
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def demo_component(settings: Settings) -> Component:
         env={
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{settings.collector_otlp_grpc_port}",
             "OTEL_METRIC_EXPORT_INTERVAL": str(settings.otlp_export_interval_ms),
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": settings.demo_histogram_aggregation,
         },
     )
 

@@ -16,21 +16,37 @@ the stack's targets and rules. The rules come from the spec the worker reads
 SLOs whichever spec is chosen; with the default spec they equal the committed
 ``storage/prometheus/rules/slos.yml`` that compose and Kubernetes mount (with
 ``targets/compose/``).
+
+With ``prometheus_native_histograms`` the stack runs Prometheus 3
+(``PROMETHEUS_3``, built once with ``go build`` from the Go module proxy into
+``<cache_dir>/go-bin``, as the collector is) and ``prometheus.yml`` is a copy of
+the repo's config with ``scrape_native_histograms: true``: Debian's 2.42
+interpolates linearly inside native buckets, where ``histogram_quantile`` and
+``histogram_fraction`` now interpolate exponentially.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
+
+import yaml
 
 from aiops.settings import Settings
 from aiops.slo.artifacts import RULES_FILE, artifacts
+from aiops.stack.go import GoBuildError, Progress, file_lock, go_binary, go_env, run_logged
 from aiops.stack.process import Component, http_ok
+
+PROMETHEUS_3 = ("github.com/prometheus/prometheus", "v0.315.1")
+"""The Go module and version of the Prometheus 3 the stack builds (v0.315.1 is Prometheus 3.15.1)."""
 
 __all__ = [
     "APT_INSTALL",
+    "PROMETHEUS_3",
     "PrometheusMissingError",
+    "ensure_prometheus_3",
     "prometheus_binary",
     "prometheus_component",
     "rules_text",
@@ -83,7 +99,18 @@ def write_layout(settings: Settings) -> Path:
         (home / "rules").unlink()  # a layout from before the rules were generated per stack
     for folder in ("rules", "targets", "data"):
         (home / folder).mkdir(exist_ok=True)
-    _symlink(home / "prometheus.yml", source / "prometheus.yml")
+    if settings.prometheus_native_histograms:
+        config = yaml.safe_load((source / "prometheus.yml").read_text())
+        config["global"]["scrape_native_histograms"] = True
+        if (home / "prometheus.yml").is_symlink():
+            (home / "prometheus.yml").unlink()
+        _write_atomically(
+            home / "prometheus.yml",
+            f"# {source / 'prometheus.yml'} with native histograms scraped (Prometheus 3)\n"
+            + yaml.safe_dump(config, sort_keys=False),
+        )
+    else:
+        _symlink(home / "prometheus.yml", source / "prometheus.yml")
     _write_atomically(home / "rules" / RULES_FILE.name, rules)
     for job, groups in scrape_targets(settings).items():
         _write_atomically(home / "targets" / f"{job}.json", json.dumps(groups, indent=2) + "\n")
@@ -97,7 +124,11 @@ def prometheus_component(settings: Settings) -> Component:
     pick up rules that a later ``write_layout`` (``aiops stack up``) rewrote
     from a changed spec, without a restart.
     """
-    binary = prometheus_binary("prometheus")
+    binary = (
+        str(ensure_prometheus_3(settings))
+        if settings.prometheus_native_histograms
+        else prometheus_binary("prometheus")
+    )
     config = write_layout(settings)
     ready_url = f"http://127.0.0.1:{settings.prometheus_port}/-/ready"
     return Component(
@@ -126,6 +157,38 @@ def prometheus_binary(name: str) -> str:
             f"{name} is not installed; on Debian or Ubuntu run (as root): {APT_INSTALL}"
         )
     return found
+
+
+def ensure_prometheus_3(settings: Settings, progress: Progress = print) -> Path:
+    """The path of ``PROMETHEUS_3``'s ``prometheus`` binary in ``<cache_dir>/go-bin``, built if missing.
+
+    ``go get`` then ``go build`` of ``cmd/prometheus`` in a module of its own
+    (the web UI is served from the module's files, no npm step). Concurrent
+    callers wait for one build; ``GoBuildError`` ends with the output's tail.
+    """
+    module, version = PROMETHEUS_3
+    binary = settings.cache_dir / "go-bin" / f"prometheus-{version}"
+    if binary.is_file():
+        return binary
+    with file_lock(settings.cache_dir / "go-bin" / ".prometheus.lock"):
+        if binary.is_file():
+            return binary
+        go = go_binary("Prometheus 3")
+        work = binary.with_name(f"prometheus-{version}.build")
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "go.mod").write_text("module aiops.local/prometheus3\n\ngo 1.24\n")
+        env = go_env(go)
+        progress(f"building Prometheus {version} into {binary} (the first build takes minutes)")
+        started = time.monotonic()
+        for step, command in (
+            ("get", [str(go), "get", f"{module}/cmd/prometheus@{version}"]),
+            ("build", [str(go), "build", "-o", str(binary), f"{module}/cmd/prometheus"]),
+        ):
+            run_logged(command, work / f"{step}.log", env, progress, cwd=work)
+        if not binary.is_file():
+            raise GoBuildError(f"go build finished but {binary} is missing; see {work}")
+        progress(f"built {binary} in {time.monotonic() - started:.0f}s")
+    return binary
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -56,8 +56,14 @@ from aiops.settings import Settings
 from aiops.slo.budget import budget_remaining, time_to_exhaustion_s
 from aiops.slo.burn_rate import SeverityResult, State, burn_rate
 from aiops.slo.durations import format_duration
-from aiops.slo.objective import LatencyIndicator, Objective, load_objectives
-from aiops.slo.quantile import NotABucketBound, histogram_quantile
+from aiops.slo.exponential_histogram import (
+    ExponentialHistogram,
+    as_prometheus_ingests,
+    sum_histograms,
+)
+from aiops.slo.exponential_windows import ExponentialWindows
+from aiops.slo.objective import LatencyIndicator, Objective, exponential_of, load_objectives
+from aiops.slo.quantile import NotABucketBound, histogram_quantile, native_histogram_quantile
 from aiops.slo.rules import sloth_labels
 from aiops.slo.sli_windows import (
     Arrival,
@@ -127,7 +133,8 @@ def snapshot_record(
     group: Sequence[str],
     windows: SliWindows,
     results: Sequence[SeverityResult],
-    latency: WindowSet | None = None,
+    latency: WindowSet | ExponentialWindows | None = None,
+    interpolated: bool = False,
 ) -> dict[str, Any]:
     """One ``aiops.sli/v2`` record: per-window counts, ratios and burn rates, budget, exhaustion, states.
 
@@ -135,7 +142,9 @@ def snapshot_record(
     A window added to saved state by a spec change is ``complete: false``,
     with the event time it counts since, until it has counted for its length.
     Latency SLOs add ``latency``: p50, p95 and p99 per window from the summed
-    bucket deltas, interpolated as Prometheus's ``histogram_quantile``.
+    bucket deltas, interpolated as Prometheus's ``histogram_quantile`` (on
+    classic or native histograms), and ``interpolated``: whether some good
+    events were counted by interpolating inside an exponential bucket.
 
     >>> from aiops.slo.spec import EXAMPLE, parse_slos
     >>> from aiops.slo.objective import to_objective
@@ -183,18 +192,34 @@ def snapshot_record(
         "throughput_per_s": current.total / objective.current_window_s,
         "severities": {r.severity: r.state.value for r in results},
         **({"latency": _percentiles(objective, latency)} if latency is not None else {}),
+        **(
+            {"interpolated": interpolated}
+            if isinstance(objective.indicator, LatencyIndicator)
+            else {}
+        ),
     }
 
 
-def _percentiles(objective: Objective, latency: WindowSet) -> dict[str, dict[str, float | None]]:
-    """``{window: {"p50": s, "p95": s, "p99": s}}`` of a latency SLO's bucket counts (null: no requests)."""
+def _percentiles(
+    objective: Objective, latency: WindowSet | ExponentialWindows
+) -> dict[str, dict[str, float | None]]:
+    """``{window: {"p50": s, "p95": s, "p99": s}}`` of a latency SLO's bucket counts (null: no requests).
+
+    A native SLO's exponential buckets give ``native_histogram_quantile`` of
+    the window's sum, as Prometheus stores it (scale at most 8).
+    """
     assert isinstance(objective.indicator, LatencyIndicator)
     bounds = objective.indicator.buckets
     out = {}
     for window_s in latency.windows_s:
-        counts = latency.totals(window_s)
+        if isinstance(latency, ExponentialWindows):
+            total = as_prometheus_ingests(latency.histogram(window_s))
+            values = {q: native_histogram_quantile(q, total) for q in QUANTILES}
+        else:
+            counts = latency.totals(window_s)
+            values = {q: histogram_quantile(q, bounds, counts) for q in QUANTILES}
         out[format_duration(window_s)] = {
-            f"p{q * 100:g}": _finite(histogram_quantile(q, bounds, counts)) for q in QUANTILES
+            f"p{q * 100:g}": _finite(value) for q, value in values.items()
         }
     return out
 
@@ -234,8 +259,10 @@ class _Key:
     episodes: dict[str, dict]
     partition: int
     rev: str
-    latency: WindowSet | None = None
-    """Per-bucket counts of a latency SLO's histogram, for its percentiles."""
+    latency: WindowSet | ExponentialWindows | None = None
+    """Per-bucket counts of a latency SLO's histogram, for its percentiles (exponential: a native SLO's)."""
+    interpolated: bool = False
+    """Whether some good events were counted by interpolating inside an exponential bucket."""
 
 
 def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple) -> None:
@@ -249,11 +276,14 @@ def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple
     t = point["time_unix_nano"] / 1e9
     key = f"{sli_key(objective.id, group)}|{t!r}"
     indicator = objective.indicator
-    buckets = None
-    if isinstance(indicator, LatencyIndicator) and _same_bounds(
-        point.get("bounds") or [], indicator.buckets
-    ):
-        buckets = point.get("bucket_counts")
+    buckets = exponential = None
+    interpolated = False
+    if isinstance(indicator, LatencyIndicator):
+        interpolated = indicator.interpolates(point)
+        if interpolated:
+            exponential = exponential_of(point) if indicator.source.native else None
+        elif _same_bounds(point.get("bounds") or [], indicator.buckets):
+            buckets = point.get("bucket_counts")
     value = routed.get(key)
     if value is None:
         routed[key] = {
@@ -265,13 +295,44 @@ def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple
         }
         if buckets is not None:
             routed[key]["buckets"] = list(buckets)
+        if exponential is not None:
+            routed[key]["exponential"] = _exponential_event(exponential)
+        if interpolated:
+            routed[key]["interpolated"] = True
         return
     value["good"] += ev[0]
     value["total"] += ev[1]
+    if interpolated:
+        value["interpolated"] = True
+    if exponential is not None:
+        before = value.get("exponential")
+        if before is not None:
+            exponential = sum_histograms(_exponential_from_event(before), exponential)
+        value["exponential"] = _exponential_event(exponential)
     if buckets is not None:  # same bounds as the indicator's, so the same length
         value["buckets"] = [
             a + b for a, b in zip(value.get("buckets") or [0] * len(buckets), buckets)
         ]
+
+
+def _exponential_event(h: ExponentialHistogram) -> dict:
+    """The zero and positive buckets of an exponential histogram, as an SLI event carries them."""
+    return {
+        "scale": h.scale,
+        "zero_count": h.zero_count,
+        "offset": h.positive_offset,
+        "counts": list(h.positive),
+    }
+
+
+def _exponential_from_event(event: dict) -> ExponentialHistogram:
+    return ExponentialHistogram(
+        scale=int(event["scale"]),
+        count=float(event["zero_count"]) + sum(event["counts"]),
+        zero_count=event["zero_count"],
+        positive_offset=int(event["offset"]),
+        positive=event["counts"],
+    )
 
 
 def register_sli_agent(
@@ -330,7 +391,13 @@ def register_sli_agent(
             int(partition or 0),
             "",
         )
-        if isinstance(objective.indicator, LatencyIndicator):
+        if isinstance(objective.indicator, LatencyIndicator) and objective.indicator.source.native:
+            state.latency = ExponentialWindows(
+                latency_windows_s(objective),
+                buckets_per_window=settings.sli_buckets_per_window,
+                max_lateness_s=settings.sli_max_lateness_s,
+            )
+        elif isinstance(objective.indicator, LatencyIndicator):
             state.latency = WindowSet(
                 latency_windows_s(objective),
                 width=len(objective.indicator.buckets) + 1,
@@ -339,11 +406,17 @@ def register_sli_agent(
             )
         if stored is not None:  # saved under the spec and settings of then: restore migrates
             state.windows.restore(stored["windows"])
-            if state.latency is not None and stored.get("latency"):
-                state.latency.restore(stored["latency"])
+            latency = stored.get("latency")
+            if (
+                state.latency is not None
+                and latency
+                and ("scale" in latency) == isinstance(state.latency, ExponentialWindows)
+            ):  # bucket counts of the same kind of histogram (a spec may have changed it)
+                state.latency.restore(latency)
             state.episodes = dict(stored.get("episodes") or {})
             state.partition = int(stored["partition"])
             state.rev = stored.get("rev", "")
+            state.interpolated = bool(stored.get("interpolated"))
         cache[key] = state
         return state
 
@@ -357,6 +430,7 @@ def register_sli_agent(
             "partition": state.partition,
             "rev": state.rev,
             "latency": state.latency.to_state() if state.latency is not None else None,
+            "interpolated": state.interpolated,
         }
 
     read_metrics = frozenset().union(*(objective.indicator.metrics for objective in objectives))
@@ -499,11 +573,21 @@ def register_sli_agent(
                         continue
                     state = touched.get(key) or load(key, objective, event.message.partition)
                     buckets = record.get("buckets")
-                    if state.latency is None or not buckets or len(buckets) != state.latency.width:
+                    if (
+                        not isinstance(state.latency, WindowSet)
+                        or not buckets
+                        or len(buckets) != state.latency.width
+                    ):
                         buckets = None
+                    exponential = record.get("exponential")
+                    if not isinstance(state.latency, ExponentialWindows):
+                        exponential = None
                     try:
                         if buckets is not None:
                             check_counts(t, buckets)
+                        if exponential is not None:
+                            check_counts(t, [exponential["zero_count"], *exponential["counts"]])
+                            exponential = _exponential_from_event(exponential)
                         arrival = state.windows.add(
                             t, good=float(record["good"]), total=float(record["total"])
                         )
@@ -522,6 +606,9 @@ def register_sli_agent(
                         continue
                     if buckets is not None:
                         state.latency.add(t, [float(b) for b in buckets])
+                    if exponential is not None:
+                        state.latency.add(t, exponential)
+                    state.interpolated |= bool(record.get("interpolated"))
                     touched[key] = state
                     clock["event"] = t if clock["event"] is None else max(clock["event"], t)
             if batch:
@@ -560,7 +647,9 @@ def register_sli_agent(
                 state.latency.advance(at)
         group = tuple(json.loads(key.split("|", 1)[1]))
         results = objective.evaluate(state.windows.snapshot())
-        record = snapshot_record(objective, group, state.windows, results, state.latency)
+        record = snapshot_record(
+            objective, group, state.windows, results, state.latency, state.interpolated
+        )
         await sli_topic.send(key=key, value=record)
         group_text = ",".join(f"{k}={v}" for k, v in record["group"].items())
         labels = {"slo": objective.name, "service": objective.service, "group": group_text}
