@@ -100,7 +100,7 @@ class StreamMetrics:
         self.sli_events = Counter(
             "aiops_sli_events",
             "SLO events by arrival: on_time, late (within the lateness, counted), dropped (beyond it), "
-            "future (newer than the wall clock allows)",
+            "future (newer than the wall clock allows), replayed (added before a crash, skipped)",
             ["outcome"],
             registry=registry,
         )

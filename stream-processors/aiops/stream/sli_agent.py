@@ -13,7 +13,10 @@ the Faust app (``build_app`` calls it):
    (``to_state()`` JSON plus its active alert episodes) to the changelogged
    table ``sli-state`` once per batch. Points later than the allowed
    lateness, or from the future beyond ``sli_max_future_s``, are counted in
-   ``aiops_sli_events_total{outcome}`` and logged.
+   ``aiops_sli_events_total{outcome}`` and logged. Each event names its
+   points record (partition, offset), and a key skips the events it holds
+   already (``already_applied``), so records that a killed worker reads
+   again after its last commit are not counted twice.
 3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
    partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
    gauges, and one firing event per episode and severity on ``aiops.alerts``
@@ -41,7 +44,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +82,7 @@ from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 
 __all__ = [
     "SNAPSHOT_SCHEMA",
+    "already_applied",
     "register_sli_agent",
     "sli_key",
     "snapshot_record",
@@ -263,6 +267,40 @@ class _Key:
     """Per-bucket counts of a latency SLO's histogram, for its percentiles (exponential: a native SLO's)."""
     interpolated: bool = False
     """Whether some good events were counted by interpolating inside an exponential bucket."""
+    applied: dict[int, int] = field(default_factory=dict)
+    """The highest ``aiops.points`` offset added to these windows, per points partition."""
+
+
+def already_applied(
+    applied: dict[int, int], source: Sequence[int] | None, t: float, watermark: float | None
+) -> bool:
+    """Whether a key's windows hold an event already: a replay after a crash, to be skipped.
+
+    Faust delivers at least once. After a ``kill -9`` the route reads again
+    the points records past its last commit and sends their events a second
+    time, and the windows read again events that their saved state already
+    holds. Each event names its points record (``source``: partition,
+    offset), and a key remembers the highest offset it added per points
+    partition (``applied``). An event at or below it, and no newer than the
+    key's watermark, was added before. A points topic created anew starts its
+    offsets over: its events newer than the watermark still count. An event
+    without a source (from an older worker) is never taken for a replay.
+
+    >>> already_applied({0: 41}, (0, 41), t=100.0, watermark=120.0)
+    True
+    >>> already_applied({0: 41}, (0, 42), t=100.0, watermark=120.0)
+    False
+    >>> already_applied({0: 41}, (1, 7), t=100.0, watermark=120.0)
+    False
+    >>> already_applied({0: 41}, (0, 3), t=130.0, watermark=120.0)
+    False
+    >>> already_applied({0: 41}, None, t=100.0, watermark=120.0)
+    False
+    """
+    if source is None:
+        return False
+    partition, offset = source
+    return offset <= applied.get(partition, -1) and watermark is not None and t <= watermark
 
 
 def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple) -> None:
@@ -417,6 +455,7 @@ def register_sli_agent(
             state.partition = int(stored["partition"])
             state.rev = stored.get("rev", "")
             state.interpolated = bool(stored.get("interpolated"))
+            state.applied = {int(p): int(o) for p, o in (stored.get("applied") or {}).items()}
         cache[key] = state
         return state
 
@@ -431,6 +470,7 @@ def register_sli_agent(
             "rev": state.rev,
             "latency": state.latency.to_state() if state.latency is not None else None,
             "interpolated": state.interpolated,
+            "applied": {str(p): o for p, o in state.applied.items()},
         }
 
     read_metrics = frozenset().union(*(objective.indicator.metrics for objective in objectives))
@@ -544,6 +584,7 @@ def register_sli_agent(
                 metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
                 log.warning("dead-lettered point for %s: %s", objective.id, error)
             for key, value in routed.items():
+                value["source"] = [event.message.partition, event.message.offset]
                 await events.send(key=key.rsplit("|", 1)[0], value=value)
 
         async for event in stream.events():
@@ -572,6 +613,10 @@ def register_sli_agent(
                         log.warning("%s: point %.0f s in the future ignored", key, t - now)
                         continue
                     state = touched.get(key) or load(key, objective, event.message.partition)
+                    source = record.get("source")
+                    if already_applied(state.applied, source, t, state.windows.watermark):
+                        metrics.sli_events.labels(outcome="replayed").inc()
+                        continue
                     buckets = record.get("buckets")
                     if (
                         not isinstance(state.latency, WindowSet)
@@ -595,6 +640,9 @@ def register_sli_agent(
                         await _refuse(deadletter, metrics, event, f"{key}: {error}")
                         continue
                     metrics.sli_events.labels(outcome=arrival.value).inc()
+                    if source is not None:
+                        partition, offset = source
+                        state.applied[partition] = max(state.applied.get(partition, -1), offset)
                     if arrival is Arrival.DROPPED:
                         log.warning(
                             "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
