@@ -96,10 +96,19 @@ class _Liveness:
         committed_at = {tp: consumer._committed_offset.get(tp) for tp in assigned}
         if uncommitted := [tp for tp, offset in committed_at.items() if offset is None]:
             committed_at.update(await consumer.earliest_offsets(*uncommitted))
+            if app.rebalancing:  # it began while the offsets were fetched
+                self._progress.clear()
+                return None
         now = time.monotonic()
         seen = set()
+        still_assigned = consumer.assignment()
         for tp, committed in committed_at.items():
-            highwater = consumer.highwater(tp)
+            if tp not in still_assigned:  # revoked meanwhile: the client refuses to look at it
+                continue
+            try:
+                highwater = consumer.highwater(tp)
+            except AssertionError:  # revoked by the consumer's own thread just now
+                continue
             if highwater is None or committed is None:
                 continue
             seen.add(tp)
