@@ -56,6 +56,10 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         # the largest record any of our topics takes (aiops.kafka_config.record_limits)
         producer_max_request_size=record_limits(settings).client_bytes,
         consumer_max_fetch_size=record_limits(settings).client_bytes,
+        # batches of several records, none over a topic's limit unless one record alone is
+        producer_max_batch_size=record_limits(settings).record_bytes,
+        producer_linger=settings.kafka_producer_linger_s,
+        producer_compression_type=_codec(settings.kafka_compression),
         # an agent that raises crashes the worker (exit 1) instead of restarting in a process that looks healthy
         agent_supervisor=mode.CrashingSupervisor,
     )
@@ -76,6 +80,15 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     return app
+
+
+def _codec(name: str) -> str | None:
+    """aiokafka's name for a compression setting: ``None`` for none.
+
+    >>> _codec("zstd"), _codec("none")
+    ('zstd', None)
+    """
+    return None if name == "none" else name
 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
