@@ -1,10 +1,11 @@
 """The decode agent on a real Kafka broker: points out, dead letters with reasons, state across restarts."""
 
 import base64
+import uuid
 
 import httpx
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -17,6 +18,7 @@ from aiops.schemas import DeadLetterV1, PointsV2, PointV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess, port_is_free
+from aiops.topics import DECODE_STATE_TABLE, changelog_topic
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +58,18 @@ def settings(worker_settings):
 
 
 def send(settings: Settings, *payloads: bytes) -> None:
+    """Each payload in a request of its own (a batch of several could pass a small topic limit), delivered."""
     producer = Producer(client_config(settings))
+    failed = []
     for payload in payloads:
-        producer.produce(settings.topic_otlp_metrics, key=b"resource-key", value=payload)
-    assert producer.flush(10) == 0
+        producer.produce(
+            settings.topic_otlp_metrics,
+            key=b"resource-key",
+            value=payload,
+            on_delivery=lambda error, message: error and failed.append(error),
+        )
+        assert producer.flush(10) == 0
+    assert not failed
 
 
 def read(settings: Settings, topic: str, count: int) -> list[dict]:
@@ -121,3 +131,92 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
     finally:
         worker.stop()
     assert port_is_free(settings.faust_web_port)
+
+
+def many_counters_payload(first: int, count: int, t: int, step: int) -> bytes:
+    """One payload of resource ``svc``: counters ``first`` to ``first + count - 1`` at ``t``, series i at i * step."""
+    points = [
+        pb.NumberDataPoint(
+            attributes=[KeyValue(key="stream", value=AnyValue(string_value=f"s{i:05d}"))],
+            start_time_unix_nano=START,
+            time_unix_nano=t,
+            as_int=i * step,
+        )
+        for i in range(first, first + count)
+    ]
+    metric = pb.Metric(
+        name="requests",
+        unit="1",
+        sum=pb.Sum(
+            data_points=points,
+            is_monotonic=True,
+            aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
+        ),
+    )
+    resource = Resource(
+        attributes=[KeyValue(key="service.name", value=AnyValue(string_value="svc"))]
+    )
+    return pb.MetricsData(
+        resource_metrics=[
+            pb.ResourceMetrics(resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])
+        ]
+    ).SerializeToString()
+
+
+def test_a_resource_whose_state_passes_the_record_limit_is_saved_in_parts_and_restored_whole(
+    worker_settings,
+):
+    limit = 20_000
+    settings = worker_settings(max_record_bytes=limit)
+    streams, per_payload = 3_000, 500
+
+    def export(t: int, step: int) -> list[bytes]:
+        return [
+            many_counters_payload(first, per_payload, t, step)
+            for first in range(0, streams, per_payload)
+        ]
+
+    worker = ManagedProcess(worker_component(settings), settings)
+    worker.start()
+    try:
+        send(settings, *export(START + SECOND, 1))
+        read(settings, settings.topic_points, streams)
+        worker.stop()
+        worker.start()
+        send(settings, *export(START + 2 * SECOND, 3))
+        after = read(settings, settings.topic_points, 2 * streams)[streams:]
+    finally:
+        worker.stop()
+    deltas = {p["attributes"]["stream"]: p["value"] for p in after}
+    assert len(deltas) == streams
+    assert deltas == {f"s{i:05d}": 2.0 * i for i in range(streams)}, (
+        "every stream's last cumulative value must survive the restart, however many parts it took"
+    )
+    saved = raw_records(settings, changelog_topic(settings, DECODE_STATE_TABLE))
+    assert any(b"#part" in key for key, _ in saved), f"no state part in {[k for k, _ in saved]}"
+    assert max(len(value or b"") for _, value in saved) <= limit
+
+
+def raw_records(settings: Settings, topic: str) -> list[tuple[bytes, bytes | None]]:
+    """Every (key, value) of ``topic`` as stored."""
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": f"raw-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    records, idle = [], 0
+    try:
+        while idle < 10:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                idle += 1
+                continue
+            idle = 0
+            records.append((message.key(), message.value()))
+    finally:
+        consumer.close()
+    return records

@@ -5,9 +5,11 @@ It reads the metrics topic, decodes each payload into columns
 points into deltas against each resource's :class:`DeltaState`, and sends
 one record per resource to the points topic, keyed by the resource and on
 the partition its v1 points had. Each resource's delta state is one key of
-the changelogged ``decode-state`` table, written once per payload, so a
-restarted worker resumes without counting twice; the same key in memory
-saves reading it back. A timer forgets the streams not seen for
+the changelogged ``decode-state`` table (JSON, cut into parts of at most
+``AIOPS_MAX_RECORD_BYTES`` for a resource with very many streams:
+``aiops.decode.state_parts``), written once per payload, so a restarted
+worker resumes without counting twice; the same key in memory saves reading
+it back. A timer forgets the streams not seen for
 ``AIOPS_DECODE_TTL_S`` (counted) and the labels of series gone as long.
 Payloads that are not OTLP go to the dead-letter topic with the reason; so do
 the points it refuses (unreadable, outside the time window around the wall
@@ -32,6 +34,7 @@ from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
 from aiops.decode.rejections import bounded_payload, summary
+from aiops.decode.state_parts import join_parts, part_key, snapshot_parts
 from aiops.settings import Settings
 from aiops.stream.deadletter import DeadLetters, deadletter_record
 from aiops.stream.metrics import StreamMetrics
@@ -60,7 +63,7 @@ def register_decode_agent(
             name=DECODE_STATE_TABLE,
             default=None,
             partitions=settings.kafka_partitions,
-            schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
+            schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="raw"),
         )
     )
     interner = SeriesInterner(capacity=settings.decode_max_series)
@@ -68,6 +71,8 @@ def register_decode_agent(
     clock = {"newest_ns": 0, "rotated": time.monotonic()}
     streams = {"total": 0}
     """Cumulative streams with delta state across this worker's resources (``decode_max_streams`` caps it)."""
+    parts_of: dict[str, int] = {}
+    """How many table keys each resource's state was last written in (``state_parts``)."""
 
     def state_of(partition: int, touched: dict[str, int]):
         """The delta state of a resource, loaded once; its cap is what the worker-wide cap leaves it."""
@@ -76,14 +81,41 @@ def register_decode_agent(
             table.partition_of[key] = partition
             state = states.get(key)
             if state is None:
-                saved = table.get(key)
-                state = states[key] = DeltaState.restore(saved) if saved else DeltaState()
+                state = states[key] = read_state(key)
                 streams["total"] += len(state)
             touched.setdefault(key, len(state))
             state.max_streams = len(state) + max(settings.decode_max_streams - streams["total"], 0)
             return state
 
         return load
+
+    def read_state(key: str) -> DeltaState:
+        saved = table.get(key)
+        if not saved:
+            return DeltaState()
+        snapshot = join_parts(saved, lambda index: table.get(part_key(key, index)))
+        parts_of[key] = snapshot["parts"]
+        return DeltaState.restore(snapshot)
+
+    def write_state(key: str) -> None:
+        """Write a resource's state (in parts if it is large); an emptied state deletes its keys."""
+        state = states.get(key)
+        parts = (
+            snapshot_parts(state.snapshot(), settings.max_record_bytes)
+            if state is not None and len(state)
+            else []
+        )
+        for index, part in enumerate(parts):
+            name = part_key(key, index)
+            table.partition_of[name] = table.partition_of[key]
+            table[name] = part
+        for index in range(len(parts), parts_of.get(key, 1)):
+            name = part_key(key, index)
+            table.partition_of[name] = table.partition_of[key]
+            table.pop(name, None)
+        parts_of[key] = len(parts)
+        if not parts:
+            del parts_of[key]
 
     def recount(touched: dict[str, int]) -> None:
         for key, before in touched.items():
@@ -146,7 +178,7 @@ def register_decode_agent(
                 recount(touched)
             metrics.decode_streams.set(streams["total"])
             for key in dict.fromkeys(out.key for out in result.records):
-                table[key] = states[key].snapshot()
+                write_state(key)
             metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
             for out in result.records:
                 await points.send(key=out.key, value=out.value, partition=out.partition)
@@ -186,11 +218,9 @@ def register_decode_agent(
                 continue
             expired += gone
             streams["total"] -= gone
-            if len(state):
-                table[key] = state.snapshot()
-            else:
-                table.pop(key, None)
+            if not len(state):
                 del states[key]
+            write_state(key)
         metrics.decode_expired.inc(expired)
         metrics.decode_streams.set(streams["total"])
         if time.monotonic() - clock["rotated"] >= settings.decode_ttl_s:
@@ -203,3 +233,4 @@ def register_decode_agent(
         lost = {tp.partition for tp in revoked if tp.topic == settings.topic_otlp_metrics}
         for key in [k for k in states if table.partition_of.get(k) in lost]:
             streams["total"] -= len(states.pop(key))
+            parts_of.pop(key, None)
