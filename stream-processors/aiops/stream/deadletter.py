@@ -29,6 +29,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiops.decode.rejections import bounded_payload
+
 if TYPE_CHECKING:  # the forwarder builds dead letters too, without Faust
     import faust
     from faust.types import TP, EventT
@@ -100,17 +102,23 @@ class DeadLetters:
         offset: int,
         timestamp: float | None,
     ) -> None:
-        """Send one dead letter (its payload bounded by ``max_record_bytes``) and count it."""
+        """Send one dead letter and count it; it fits ``max_record_bytes`` however large the payload.
+
+        A payload whose base64 would not fit half the limit keeps only its
+        start (``bounded_payload``: the reason says how much, ``payload_bytes``
+        how large it was), and the reason keeps at most an eighth of the limit.
+        """
+        kept, cut = bounded_payload(payload, self._max_bytes)
         record = deadletter_record(
             payload,
-            reason=reason,
+            reason=reason[: self._max_bytes // 8] + cut,
             kind=kind,
             stage=stage,
             topic=topic,
             partition=partition,
             offset=offset,
             timestamp=timestamp,
-            max_bytes=self._max_bytes,
+            max_bytes=len(kept),
         )
         await self._topic.send(value=record)
         self._metrics.deadletters.labels(stage=stage, reason=kind).inc()
