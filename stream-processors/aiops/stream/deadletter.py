@@ -2,8 +2,9 @@
 
 ``deadletter_record`` builds one record (schema ``aiops.deadletter/v1``);
 with ``max_bytes`` a larger payload keeps only its first ``max_bytes`` and
-says how large it was, so a dead letter always fits its topic.
-``DeadLetters`` is the worker's way to send them: ``on_error`` around the
+says how large it was. ``DeadLetters`` is the worker's way to send them,
+each bounded so that it fits ``max_record_bytes``: ``refuse`` sets aside a
+message an agent will not process, ``on_error`` around the
 processing of one event sets the event aside instead of letting the agent
 crash on it, and ``unreadable_batch`` reports a record batch the fetcher
 could not read (``aiops.stream.fetch``), so no record stops a partition.
