@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from aiops.settings import Settings
+from aiops.stack.go import GoMissingError
 from aiops.stack.kafka import local_bootstrap, local_kafka
+from aiops.stack.prometheus import ensure_prometheus_3
 from aiops.topics import create_topics, state_topics
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
@@ -31,6 +34,21 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, free_port) -> Iter
     with _any_kafka(lambda: tmp_path_factory.mktemp("stack"), free_port) as bootstrap:
         create_topics(Settings(kafka_bootstrap_servers=bootstrap))
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def promtool_3() -> Path:
+    """Prometheus 3's promtool (``PROMETHEUS_3``), built from the Go module proxy into the cache on first use.
+
+    Debian's promtool (2.42) cannot load native histograms into ``input_series``.
+    Skipped only where it is not cached and there is no go toolchain to build it.
+    """
+    try:
+        return ensure_prometheus_3(
+            Settings(), progress=lambda line: print(line, file=sys.stderr), command="promtool"
+        )
+    except GoMissingError as error:
+        pytest.skip(f"no promtool 3: {error}")
 
 
 WORKER_TOPICS = ("otlp_metrics", "points", "sli", "scores", "alerts", "deadletter")

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 __all__ = ["bench_cli"]
+
+_Seed = Annotated[int, typer.Option(help="seed of the synthetic values")]
+_Json = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 
 bench_cli = typer.Typer(
     no_args_is_help=True, help="Benchmarks of the hot paths and of the whole pipeline."
@@ -31,11 +35,9 @@ def bench_detect(
     points: int = typer.Option(50, help="timed points per series"),
     season: int = typer.Option(0, help="Holt-Winters season length in points"),
     seed: int = typer.Option(0, help="seed of the data and the trees"),
-    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    json_output: _Json = False,
 ) -> None:
     """Points per second of the default detector: river per-event path versus the numpy fast path, same data."""
-    import json
-
     river_series = min(river_series, series)
     from aiops.bench.detect import run_bench
 
@@ -46,10 +48,10 @@ def bench_detect(
         points=points,
         season=season,
         seed=seed,
-        progress=lambda message: typer.echo(message, err=True),
+        progress=_progress,
     )
     if json_output:
-        typer.echo(json.dumps(asdict(result), indent=2))
+        _echo_json(asdict(result))
         return
     typer.echo(
         f"river per-event path: {result.river_points_per_s:>12,.0f} points/s of CPU time "
@@ -73,23 +75,21 @@ def bench_decode(
     exports: int = typer.Option(
         10, help="exports of every resource; the first one warms up, untimed"
     ),
-    seed: int = typer.Option(0, help="seed of the synthetic values"),
+    seed: _Seed = 0,
     encodings: bool = typer.Option(
         False,
         "--encodings",
         help="instead: size and speed of the v2 record's candidate encodings (100 and 5,000 series)",
     ),
-    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    json_output: _Json = False,
 ) -> None:
     """Points per second of the per-point decode (v1) versus the columnar decode (v2), and bytes per record."""
-    import json
-
     from aiops.bench.decode import encoding_table, machine, run_decode_bench
 
     if encodings:
         rows = encoding_table()
         if json_output:
-            typer.echo(json.dumps([asdict(row) for row in rows], indent=2))
+            _echo_json([asdict(row) for row in rows])
             return
         typer.echo(
             f"$ aiops bench decode --encodings\nmachine: {machine()}\n"
@@ -108,10 +108,10 @@ def bench_decode(
         series=series,
         exports=exports,
         seed=seed,
-        progress=lambda message: typer.echo(message, err=True),
+        progress=_progress,
     )
     if json_output:
-        typer.echo(json.dumps({**asdict(result), "machine": machine()}, indent=2))
+        _echo_json({**asdict(result), "machine": machine()})
         return
     r = result
     typer.echo(
@@ -141,12 +141,10 @@ def bench_engine(
     series: int = typer.Option(100, help="series per resource"),
     exports: int = typer.Option(20, help="timed exports of every resource"),
     warmup: int = typer.Option(5, help="untimed exports first (tracks created, plans cached)"),
-    seed: int = typer.Option(0, help="seed of the synthetic values"),
-    json_output: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    seed: _Seed = 0,
+    json_output: _Json = False,
 ) -> None:
     """The detect engine alone on decoded records: CPU per point by step, and a whole checkpoint's size and time."""
-    import json
-
     from aiops.bench.decode import machine
     from aiops.bench.engine import run_engine_bench
 
@@ -156,10 +154,10 @@ def bench_engine(
         exports=exports,
         warmup=warmup,
         seed=seed,
-        progress=lambda message: typer.echo(message, err=True),
+        progress=_progress,
     )
     if json_output:
-        typer.echo(json.dumps({**asdict(result), "machine": machine()}, indent=2))
+        _echo_json({**asdict(result), "machine": machine()})
         return
     r = result
     steps = ", ".join(f"{step} {us:.2f}" for step, us in r.us_per_point.items())
@@ -205,8 +203,6 @@ def bench_pipeline(
     json_output: bool = typer.Option(False, "--json", help="print the steps as JSON"),
 ) -> None:
     """The whole pipeline through a real Kafka at stepped rates: sustained points/s, delays, memory, CPU by stage."""
-    import json
-
     from aiops.bench.decode import machine
     from aiops.bench.pipeline import run_pipeline_bench
     from aiops.settings import Settings
@@ -224,10 +220,10 @@ def bench_pipeline(
         settings=settings,
         worker_code=Path(worker_code) if worker_code else None,
         churn=churn,
-        progress=lambda message: typer.echo(message, err=True),
+        progress=_progress,
     )
     if json_output:
-        typer.echo(json.dumps([asdict(step) for step in steps], indent=2))
+        _echo_json([asdict(step) for step in steps])
         return
     typer.echo(
         f"$ aiops bench pipeline --rates {rates} --step-seconds {step_seconds:g} --workers {workers} "
@@ -249,3 +245,15 @@ def bench_pipeline(
             f"| {s.offered:,.0f} | {s.decoded_per_s:,.0f} | {'yes' if s.sustained else 'no'} | {s.lag_records:,} "
             f"| {delay} | {tail} | {s.rss_bytes / 2**20:,.0f} MiB ({s.rss_per_series:,.0f} B) | {cpu} (of {s.seconds:.0f} s) |"
         )
+
+
+def _progress(message: str) -> None:
+    """A benchmark's progress line, on stderr so that ``--json`` output stays clean."""
+    typer.echo(message, err=True)
+
+
+def _echo_json(value: Any) -> None:
+    """Print a benchmark's result as indented JSON."""
+    import json
+
+    typer.echo(json.dumps(value, indent=2))

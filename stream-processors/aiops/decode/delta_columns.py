@@ -333,6 +333,15 @@ class DeltaState:
         outcomes["stale"] += stale
         outcomes["capped"] += capped
         self.capped += capped
+        self._settle(batch, infinite, problems)
+        if out_buckets is None:
+            return batch.bucket_counts
+        return np.array(out_buckets, dtype=np.int64)
+
+    def _settle(
+        self, batch: ResourceBatch, infinite: list[int], problems: list[PointProblem]
+    ) -> None:
+        """After a difference pass: refuse the rows whose delta was infinite, forget the scopes left empty."""
         if infinite:
             bad = np.zeros(len(batch), dtype=bool)
             bad[infinite] = True
@@ -344,9 +353,6 @@ class DeltaState:
         for name in batch.scopes:
             if not self._streams.get(name, True):
                 del self._streams[name]
-        if out_buckets is None:
-            return batch.bucket_counts
-        return np.array(out_buckets, dtype=np.int64)
 
     def _difference_exponential(
         self,
@@ -453,17 +459,7 @@ class DeltaState:
             states[sid] = state
             interval_start[row] = previous[1]
             outcomes["emitted"] += 1
-        if infinite:
-            bad = np.zeros(len(batch), dtype=bool)
-            bad[infinite] = True
-            problems.extend(
-                batch.reject(
-                    bad, "infinite_delta", "the difference to the previous point is infinite"
-                )
-            )
-        for name in batch.scopes:
-            if not self._streams.get(name, True):
-                del self._streams[name]
+        self._settle(batch, infinite, problems)
         exponential = ExponentialColumns(*columns.values())
         if not replaced:
             return exponential, batch.bucket_offsets, buckets

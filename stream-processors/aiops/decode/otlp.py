@@ -281,6 +281,25 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
             f"histogram bucket counts add to {sum(counts)}, count is {point.count}",
             attributes,
         )
+    return _histogram_observation(
+        point,
+        common,
+        attributes,
+        cumulative=cumulative,
+        kind="histogram",
+        bounds=bounds,
+        bucket_counts=counts,
+    )
+
+
+def _histogram_observation(point, common: dict, attributes: dict, *, cumulative: bool, **buckets):
+    """A histogram point whose buckets are sound: the problem with its time, count or sum, else its Observation.
+
+    ``buckets`` are the Observation's fields of the histogram's kind (``kind``
+    and its buckets). The count is checked after the time, as a classic
+    point's always was; an exponential point's count was checked before its
+    buckets, so that check never fails here.
+    """
     if problem := _time_problem(point, common["metric"], attributes, gauge=False):
         return problem
     if point.count > _INT64_MAX:
@@ -293,7 +312,6 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
         )
     return Observation(
         **common,
-        kind="histogram",
         attributes=attributes,
         start_time_unix_nano=point.start_time_unix_nano,
         time_unix_nano=point.time_unix_nano,
@@ -301,8 +319,7 @@ def _histogram_point(point, common: dict, *, cumulative: bool):
         monotonic=True,
         count=point.count,
         sum=point.sum,
-        bounds=bounds,
-        bucket_counts=counts,
+        **buckets,
     )
 
 
@@ -329,22 +346,12 @@ def _exponential_point(point, common: dict, *, cumulative: bool):
         )
     if problem:
         return PointProblem(common["metric"], problem, attributes, code)
-    if time_problem := _time_problem(point, common["metric"], attributes, gauge=False):
-        return time_problem
-    if not math.isfinite(point.sum):
-        return PointProblem(
-            common["metric"], "histogram sum is not finite", attributes, "not_finite"
-        )
-    return Observation(
-        **common,
-        kind="exponential_histogram",
-        attributes=attributes,
-        start_time_unix_nano=point.start_time_unix_nano,
-        time_unix_nano=point.time_unix_nano,
+    return _histogram_observation(
+        point,
+        common,
+        attributes,
         cumulative=cumulative,
-        monotonic=True,
-        count=point.count,
-        sum=point.sum,
+        kind="exponential_histogram",
         exponential=ExponentialBuckets(
             point.scale,
             point.zero_count,

@@ -20,21 +20,33 @@ Progress = Callable[[str], None]
 _FALLBACK_GO = Path("/usr/local/go/bin/go")
 
 
-__all__ = ["GoBuildError", "Progress", "file_lock", "go_binary", "go_env", "run_logged"]
+__all__ = [
+    "GoBuildError",
+    "GoMissingError",
+    "Progress",
+    "file_lock",
+    "go_binary",
+    "go_env",
+    "run_logged",
+]
 
 
 class GoBuildError(RuntimeError):
     """A tool could not be installed or built; the message ends with the tail of its output."""
 
 
+class GoMissingError(GoBuildError):
+    """There is no ``go`` toolchain to build a tool with; the message says how to install one."""
+
+
 def go_binary(purpose: str) -> Path:
-    """The ``go`` command: on PATH, else /usr/local/go/bin/go; ``purpose`` says what needs it."""
+    """The ``go`` command: on PATH, else /usr/local/go/bin/go; ``GoMissingError`` names ``purpose``."""
     found = shutil.which("go")
     if found:
         return Path(found)
     if _FALLBACK_GO.is_file():
         return _FALLBACK_GO
-    raise GoBuildError(
+    raise GoMissingError(
         f"the go toolchain is needed to build {purpose}: install it "
         f"(https://go.dev/dl) or put it on PATH; looked on PATH and at {_FALLBACK_GO}"
     )

@@ -22,7 +22,9 @@ With ``prometheus_native_histograms`` the stack runs Prometheus 3
 ``<cache_dir>/go-bin``, as the collector is) and ``prometheus.yml`` is a copy of
 the repo's config with ``scrape_native_histograms: true``: Debian's 2.42
 interpolates linearly inside native buckets, where ``histogram_quantile`` and
-``histogram_fraction`` now interpolate exponentially.
+``histogram_fraction`` now interpolate exponentially. The same build gives
+the integration tests Prometheus 3's ``promtool``, which unlike 2.42's loads
+native histograms in ``promtool test rules``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -42,9 +45,13 @@ from aiops.stack.process import Component, http_ok
 PROMETHEUS_3 = ("github.com/prometheus/prometheus", "v0.315.1")
 """The Go module and version of the Prometheus 3 the stack builds (v0.315.1 is Prometheus 3.15.1)."""
 
+Prometheus3Command = Literal["prometheus", "promtool"]
+"""The commands of ``PROMETHEUS_3`` that ``ensure_prometheus_3`` builds."""
+
 __all__ = [
     "APT_INSTALL",
     "PROMETHEUS_3",
+    "Prometheus3Command",
     "PrometheusMissingError",
     "ensure_prometheus_3",
     "prometheus_binary",
@@ -159,32 +166,37 @@ def prometheus_binary(name: str) -> str:
     return found
 
 
-def ensure_prometheus_3(settings: Settings, progress: Progress = print) -> Path:
-    """The path of ``PROMETHEUS_3``'s ``prometheus`` binary in ``<cache_dir>/go-bin``, built if missing.
+def ensure_prometheus_3(
+    settings: Settings, progress: Progress = print, command: Prometheus3Command = "prometheus"
+) -> Path:
+    """The path of ``PROMETHEUS_3``'s ``prometheus`` or ``promtool`` in ``<cache_dir>/go-bin``, built if missing.
 
-    ``go get`` then ``go build`` of ``cmd/prometheus`` in a module of its own
-    (the web UI is served from the module's files, no npm step). Concurrent
-    callers wait for one build; ``GoBuildError`` ends with the output's tail.
+    ``go get`` then ``go build`` of ``cmd/<command>`` in one module of its own
+    (the web UI is served from the module's files, no npm step), so both
+    commands come from the same resolved dependencies. Concurrent callers wait
+    for one build; ``GoBuildError`` ends with the output's tail.
     """
     module, version = PROMETHEUS_3
-    binary = settings.cache_dir / "go-bin" / f"prometheus-{version}"
+    go_bin = settings.cache_dir / "go-bin"
+    binary = go_bin / f"{command}-{version}"
     if binary.is_file():
         return binary
-    with file_lock(settings.cache_dir / "go-bin" / ".prometheus.lock"):
+    with file_lock(go_bin / ".prometheus.lock"):
         if binary.is_file():
             return binary
-        go = go_binary("Prometheus 3")
-        work = binary.with_name(f"prometheus-{version}.build")
+        go = go_binary(f"Prometheus 3's {command}")
+        work = go_bin / f"prometheus-{version}.build"
         work.mkdir(parents=True, exist_ok=True)
-        (work / "go.mod").write_text("module aiops.local/prometheus3\n\ngo 1.24\n")
+        if not (work / "go.mod").is_file():
+            (work / "go.mod").write_text("module aiops.local/prometheus3\n\ngo 1.24\n")
         env = go_env(go)
-        progress(f"building Prometheus {version} into {binary} (the first build takes minutes)")
+        progress(f"building {command} {version} into {binary} (the first build takes minutes)")
         started = time.monotonic()
-        for step, command in (
-            ("get", [str(go), "get", f"{module}/cmd/prometheus@{version}"]),
-            ("build", [str(go), "build", "-o", str(binary), f"{module}/cmd/prometheus"]),
+        for step, args in (
+            ("get", ["get", f"{module}/cmd/{command}@{version}"]),
+            ("build", ["build", "-o", str(binary), f"{module}/cmd/{command}"]),
         ):
-            run_logged(command, work / f"{step}.log", env, progress, cwd=work)
+            run_logged([str(go), *args], work / f"{step}-{command}.log", env, progress, cwd=work)
         if not binary.is_file():
             raise GoBuildError(f"go build finished but {binary} is missing; see {work}")
         progress(f"built {binary} in {time.monotonic() - started:.0f}s")

@@ -2,8 +2,9 @@
 
 ``deadletter_record`` builds one record (schema ``aiops.deadletter/v1``);
 with ``max_bytes`` a larger payload keeps only its first ``max_bytes`` and
-says how large it was, so a dead letter always fits its topic.
-``DeadLetters`` is the worker's way to send them: ``on_error`` around the
+says how large it was. ``DeadLetters`` is the worker's way to send them,
+each bounded so that it fits ``max_record_bytes``: ``refuse`` sets aside a
+message an agent will not process, ``on_error`` around the
 processing of one event sets the event aside instead of letting the agent
 crash on it, and ``unreadable_batch`` reports a record batch the fetcher
 could not read (``aiops.stream.fetch``), so no record stops a partition.
@@ -28,6 +29,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from aiops.decode.rejections import bounded_payload
 
 if TYPE_CHECKING:  # the forwarder builds dead letters too, without Faust
     import faust
@@ -100,17 +103,23 @@ class DeadLetters:
         offset: int,
         timestamp: float | None,
     ) -> None:
-        """Send one dead letter (its payload bounded by ``max_record_bytes``) and count it."""
+        """Send one dead letter and count it; it fits ``max_record_bytes`` however large the payload.
+
+        A payload whose base64 would not fit half the limit keeps only its
+        start (``bounded_payload``: the reason says how much, ``payload_bytes``
+        how large it was), and the reason keeps at most an eighth of the limit.
+        """
+        kept, cut = bounded_payload(payload, self._max_bytes)
         record = deadletter_record(
             payload,
-            reason=reason,
+            reason=reason[: self._max_bytes // 8] + cut,
             kind=kind,
             stage=stage,
             topic=topic,
             partition=partition,
             offset=offset,
             timestamp=timestamp,
-            max_bytes=self._max_bytes,
+            max_bytes=len(kept),
         )
         await self._topic.send(value=record)
         self._metrics.deadletters.labels(stage=stage, reason=kind).inc()

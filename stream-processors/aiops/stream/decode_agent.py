@@ -20,7 +20,6 @@ fits in ``AIOPS_MAX_RECORD_BYTES``.
 
 from __future__ import annotations
 
-import logging
 import time
 import traceback
 from collections import Counter
@@ -33,17 +32,15 @@ from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
-from aiops.decode.rejections import bounded_payload, summary
+from aiops.decode.rejections import summary
 from aiops.decode.state_parts import join_parts, part_key, snapshot_parts
 from aiops.settings import Settings
-from aiops.stream.deadletter import DeadLetters, deadletter_record
+from aiops.stream.deadletter import DeadLetters
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DECODE_STATE_TABLE
 
 __all__ = ["register_decode_agent"]
-
-log = logging.getLogger(__name__)
 
 
 def register_decode_agent(
@@ -56,7 +53,6 @@ def register_decode_agent(
     points = app.topic(
         settings.topic_points, key_type=str, key_serializer="raw", value_serializer="raw"
     )
-    deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
     table = app.tables.add(
         KeyPartitionTable(
             app=app,
@@ -122,24 +118,10 @@ def register_decode_agent(
             state = states.get(key)
             streams["total"] += (len(state) if state is not None else 0) - before
 
-    async def send_to_deadletter(message, payload: bytes, *, kind: str, reason: str) -> None:
-        payload, cut = bounded_payload(payload, settings.max_record_bytes)
-        record = deadletter_record(
-            payload,
-            reason=reason[: settings.max_record_bytes // 8] + cut,
-            kind=kind,
-            stage="decode",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            timestamp=message.timestamp,
-        )
-        await deadletter.send(value=record)
-        metrics.deadletters.labels(stage="decode", reason=kind).inc()
+    async def refuse(message, payload: bytes, *, kind: str, reason: str) -> None:
+        """Dead-letter a payload (or its refused points) and count it among the partition's decode errors."""
+        await deadletters.refuse(message, payload, stage="decode", kind=kind, reason=reason)
         metrics.decode_errors.labels(partition=str(message.partition), kind=kind).inc()
-        log.warning(
-            "dead-lettered %s:%s@%s: %s", message.topic, message.partition, message.offset, reason
-        )
 
     @app.agent(otlp_metrics, name="decode")
     async def decode(stream):
@@ -165,12 +147,10 @@ def register_decode_agent(
                     limits,
                 )
             except MalformedPayload as error:
-                await send_to_deadletter(
-                    message, payload, kind="malformed_payload", reason=str(error)
-                )
+                await refuse(message, payload, kind="malformed_payload", reason=str(error))
                 return
             except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
-                await send_to_deadletter(
+                await refuse(
                     message, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
                 )
                 return
@@ -193,7 +173,7 @@ def register_decode_agent(
             if result.problems:
                 for code, count in Counter(p.code for p in result.problems).items():
                     metrics.point_problems.labels(reason=code).inc(count)
-                await send_to_deadletter(
+                await refuse(
                     message,
                     payload,
                     kind="unreadable_points",

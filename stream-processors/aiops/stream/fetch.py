@@ -11,8 +11,12 @@ one; Faust treats the skipped offsets as a gap it may commit past.
 
 Only the read-uncommitted isolation level (what Faust's at-least-once
 processing uses) is guarded; transactional reads keep aiokafka's iterator.
-The hook reaches into aiokafka's fetcher (``Fetcher._records``,
-``PartitionRecords``), so the versions are pinned in ``pyproject.toml``.
+The consumer also answers ``assigned_highwaters()``, every assigned
+partition with its highwater from one reading of the client's assignment,
+for the liveness check (``aiops.stream.liveness``), which runs beside the
+consumer's thread. The hooks reach into aiokafka (``Fetcher._records``,
+``PartitionRecords``, the subscription's ``Assignment``), so the versions are
+pinned in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -91,10 +95,32 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         guarded.update(fetcher._records)
         fetcher._records = guarded
 
+    def assigned_highwaters(self) -> dict[TP, int | None]:
+        """Each assigned partition's last fetched highwater (None before its first fetch), any thread.
+
+        aiokafka replaces its ``Assignment`` on a rebalance and never changes
+        one, so the partitions and their highwaters come from the same one
+        even while this thread revokes partitions; ``highwater(tp)`` after
+        ``assignment()`` asserts on a partition revoked between the two.
+        """
+        subscription = self._ensure_consumer()._subscription.subscription
+        assignment = None if subscription is None else subscription.assignment
+        if assignment is None:
+            return {}
+        mark = "lso" if self.consumer.in_transaction else "highwater"  # as Faust's highwater()
+        return {
+            TP(tp.topic, tp.partition): getattr(assignment.state_value(tp), mark)
+            for tp in assignment.tps
+        }
+
 
 class _Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def assigned_highwaters(self) -> dict[TP, int | None]:
+        """Each assigned partition's highwater, read in one step (``_ConsumerThread.assigned_highwaters``)."""
+        return self._thread.assigned_highwaters()
 
 
 class _Transport(driver.Transport):

@@ -101,14 +101,11 @@ class _Liveness:
                 return None
         now = time.monotonic()
         seen = set()
-        still_assigned = consumer.assignment()
+        highwaters = (
+            consumer.assigned_highwaters()
+        )  # one step, after the await: no revocation in between
         for tp, committed in committed_at.items():
-            if tp not in still_assigned:  # revoked meanwhile: the client refuses to look at it
-                continue
-            try:
-                highwater = consumer.highwater(tp)
-            except AssertionError:  # revoked by the consumer's own thread just now
-                continue
+            highwater = highwaters.get(tp)  # None: revoked meanwhile, or not fetched yet
             if highwater is None or committed is None:
                 continue
             seen.add(tp)
