@@ -60,7 +60,7 @@ class SeasonFinder:
 
     def __init__(
         self,
-        buckets: int = 512,
+        buckets: int = 2048,
         width_s: float = 60.0,
         checks: Sequence[float] = (2.0 * 86_400 + 3600.0, 15.0 * 86_400),
         periods: Sequence[float] = WALL_CLOCK_PERIODS,
