@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     )
     detect_season: int = _field(
         0,
-        "season length in points of the default detector's Holt-Winters (0: none, else >= 2)",
+        "override of the stream's seasons: 0 (the default) finds each track's wall-clock season (hourly, daily, "
+        "weekly) from its own timestamps and history; else a season length in points (>= 2) forced on every track",
         ge=0,
     )
     decode_max_future_s: float = _field(

@@ -88,7 +88,7 @@ from aiops.anomaly.alert_policy import (
     anomaly_annotations,
     anomaly_labels,
 )
-from aiops.anomaly.detectors.fast import FastCombined
+from aiops.anomaly.detectors.fast import FastCombined, StepResult
 from aiops.anomaly.groups import (
     HISTOGRAM_KINDS,
     RATE,
@@ -100,6 +100,7 @@ from aiops.anomaly.groups import (
     plan_of,
     signal_names,
 )
+from aiops.anomaly.season_finder import SeasonFinder
 from aiops.decode.otlp import series_key
 from aiops.decode.points_v2 import FLAG_MONOTONIC, FLAG_RESET, columns, v1_series_key
 from aiops.decode.points_v2 import SCHEMA as POINTS_V2
@@ -507,6 +508,9 @@ class _Track:
     seen: float = -math.inf
     """Wall-clock time it last scored a point (for idle expiry)."""
     episode: dict[str, Any] | None = None
+    season: tuple[float, int] | None = None
+    """Its wall-clock season, ``(period in seconds, points)``; ``(0.0, 0)``: none; ``None``: not found yet
+    (or ``AIOPS_DETECT_SEASON`` sets it for every track)."""
     local: str = ""
     """The series up to its resource's label set (how an ``aiops.scores/v3`` record writes it)."""
     at: int = -1
@@ -650,7 +654,15 @@ class DetectEngine:
         generator_url: Any = None,
         **params: Any,
     ) -> None:
+        self.params = params
+        self.max_series = max_series
+        override = int(params.get("season", 0))
+        self._base_key = (0.0, override)
         self.bank = FastCombined(max_series=max_series, **params)
+        """The bank of every track without a season of its own (all of them with a ``season`` override)."""
+        self.banks: dict[tuple[float, int], FastCombined] = {self._base_key: self.bank}
+        """Banks by ``(period, season in points)``: a track moves to its season's bank once found."""
+        self.finder = SeasonFinder() if not override else None
         self.policies = policies or AlertPolicies()
         self.idle_s = idle_s
         self.group_s = group_s
@@ -792,7 +804,6 @@ class DetectEngine:
         live_index = np.flatnonzero(live)
         live_names = [names[i] for i in live_index.tolist()]
         live_values = np.concatenate(values)[live_index]
-        slots = self.bank.slots(live_names)
         live_times = (time_ns[live_index] / 1e9).tolist()
         value_list = live_values.tolist()
         transitions: dict[int, Transition] = {}
@@ -823,7 +834,10 @@ class DetectEngine:
             closed.withheld += len(back)
             return back
 
-        result = self.bank.score_learn_slots(slots, live_values, hold=hold)
+        seasons = [tracks[name].season for name in live_names]
+        slots, result = self._score_by_bank(live_names, seasons, live_values, live_times, hold)
+        if self.finder is not None:
+            self._find_seasons(live_names, seasons, slots, live_times, live_values)
         scored_tracks: list[_Track] = []
         scored_at: list[int] = []
         for j, (i, name, slot) in enumerate(zip(live_index.tolist(), live_names, slots.tolist())):
@@ -856,6 +870,108 @@ class DetectEngine:
             result.scores[rows],
         )
         return closed
+
+    def _score_by_bank(
+        self,
+        names: list[str],
+        seasons: list[tuple[float, int] | None],
+        values: np.ndarray,
+        times: list[float],
+        hold: Any,
+    ) -> tuple[np.ndarray, Any]:
+        """Score and learn the live points, each in its track's bank; the slots (-1: refused) and results.
+
+        A bank of a wall-clock season first points each track's seasonal
+        ring at the phase of its point's time, so gaps and jitter keep the
+        cycle in step with the clock.
+        """
+        base = self.bank
+        if self.max_series is not None:
+            others = sum(len(bank) for bank in self.banks.values() if bank is not base)
+            base.max_series = max(0, self.max_series - others)
+        if len(self.banks) == 1:
+            slots = base.slots(names)
+            return slots, base.score_learn_slots(slots, values, hold=hold)
+        by_bank: dict[tuple[float, int], list[int]] = {}
+        for j, season in enumerate(seasons):
+            by_bank.setdefault(season or self._base_key, []).append(j)
+        slots = np.full(len(names), -1, dtype=np.int64)
+        scores, forecasts, sigmas = (np.full(len(names), np.nan) for _ in range(3))
+        for key, positions in by_bank.items():
+            bank = self.banks[key]
+            idx = np.asarray(positions, dtype=np.int64)
+            bank_slots = bank.slots([names[j] for j in positions])
+            period, points = key
+            if period:
+                first_slots, first = np.unique(bank_slots, return_index=True)
+                at = np.asarray(times)[idx[first]]
+                bank.set_phase(first_slots, np.floor((at % period) * points / period))
+
+            def bank_hold(p, *scored, idx=idx):
+                return np.searchsorted(idx, np.asarray(hold(idx[p], *scored), dtype=np.int64))
+
+            result = bank.score_learn_slots(bank_slots, values[idx], hold=bank_hold)
+            slots[idx] = bank_slots
+            scores[idx], forecasts[idx], sigmas[idx] = result
+        return slots, StepResult(scores, forecasts, sigmas)
+
+    def _find_seasons(
+        self,
+        names: list[str],
+        seasons: list[tuple[float, int] | None],
+        slots: np.ndarray,
+        times: list[float],
+        values: np.ndarray,
+    ) -> None:
+        """Feed the warming tracks' points to the season finder; move those whose season it found."""
+        finder = self.finder
+        looking = np.fromiter((season is None for season in seasons), bool, len(seasons))
+        looking &= slots >= 0
+        if not looking.any():
+            return
+        rows = slots[looking]
+        due = finder.observe(rows, np.asarray(times)[looking], values[looking])
+        if not len(due):
+            return
+        name_of = dict(zip(rows.tolist(), (names[j] for j in np.flatnonzero(looking).tolist())))
+        for row in due.tolist():
+            found = finder.decide(row)
+            if found is None:
+                continue
+            name = name_of[row]
+            period, points = found
+            if points:
+                self._move(name, row, period, points)
+            else:
+                finder.reset([row])
+            self.tracks[name].season = found
+
+    def _move(self, name: str, row: int, period: float, points: int) -> None:
+        """Move a track from the season-less bank to its season's, seeded from its warm-up history."""
+        finder = self.finder
+        level, trend, terms = finder.seed(row, period, points)
+        last_t = finder.last_t(row)
+        saved = self.bank.snapshot(np.array([row]))
+        finder.reset([row])
+        self.bank.forget([name])
+        bank = self._bank_of((period, points))
+        slot = int(bank.slots([name])[0])
+        phase = math.floor((last_t % period) * points / period) + 1
+        bank.seed_season(slot, saved, level, trend, terms, phase)
+
+    def _bank_of(self, key: tuple[float, int]) -> FastCombined:
+        bank = self.banks.get(key)
+        if bank is None:
+            bank = self.banks[key] = FastCombined(**{**self.params, "season": key[1]})
+        return bank
+
+    def _forget(self, names: Any) -> None:
+        """Drop tracks' detector rows (and warm-up histories) from whichever bank holds them."""
+        names = list(names)
+        if self.finder is not None:
+            self.finder.reset(self.bank.find(names))
+        for bank in self.banks.values():
+            bank.forget(names)
 
     def _plan(self, source: _Source, group: _Group) -> Plan:
         ident = tuple(part.ident for part in group.parts)
@@ -1084,7 +1200,7 @@ class DetectEngine:
                         {**firing.annotations, "resolution": "no_data"},
                     )
                 )
-        self.bank.forget(idle)
+        self._forget(idle)
         for name in idle:
             self._drop_track(name)
         for key in [k for k, s in self.sources.items() if not s.tracks and not s.pending]:
@@ -1108,7 +1224,7 @@ class DetectEngine:
     @property
     def live_tracks(self) -> int:
         """Tracks with detector state."""
-        return len(self.bank)
+        return sum(len(bank) for bank in self.banks.values())
 
     # -- checkpoints ----------------------------------------------------------------
 
@@ -1124,6 +1240,24 @@ class DetectEngine:
         source = self.sources[key]
         names = sorted(source.tracks)
         in_bank = [name for name in names if name in self.bank]
+        seasons = []
+        for (period, points), bank in self.banks.items():
+            held = [name for name in names if name in bank] if bank is not self.bank else []
+            if held:
+                seasons.append(
+                    {
+                        "period": period,
+                        "points": points,
+                        "tracks": held,
+                        "state": base64.b64encode(bank.export_states(held)).decode(),
+                    }
+                )
+        warming = [name for name in in_bank if self.tracks[name].season is None]
+        histories = (
+            {"tracks": warming, "state": self.finder.export_rows(self.bank.find(warming))}
+            if self.finder is not None and warming
+            else None
+        )
         return {
             "pending": [
                 [
@@ -1145,6 +1279,8 @@ class DetectEngine:
                 "tracks": in_bank,
                 "state": base64.b64encode(self.bank.export_states(in_bank)).decode(),
             },
+            "seasons": seasons,
+            "histories": histories,
         }
 
     @staticmethod
@@ -1158,6 +1294,7 @@ class DetectEngine:
             "seen": _finite(track.seen),
             "episode": track.episode,
             "alerter": track.alerter.to_state(),
+            "season": None if track.season is None else list(track.season),
         }
 
     def restore_source(
@@ -1208,6 +1345,7 @@ class DetectEngine:
                 _or_never(saved["last_t"]),
                 _or_never(saved["seen"]),
                 saved["episode"],
+                _season(saved.get("season")),
             )
             source.tracks.add(name)
             if legacy and saved["detector"] is not None:
@@ -1215,19 +1353,31 @@ class DetectEngine:
         detectors = state.get("detectors")
         if detectors and detectors["tracks"]:
             self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
+        seasons = state.get("seasons") or []
+        if seasons and self.finder is None:
+            raise ValueError(
+                "the checkpoint holds seasons found per track; AIOPS_DETECT_SEASON forces one"
+            )
+        for entry in seasons:
+            bank = self._bank_of(_season([entry["period"], entry["points"]]))
+            bank.import_states(entry["tracks"], base64.b64decode(entry["state"]))
+        histories = state.get("histories")
+        if histories and self.finder is not None:
+            self.finder.import_rows(self.bank.find(histories["tracks"]), histories["state"])
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""
         source = self.sources.pop(key, None)
         if source is None:
             return
-        self.bank.forget(source.tracks)
+        self._forget(source.tracks)
         for name in source.tracks:
             self.tracks.pop(name, None)
 
     def memory_bytes(self) -> int:
-        """Detector state in the bank: every allocated row, live or free."""
-        return self.bank.capacity * self.bank.bytes_per_series
+        """Detector state in the banks (every allocated row, live or free) and the warm-up histories."""
+        banks = sum(bank.capacity * bank.bytes_per_series for bank in self.banks.values())
+        return banks + (self.finder.nbytes if self.finder is not None else 0)
 
 
 def _biggest(moved: list[tuple[str, float, float]], n: int) -> list[tuple[str, float, float]]:
@@ -1280,6 +1430,14 @@ def _record_part(
         take("sum"),
         source=(record, rows),
     )
+
+
+def _season(saved: Any) -> tuple[float, int] | None:
+    """A track's season from its checkpoint: ``[period, points]`` or null."""
+    if saved is None:
+        return None
+    period, points = saved
+    return float(period), int(points)
 
 
 def _finite(x: float) -> float | None:

@@ -57,7 +57,7 @@ from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
 
-__all__ = ["register_detect_agent", "restore_checkpoint"]
+__all__ = ["count_closed", "register_detect_agent", "restore_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def restore_checkpoint(
         )
         return False
     return True
+
+
+def count_closed(metrics: StreamMetrics, closed: Closed) -> None:
+    """Count what one ``engine.close`` did with its points: scored, replayed, reset, skipped, withheld."""
+    metrics.detect_points.labels(outcome="scored").inc(len(closed.scored))
+    metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
+    metrics.detect_points.labels(outcome="reset").inc(closed.resets)
+    metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
+    metrics.detect_withheld.inc(closed.withheld)
 
 
 def register_detect_agent(
@@ -315,10 +324,7 @@ def register_detect_agent(
             )
         await asyncio.gather(*sent)
         dirty_sources.update(closed.sources | added)
-        metrics.detect_points.labels(outcome="scored").inc(len(closed.scored))
-        metrics.detect_points.labels(outcome="replayed").inc(closed.replayed)
-        metrics.detect_points.labels(outcome="reset").inc(closed.resets)
-        metrics.detect_points.labels(outcome="skipped").inc(closed.skipped)
+        count_closed(metrics, closed)
         if closed.skipped and not warned["cap"]:
             warned["cap"] = True
             log.warning(

@@ -221,6 +221,13 @@ class StreamMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.detect_withheld = Counter(
+            "aiops_detect_withheld_points",
+            "scored points the detector did not learn: above threshold on a track whose alert is pending "
+            "(counting towards min_points, not firing yet), so a blip never teaches the model; a subset of "
+            'aiops_detect_points_total{outcome="scored"}',
+            registry=registry,
+        )
         self.detect_tracks = Gauge(
             "aiops_detect_tracks",
             "live detector tracks in this worker (capped by AIOPS_DETECT_MAX_SERIES)",

@@ -380,6 +380,11 @@ class FastCombined:
             out.append(slot)
         return np.asarray(out, dtype=np.int64)
 
+    def find(self, keys: Iterable[Hashable]) -> np.ndarray:
+        """The slot of each key, -1 for keys without one (nothing allocated)."""
+        index = self._keys
+        return np.fromiter((index.get(key, -1) for key in keys), dtype=np.int64)
+
     def _allocate(self) -> int:
         if self.max_series is not None and len(self._keys) >= self.max_series:
             return -1
@@ -489,6 +494,41 @@ class FastCombined:
         """Put back state rows that :meth:`snapshot` took (``rows`` aligned with ``slots``)."""
         for name, array in self._state.items():
             array[slots] = rows[name]
+
+    def set_phase(self, slots: np.ndarray, phase: np.ndarray) -> None:
+        """Point the seasonal ring of ``slots`` at ``phase`` (a wall-clock phase: gaps keep the cycle in step)."""
+        if not self._m:
+            raise ValueError("a bank without a season has no phase")
+        self._state["phase"][slots] = np.asarray(phase, dtype=np.int64) % self._m
+
+    def seed_season(
+        self,
+        slot: int,
+        rows: dict[str, np.ndarray],
+        level: float,
+        trend: float,
+        terms: np.ndarray,
+        phase: int,
+    ) -> None:
+        """Start ``slot``'s seasonal Holt-Winters from a season found elsewhere, keeping the rest of ``rows``.
+
+        ``rows`` is one row of another bank's :meth:`snapshot` (same
+        parameters but the season): its residual scale, tails, resolution and
+        trees carry over, so the track goes on scoring with what it learnt;
+        the forecaster starts initialised at ``level`` and ``trend`` with the
+        seasonal ``terms`` (``self.params["season"]`` of them), ``phase``
+        the term of the next point.
+        """
+        if not self._m or len(terms) != self._m:
+            raise ValueError(f"{len(terms)} seasonal terms for a season of {self._m}")
+        st = self._state
+        for name, array in st.items():
+            if name in rows and array[slot].shape == rows[name][0].shape:
+                array[slot] = rows[name][0]
+        st["hw_count"][slot] = self._k
+        st["level"][slot], st["trend"][slot] = level, trend
+        st["season"][slot] = terms
+        st["phase"][slot] = phase % self._m
 
     # -- scoring --------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["WALL_CLOCK_PERIODS", "detect_season", "wall_clock_season"]
+__all__ = ["WALL_CLOCK_PERIODS", "detect_season", "wall_clock_period", "wall_clock_season"]
 
 WALL_CLOCK_PERIODS = (3600.0, 86_400.0, 604_800.0)
 """The cycles metrics have: hourly (cron jobs), daily (users), weekly (working days), in seconds."""
@@ -76,15 +76,9 @@ def wall_clock_season(
     """The season in points of the strongest wall-clock cycle in this history, or 0 if none is clear.
 
     The sampling interval is the median positive step of ``timestamps``
-    (epoch seconds; rows may step back, as a clock does). A period counts
-    when ``min_cycles`` of it fit in the history and it spans at least 2
-    points; its autocorrelation at that lag (the best of the lag and its two
-    neighbours, for a jittery interval; after removing a straight-line
-    trend) must reach ``min_strength``, and its strength is that minus the
-    autocorrelation at half the lag (a smooth series without a cycle is
-    correlated at both). The strongest above ``min_strength`` wins. Run it on
-    history only (a training prefix, the probationary period), never on the
-    values being scored.
+    (epoch seconds; rows may step back, as a clock does); the cycle is
+    :func:`wall_clock_period`'s. Run it on history only (a training prefix,
+    the probationary period), never on the values being scored.
 
     >>> import math
     >>> t = [300.0 * i for i in range(288 * 3)]
@@ -92,24 +86,50 @@ def wall_clock_season(
     >>> wall_clock_season(t, daily), wall_clock_season(t, [1.0] * len(t))
     (288, 0)
     """
+    period, interval = wall_clock_period(timestamps, values, periods, min_cycles, min_strength)
+    return round(period / interval) if period else 0
+
+
+def wall_clock_period(
+    timestamps: Sequence[float],
+    values: Sequence[float],
+    periods: Sequence[float] = WALL_CLOCK_PERIODS,
+    min_cycles: float = 2.0,
+    min_strength: float = 0.3,
+) -> tuple[float, float]:
+    """The strongest wall-clock cycle in this history in seconds (0.0: none), and the sampling interval.
+
+    The sampling interval is the median positive step of ``timestamps``. A
+    period counts when ``min_cycles`` of it fit in the history and it spans
+    at least 2 points; its autocorrelation at that lag (the best of the lag
+    and its two neighbours, for a jittery interval; after removing a
+    straight-line trend) must reach ``min_strength``, and its strength is
+    that minus the autocorrelation at half the lag (a smooth series without
+    a cycle is correlated at both). The strongest above ``min_strength`` wins.
+
+    >>> import math
+    >>> t = [600.0 * i for i in range(6 * 24 * 3)]
+    >>> wall_clock_period(t, [math.sin(2 * math.pi * s / 3600) for s in t])
+    (3600.0, 600.0)
+    """
     t = np.asarray(timestamps, dtype=float)
     y = np.asarray(values, dtype=float)
     steps = np.diff(t)
     steps = steps[steps > 0]
     if len(steps) == 0:
-        return 0
+        return 0.0, 0.0
     interval = float(np.median(steps))
     ok = np.isfinite(y)
     y = y[ok]
     n = len(y)
     if n < 4:
-        return 0
+        return 0.0, interval
     x = np.flatnonzero(ok).astype(float)
     y = y - np.polyval(np.polyfit(x, y, 1), x)
     denom = float(np.dot(y, y))
     if denom <= 1e-12 * max(1.0, float(np.dot(y + 1.0, y + 1.0))):
-        return 0
-    best, best_lag = min_strength, 0
+        return 0.0, interval
+    best, best_period = min_strength, 0.0
     for period in periods:
         lag = round(period / interval)
         if lag < 2 or lag * min_cycles > n:
@@ -122,5 +142,5 @@ def wall_clock_season(
             peak - half
         )  # a cycle: high at its period, low half-way; a smooth series: high at both
         if peak >= min_strength and strength > best:
-            best, best_lag = strength, lag
-    return best_lag
+            best, best_period = strength, float(period)
+    return best_period, interval
