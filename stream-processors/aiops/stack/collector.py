@@ -71,11 +71,12 @@ _AUTH_FIELDS = (
     "kafka_ssl_ca_location",
 )
 
-KAFKA_AUTH_CONFIG = Path("k8s") / "overlays" / "prod" / "otelcol-kafka-auth.yaml"
+KAFKA_AUTH_CONFIG = Path("collector") / "otelcol-kafka-auth.yaml"
 """The kafka exporter's SASL and TLS block, merged over the base config when Kafka needs SASL_SSL.
 
-It is the file the prod overlay mounts as the collector's second ``--config``,
-so the local stack and its test run exactly what production runs.
+``aiops generate`` copies it into the prod overlay, which mounts it as the
+collector's second ``--config``, so the local stack and its test run exactly
+what production runs.
 """
 
 
