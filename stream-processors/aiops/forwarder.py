@@ -200,6 +200,7 @@ class Forwarder:
             partition=message.partition(),
             offset=message.offset(),
             timestamp=message.timestamp()[1] / 1000,
+            limit=self.settings.max_record_bytes,
         )
         self._producer.produce(self.settings.topic_deadletter, value=json.dumps(record).encode())
         self._producer.flush(10)

@@ -1,9 +1,11 @@
 """Dead-letter records: the original bytes, where they came from, and why they were set aside.
 
 ``deadletter_record`` builds one record (schema ``aiops.deadletter/v1``);
-with ``max_bytes`` a larger payload keeps only its first ``max_bytes`` and
-says how large it was. ``DeadLetters`` is the worker's way to send them,
-each bounded so that it fits ``max_record_bytes``: ``refuse`` sets aside a
+with a ``limit`` it fits that many bytes however large the payload: a payload
+whose base64 would not fit half the limit keeps only its start (the reason
+says how much, ``payload_bytes`` how large it was), and the reason keeps at
+most an eighth of the limit. ``DeadLetters`` is the worker's way to send them,
+each bounded by ``max_record_bytes``: ``refuse`` sets aside a
 message an agent will not process, ``on_error`` around the
 processing of one event sets the event aside instead of letting the agent
 crash on it, and ``unreadable_batch`` reports a record batch the fetcher
@@ -13,10 +15,10 @@ could not read (``aiops.stream.fetch``), so no record stops a partition.
 ...                            topic="otlp_metrics", partition=0, offset=7, timestamp=1.5)
 >>> record["payload_base64"], record["source"]["offset"]
 ('AQ==', 7)
->>> big = deadletter_record(b"abcdef", reason="bad", kind="processing_error", stage="sli",
-...                         topic="aiops.points", partition=0, offset=8, timestamp=None, max_bytes=3)
->>> big["payload_base64"], big["payload_bytes"]
-('YWJj', 6)
+>>> big = deadletter_record(bytes(100), reason="bad", kind="processing_error", stage="sli",
+...                         topic="aiops.points", partition=0, offset=8, timestamp=None, limit=100)
+>>> len(big["payload_base64"]), big["payload_bytes"], big["reason"]
+(52, 100, 'bad (payload cut to its first 37 of 100 bytes)')
 """
 
 from __future__ import annotations
@@ -54,23 +56,24 @@ def deadletter_record(
     partition: int,
     offset: int,
     timestamp: float | None,
-    max_bytes: int | None = None,
+    limit: int | None = None,
 ) -> dict:
-    """The JSON record written to the dead-letter topic (schema ``aiops.deadletter/v1``)."""
+    """The JSON record written to the dead-letter topic (schema ``aiops.deadletter/v1``), within ``limit`` bytes."""
+    kept, cut = (payload, "") if limit is None else bounded_payload(payload, limit)
     record = {
         "schema": "aiops.deadletter/v1",
         "stage": stage,
         "kind": kind,
-        "reason": reason,
+        "reason": reason if limit is None else reason[: limit // 8] + cut,
         "source": {
             "topic": topic,
             "partition": partition,
             "offset": offset,
             "timestamp": timestamp,
         },
-        "payload_base64": base64.b64encode(payload[:max_bytes]).decode("ascii"),
+        "payload_base64": base64.b64encode(kept).decode("ascii"),
     }
-    if max_bytes is not None and len(payload) > max_bytes:
+    if cut:
         record["payload_bytes"] = len(payload)
     return record
 
@@ -103,23 +106,17 @@ class DeadLetters:
         offset: int,
         timestamp: float | None,
     ) -> None:
-        """Send one dead letter and count it; it fits ``max_record_bytes`` however large the payload.
-
-        A payload whose base64 would not fit half the limit keeps only its
-        start (``bounded_payload``: the reason says how much, ``payload_bytes``
-        how large it was), and the reason keeps at most an eighth of the limit.
-        """
-        kept, cut = bounded_payload(payload, self._max_bytes)
+        """Send one dead letter and count it; it fits ``max_record_bytes`` however large the payload."""
         record = deadletter_record(
             payload,
-            reason=reason[: self._max_bytes // 8] + cut,
+            reason=reason,
             kind=kind,
             stage=stage,
             topic=topic,
             partition=partition,
             offset=offset,
             timestamp=timestamp,
-            max_bytes=len(kept),
+            limit=self._max_bytes,
         )
         await self._topic.send(value=record)
         self._metrics.deadletters.labels(stage=stage, reason=kind).inc()

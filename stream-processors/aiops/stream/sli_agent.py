@@ -75,7 +75,7 @@ from aiops.slo.sli_windows import (
     WindowSet,
     check_counts,
 )
-from aiops.stream.deadletter import DeadLetters, deadletter_record, refused_points_reason
+from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
@@ -400,7 +400,6 @@ def register_sli_agent(
     alerts = app.topic(
         settings.topic_alerts, key_type=str, key_serializer="raw", value_serializer="json"
     )
-    deadletter = app.topic(settings.topic_deadletter, value_serializer="json")
     table = app.tables.add(
         KeyPartitionTable(
             app=app,
@@ -569,20 +568,13 @@ def register_sli_agent(
                         _route(routed, objective, point, ev)
             metrics.stage_cpu.labels(stage="sli").inc(time.process_time() - cpu)
             for point, objective, error in rejected:
-                message = event.message
-                record = deadletter_record(
+                await deadletters.refuse(
+                    event.message,
                     json.dumps(point).encode(),
-                    reason=f"{objective.id}: {error}",
-                    kind="not_a_bucket_bound",
                     stage="sli",
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    timestamp=message.timestamp,
+                    kind="not_a_bucket_bound",
+                    reason=f"{objective.id}: {error}",
                 )
-                await deadletter.send(value=record)
-                metrics.deadletters.labels(stage="sli", reason="not_a_bucket_bound").inc()
-                log.warning("dead-lettered point for %s: %s", objective.id, error)
             for key, value in routed.items():
                 value["source"] = [event.message.partition, event.message.offset]
                 await events.send(key=key.rsplit("|", 1)[0], value=value)
@@ -637,7 +629,13 @@ def register_sli_agent(
                             t, good=float(record["good"]), total=float(record["total"])
                         )
                     except ImpossibleEvents as error:
-                        await _refuse(deadletter, metrics, event, f"{key}: {error}")
+                        await deadletters.refuse(
+                            event.message,
+                            json.dumps(event.value).encode(),
+                            stage="sli",
+                            kind="impossible_sli_event",
+                            reason=f"{key}: {error}",
+                        )
                         continue
                     metrics.sli_events.labels(outcome=arrival.value).inc()
                     if source is not None:
@@ -767,24 +765,6 @@ def register_sli_agent(
                 changed = True
         if changed:
             save(key, state)
-
-
-async def _refuse(deadletter, metrics: StreamMetrics, event, reason: str) -> None:
-    """Dead-letter an SLI event the windows refused (``ImpossibleEvents``), count it and log it."""
-    message = event.message
-    record = deadletter_record(
-        json.dumps(event.value).encode(),
-        reason=reason,
-        kind="impossible_sli_event",
-        stage="sli",
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp=message.timestamp,
-    )
-    await deadletter.send(value=record)
-    metrics.deadletters.labels(stage="sli", reason="impossible_sli_event").inc()
-    log.warning("dead-lettered SLI event: %s", reason)
 
 
 def _observe_latency(metrics: StreamMetrics, severity: str, status: str, when: datetime) -> None:
