@@ -38,6 +38,7 @@ least once: what was scored after the checkpoint is scored and sent again
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import traceback
@@ -54,6 +55,7 @@ from aiops.settings import Settings
 from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.replay import read_range
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
 
@@ -197,36 +199,6 @@ def register_detect_agent(
         await app.producer.flush()
         checkpointed["at"] = time.monotonic()
 
-    def read_gap(partition: int, start: int, end: int) -> list[bytes]:
-        """The points topic's records [start, end) of one partition (blocking; run in a thread)."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        from aiops.kafka_config import client_config
-
-        consumer = Consumer(
-            {
-                **client_config(settings),
-                "group.id": f"{settings.faust_app_id}-detect-replay",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "log_level": 0,
-            }
-        )
-        values: list[bytes] = []
-        try:
-            consumer.assign([TopicPartition(settings.topic_points, partition, start)])
-            deadline = time.monotonic() + 120
-            offset = start
-            while offset < end and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=1.0):
-                    if message.error() or message.offset() >= end:
-                        continue
-                    offset = message.offset() + 1
-                    values.append(message.value())
-        finally:
-            consumer.close()
-        return values
-
     async def replay_gap(partition: int, first_offset: int) -> None:
         """Feed the engine what its checkpoint of ``partition`` missed before the first event it is given.
 
@@ -238,12 +210,21 @@ def register_detect_agent(
         start = 0 if saved is None else saved + 1
         if start >= first_offset:
             return
-        values = await asyncio.get_running_loop().run_in_executor(
-            None, read_gap, partition, start, first_offset
+        records = await asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                read_range,
+                settings,
+                settings.topic_points,
+                partition,
+                start,
+                first_offset,
+                group_id=f"{settings.faust_app_id}-detect-replay",
+            ),
         )
         log.info(
             "replaying %d records of %s[%d] since the checkpoint (offsets %d to %d)",
-            len(values),
+            len(records),
             settings.topic_points,
             partition,
             start,
@@ -251,9 +232,9 @@ def register_detect_agent(
         )
         now = time.time()
         added: set[str] = set()
-        for value in values:
+        for record in records:
             try:
-                add(check_points(value or b"").record, partition, now, added)
+                add(check_points(record.value or b"").record, partition, now, added)
             except Exception:  # noqa: BLE001 - dead-lettered when it was first read
                 metrics.detect_points.labels(outcome="unscorable").inc()
         await emit(engine.close(now), added)

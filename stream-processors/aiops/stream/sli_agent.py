@@ -16,7 +16,16 @@ the Faust app (``build_app`` calls it):
    ``aiops_sli_events_total{outcome}`` and logged. Each event names its
    points record (partition, offset), and a key skips the events it holds
    already (``already_applied``), so records that a killed worker reads
-   again after its last commit are not counted twice.
+   again after its last commit are not counted twice. After each batch's
+   keys, the table gets the newest event offset they cover, per partition
+   (``offset:<partition>``), on the same changelog partition and so behind
+   them. Faust may commit an offset before the changelog holds the state
+   (before a commit, its flush stops waiting for its own send buffer after
+   0.1 s), so a worker killed between the two resumes past what its state
+   holds: before
+   the first event of a partition, the agent reads the events between the
+   saved offset and that one again (``replay_gap``). So the windows count
+   every event once, whatever the consumer committed.
 3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
    partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
    gauges, and one firing event per episode and severity on ``aiops.alerts``
@@ -37,6 +46,8 @@ event and the state stays co-partitioned with its events.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import math
@@ -77,6 +88,7 @@ from aiops.slo.sli_windows import (
 )
 from aiops.stream.deadletter import DeadLetters, deadletter_record, refused_points_reason
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.replay import Record, read_range
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 
@@ -94,6 +106,7 @@ SNAPSHOT_SCHEMA = "aiops.sli/v2"
 _READ_SERIES_MAX = 500_000
 _BATCH = 1000
 _BATCH_WITHIN_S = 1.0
+_OFFSET = "offset:"
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 """The latency percentiles of a latency SLO's snapshot: p50, p95, p99."""
 
@@ -373,6 +386,24 @@ def _exponential_from_event(event: dict) -> ExponentialHistogram:
     )
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """An SLI event read again by ``replay_gap``, shaped like the Faust event ``apply`` takes."""
+
+    key: str | None
+    value: Any
+    message: Record
+
+    @classmethod
+    def of(cls, record: Record) -> _Replayed:
+        try:
+            key = json.loads(record.key) if record.key is not None else None
+            value = json.loads(record.value) if record.value is not None else None
+        except ValueError:
+            key = value = None
+        return cls(key, value, record)
+
+
 def register_sli_agent(
     app: faust.App,
     settings: Settings,
@@ -413,6 +444,8 @@ def register_sli_agent(
     instance = uuid.uuid4().hex[:8]
     cache: dict[str, _Key] = {}
     clock = {"event": None, "last_event": time.monotonic(), "writes": 0}
+    replayed: set[int] = set()
+    """Partitions of the events topic whose gap since the saved state was replayed since this worker got them."""
 
     def load(key: str, objective: Objective, partition: int | None) -> _Key:
         stored = table.get(key)
@@ -591,78 +624,138 @@ def register_sli_agent(
             async with deadletters.on_error(event, stage="sli"):
                 await route_one(event)
 
+    async def apply(event, touched: dict[str, _Key], now: float) -> None:
+        """Add one SLI event to its key's windows (``touched`` collects the keys to save)."""
+        record = event.value
+        objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
+        if objective is None:
+            return
+        key = event.key if isinstance(event.key, str) else sli_key(objective.id, record["group"])
+        t = float(record["t"])
+        if t > now + settings.sli_max_future_s:
+            metrics.sli_events.labels(outcome="future").inc()
+            log.warning("%s: point %.0f s in the future ignored", key, t - now)
+            return
+        state = touched.get(key) or load(key, objective, event.message.partition)
+        source = record.get("source")
+        if already_applied(state.applied, source, t, state.windows.watermark):
+            metrics.sli_events.labels(outcome="replayed").inc()
+            return
+        buckets = record.get("buckets")
+        if (
+            not isinstance(state.latency, WindowSet)
+            or not buckets
+            or len(buckets) != state.latency.width
+        ):
+            buckets = None
+        exponential = record.get("exponential")
+        if not isinstance(state.latency, ExponentialWindows):
+            exponential = None
+        try:
+            if buckets is not None:
+                check_counts(t, buckets)
+            if exponential is not None:
+                check_counts(t, [exponential["zero_count"], *exponential["counts"]])
+                exponential = _exponential_from_event(exponential)
+            arrival = state.windows.add(t, good=float(record["good"]), total=float(record["total"]))
+        except ImpossibleEvents as error:
+            await _refuse(deadletter, metrics, event, f"{key}: {error}")
+            return
+        metrics.sli_events.labels(outcome=arrival.value).inc()
+        if source is not None:
+            partition, offset = source
+            state.applied[partition] = max(state.applied.get(partition, -1), offset)
+        if arrival is Arrival.DROPPED:
+            log.warning(
+                "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
+                key,
+                t,
+                state.windows.watermark - t,
+                settings.sli_max_lateness_s,
+            )
+            return
+        if buckets is not None:
+            state.latency.add(t, [float(b) for b in buckets])
+        if exponential is not None:
+            state.latency.add(t, exponential)
+        state.interpolated |= bool(record.get("interpolated"))
+        touched[key] = state
+        clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+
+    async def replay_gap(partition: int, first_offset: int, touched: dict[str, _Key]) -> None:
+        """Add the events of ``partition`` that its saved state misses, before the first one this worker got.
+
+        The state's offset mark (``offset:<partition>``) names the newest
+        event its windows hold; Faust may have committed further (it does not
+        wait for the table's changelog), so those events are read again here.
+        With no mark yet the partition is read from its start. Events without
+        a ``source`` (from an older worker) cannot be told from ones the state
+        holds and are left out.
+        """
+        replayed.add(partition)
+        saved = table.get(_OFFSET + str(partition))
+        start = 0 if saved is None else int(saved) + 1
+        if start >= first_offset:
+            return
+        topic = events.get_topic_name()
+        records = await asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                read_range,
+                settings,
+                topic,
+                partition,
+                start,
+                first_offset,
+                group_id=f"{settings.faust_app_id}-sli-replay",
+            ),
+        )
+        log.info(
+            "replaying %d events of %s[%d] after the saved state (offsets %d to %d)",
+            len(records),
+            topic,
+            partition,
+            start,
+            first_offset - 1,
+        )
+        now = time.time()
+        for record in records:
+            event = _Replayed.of(record)
+            if isinstance(event.value, dict) and event.value.get("source") is not None:
+                async with deadletters.on_error(event, stage="sli"):
+                    await apply(event, touched, now)
+
     @app.agent(events, name="sli_windows")
     async def sli_windows(stream):
         async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
             touched: dict[str, _Key] = {}
+            covered: dict[int, int] = {}
             now = time.time()
             for event in batch:
+                partition = event.message.partition
+                if partition not in replayed:
+                    await replay_gap(partition, event.message.offset, touched)
                 async with deadletters.on_error(event, stage="sli"):
-                    record = event.value
-                    objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
-                    if objective is None:
-                        continue
-                    key = (
-                        event.key
-                        if isinstance(event.key, str)
-                        else sli_key(objective.id, record["group"])
-                    )
-                    t = float(record["t"])
-                    if t > now + settings.sli_max_future_s:
-                        metrics.sli_events.labels(outcome="future").inc()
-                        log.warning("%s: point %.0f s in the future ignored", key, t - now)
-                        continue
-                    state = touched.get(key) or load(key, objective, event.message.partition)
-                    source = record.get("source")
-                    if already_applied(state.applied, source, t, state.windows.watermark):
-                        metrics.sli_events.labels(outcome="replayed").inc()
-                        continue
-                    buckets = record.get("buckets")
-                    if (
-                        not isinstance(state.latency, WindowSet)
-                        or not buckets
-                        or len(buckets) != state.latency.width
-                    ):
-                        buckets = None
-                    exponential = record.get("exponential")
-                    if not isinstance(state.latency, ExponentialWindows):
-                        exponential = None
-                    try:
-                        if buckets is not None:
-                            check_counts(t, buckets)
-                        if exponential is not None:
-                            check_counts(t, [exponential["zero_count"], *exponential["counts"]])
-                            exponential = _exponential_from_event(exponential)
-                        arrival = state.windows.add(
-                            t, good=float(record["good"]), total=float(record["total"])
-                        )
-                    except ImpossibleEvents as error:
-                        await _refuse(deadletter, metrics, event, f"{key}: {error}")
-                        continue
-                    metrics.sli_events.labels(outcome=arrival.value).inc()
-                    if source is not None:
-                        partition, offset = source
-                        state.applied[partition] = max(state.applied.get(partition, -1), offset)
-                    if arrival is Arrival.DROPPED:
-                        log.warning(
-                            "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
-                            key,
-                            t,
-                            state.windows.watermark - t,
-                            settings.sli_max_lateness_s,
-                        )
-                        continue
-                    if buckets is not None:
-                        state.latency.add(t, [float(b) for b in buckets])
-                    if exponential is not None:
-                        state.latency.add(t, exponential)
-                    state.interpolated |= bool(record.get("interpolated"))
-                    touched[key] = state
-                    clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+                    await apply(event, touched, now)
+                covered[partition] = max(covered.get(partition, -1), event.message.offset)
             if batch:
                 clock["last_event"] = time.monotonic()
             for key, state in touched.items():
                 save(key, state)
+            for (
+                partition,
+                offset,
+            ) in covered.items():  # after the keys: a changelog partition is in order
+                table.partition_of[_OFFSET + str(partition)] = partition
+                table[_OFFSET + str(partition)] = offset
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
+        """Partitions this worker lost replay their gap again if it gets them back."""
+        topic = events.get_topic_name()
+        for tp in revoked:
+            if tp.topic == topic:
+                replayed.discard(tp.partition)
 
     @app.timer(settings.sli_evaluate_interval_s, name="sli_evaluate")
     async def sli_evaluate():
@@ -677,6 +770,8 @@ def register_sli_agent(
         topic = events.get_topic_name()
         actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
         for key in list(table.keys()):
+            if key.startswith(_OFFSET):
+                continue
             stored = table.get(key)
             if not stored or int(stored.get("partition", -1)) not in actives:
                 continue
