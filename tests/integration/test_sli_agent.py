@@ -378,3 +378,34 @@ def test_events_past_the_saved_state_are_counted_when_the_commit_ran_ahead(setti
     finally:
         worker.stop()
     assert totals and totals[-1] == 210, f"every event counted once: {totals}"
+
+
+def test_an_open_episode_of_a_severity_the_new_spec_disables_is_resolved(settings, tmp_path):
+    """The page fires, then the worker restarts with ``pageAlert: disable``: the episode ends ``disabled``."""
+    worker = ManagedProcess(worker_component(settings), settings)
+    traffic = Traffic(settings)
+    worker.start()
+    try:
+        traffic.start()
+        time.sleep(3)
+        traffic.mode = "burst"
+        fired = alerts(settings, lambda e: any(a.status == "firing" for a in e), timeout_s=20)
+        assert [a.status for a in fired] == ["firing"], "the burst must page"
+        worker.stop()
+        disabled = tmp_path / "no-page.yaml"
+        disabled.write_text(
+            SPEC.replace(
+                "    ticketAlert:\n      disable: true\n---",
+                "    pageAlert:\n      disable: true\n    ticketAlert:\n      disable: true\n---",
+            )
+        )
+        after = settings.model_copy(update={"slo_file": disabled})
+        worker = ManagedProcess(worker_component(after), after)
+        worker.start()
+        events = alerts(settings, lambda e: any(a.status == "resolved" for a in e), timeout_s=15)
+    finally:
+        traffic.halt.set()
+        worker.stop()
+    assert [a.status for a in events] == ["firing", "resolved"], "the burst goes on, the page ends"
+    assert events[1].id == fired[0].id
+    assert events[1].annotations["resolution"] == "disabled"

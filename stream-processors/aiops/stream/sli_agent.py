@@ -54,7 +54,7 @@ import math
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +95,7 @@ from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 __all__ = [
     "SNAPSHOT_SCHEMA",
     "already_applied",
+    "ending_episodes",
     "register_sli_agent",
     "sli_key",
     "snapshot_record",
@@ -314,6 +315,32 @@ def already_applied(
         return False
     partition, offset = source
     return offset <= applied.get(partition, -1) and watermark is not None and t <= watermark
+
+
+def ending_episodes(
+    episodes: Mapping[str, dict], results: Sequence[SeverityResult]
+) -> dict[str, str]:
+    """The open episodes that end now, by severity, with their resolution.
+
+    An episode ends when its severity evaluates ``ok`` or ``no_data``, or
+    when its severity is no longer evaluated at all (``disabled``): a spec
+    change that disables a severity must not leave its episode firing.
+
+    >>> from aiops.slo.burn_rate import SeverityResult, State
+    >>> ending_episodes({"page": {}, "ticket": {}}, [SeverityResult("page", State.OK, ())])
+    {'page': 'ok', 'ticket': 'disabled'}
+    >>> ending_episodes({"page": {}}, [SeverityResult("page", State.FIRING, ())])
+    {}
+    """
+    states = {result.severity: result.state for result in results}
+    ending = {}
+    for severity in episodes:
+        state = states.get(severity)
+        if state is None:
+            ending[severity] = "disabled"
+        elif state in (State.OK, State.NO_DATA):
+            ending[severity] = state.value
+    return ending
 
 
 def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple) -> None:
@@ -841,25 +868,14 @@ def register_sli_agent(
                 log.warning("%s %s firing (episode %s)", key, result.severity, alert.id)
                 state.episodes[result.severity] = alert.model_dump(mode="json", by_alias=True)
                 changed = True
-            elif open_episode is not None and result.state in (State.OK, State.NO_DATA):
-                alert = AlertV1.model_validate(open_episode)
-                resolved = alert.resolve(
-                    when, {**alert.annotations, "resolution": result.state.value}
-                )
-                await alerts.send(
-                    key=alert.id, value=resolved.model_dump(mode="json", by_alias=True)
-                )
-                metrics.slo_alerts.labels(severity=result.severity, status="resolved").inc()
-                _observe_latency(metrics, result.severity, "resolved", when)
-                log.warning(
-                    "%s %s resolved (episode %s, %s)",
-                    key,
-                    result.severity,
-                    alert.id,
-                    result.state.value,
-                )
-                del state.episodes[result.severity]
-                changed = True
+        for severity, resolution in ending_episodes(state.episodes, results).items():
+            alert = AlertV1.model_validate(state.episodes.pop(severity))
+            resolved = alert.resolve(when, {**alert.annotations, "resolution": resolution})
+            await alerts.send(key=alert.id, value=resolved.model_dump(mode="json", by_alias=True))
+            metrics.slo_alerts.labels(severity=severity, status="resolved").inc()
+            _observe_latency(metrics, severity, "resolved", when)
+            log.warning("%s %s resolved (episode %s, %s)", key, severity, alert.id, resolution)
+            changed = True
         if changed:
             save(key, state)
 
