@@ -6,7 +6,12 @@ exporting every second and the stream evaluating every two. The test alone
 sends checkouts, at ``RATE`` per second from start to end, so the checkout
 route's SLI counts exactly the requests the load generator got answers to.
 
-1. Every checkout answers 500 until the availability page fires; then the
+The detectors may alert after ``MIN_HISTORY`` scored exports (the stack's
+policy, in place of the default 300), and the fault waits until the
+service's error percentage has that many scores.
+
+1. Every checkout answers 500 until the availability page and an anomaly
+   alert fire (Alertmanager lists the anomaly once); then the
    worker (the child of ``aiops worker --restart``) gets ``kill -9``, then the
    broker gets ``kill -9`` and is started again, with the fault still on; the
    worker must ride the broker's death out by itself.
@@ -19,9 +24,11 @@ holds a point exported after the kill (or after the broker came back), i.e.
 until the pipeline processes again.
 
 What must hold:
-- every episode id on ``aiops.alerts`` has one firing event, and no label set
-  has a second episode while its first is firing (a restart that lost the
-  alert state would open one); the page is listed by Alertmanager with its
+- every SLO episode id on ``aiops.alerts`` has one firing event, every
+  anomaly episode id one alert (its firing events, sent at least once, carry
+  the same labels and start), and no label set has a second episode while
+  its first is firing (a restart that lost the alert state would open one);
+  the page and the first anomaly are listed by Alertmanager once, with their
   episode's ``startsAt``;
 - after recovery the SLI snapshot equals an uninterrupted run's: its 30-day
   window (older than the stack, so nothing is pro-rated) holds exactly the
@@ -47,6 +54,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from tests.e2e.conftest import PORT_OFFSET, e2e_settings
 
+from aiops.anomaly.engine import scores_of
+from aiops.cli.tail import follow
 from aiops.decode.points_v2 import points_in
 from aiops.kafka_config import client_config
 from aiops.schemas.alerts import AlertV1
@@ -81,6 +90,8 @@ DRAIN_SLACK_S = 3.0
 """After the load stops: one export, the collector's batch, decode and the window's micro-batch."""
 
 PERIOD = format_duration(AVAILABILITY.window_s)
+MIN_HISTORY = 20
+"""Scored exports before a series may raise an anomaly alert: the stack's policy, in place of the default 300."""
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +102,7 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
         slo_file=SPEC,
         sli_evaluate_interval_s=EVALUATE_INTERVAL_S,
         otlp_export_interval_ms=EXPORT_MS,
+        detect_alert_policy={"default": {"min_history": MIN_HISTORY, "min_points": 2}},
     )
     try:
         up(settings, print, with_load=False)
@@ -312,6 +324,38 @@ def _wait_for_page(settings: Settings, since_s: float) -> AlertV1:
     raise AssertionError("a 100% error burst on the checkout route must page")
 
 
+def _wait_for_warm_up(settings: Settings) -> int:
+    """Wait until the service's error percentage has ``MIN_HISTORY`` scores and a few more; their count."""
+    scored = 0
+    for record in follow(settings, settings.topic_scores, from_beginning=True, idle_timeout_s=30):
+        scored += sum(
+            s["metric"] == REQUEST_METRIC and s["signal"] == "error_percent"
+            for s in scores_of(record.value)
+        )
+        if scored >= MIN_HISTORY + 5:
+            return scored
+    raise AssertionError(f"the service's error percentage was scored {scored} times, then nothing")
+
+
+def _wait_for_anomaly(settings: Settings, since_s: float) -> AlertV1:
+    """The first ``AnomalyDetected`` episode that fires on the request metric after ``since_s``."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for alert in _alerts(settings):
+            if (
+                _is_anomaly(alert)
+                and alert.status == "firing"
+                and alert.startsAt.timestamp() >= since_s
+            ):
+                return alert
+        time.sleep(1)
+    raise AssertionError("a 100% error burst on the checkout route must raise an anomaly alert")
+
+
+def _is_anomaly(alert: AlertV1) -> bool:
+    return alert.labels.get("alertname") == "AnomalyDetected"
+
+
 def _is_checkout_page(alert: AlertV1) -> bool:
     return (
         alert.labels.get("slo") == AVAILABILITY.name
@@ -325,11 +369,33 @@ def _in_alertmanager(settings: Settings, labels: dict[str, str]) -> list[dict]:
     return [a for a in listed if a["labels"] == labels]
 
 
+def _listed_by_alertmanager(
+    settings: Settings, alert: AlertV1, timeout_s: float = 30
+) -> list[dict]:
+    """Alertmanager's alerts with ``alert``'s labels, once the forwarder has posted it (or after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while not (listed := _in_alertmanager(settings, alert.labels)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return listed
+
+
 def _episode_faults(events: list[AlertV1]) -> list[str]:
-    """What breaks "one alert per episode": a second firing event of an id, or overlapping episodes of one label set."""
+    """What breaks "one alert per episode": a second firing event of an SLO episode, an anomaly episode fired
+    as two alerts, or overlapping episodes of one label set.
+
+    The detect agent delivers at least once: after a restart it sends what
+    it scored since its last checkpoint again, an alert with the same id,
+    labels and start (its annotations may differ), which Alertmanager takes
+    as the same alert.
+    """
     faults = []
-    firing = Counter(e.id for e in events if e.status == "firing")
+    firing = Counter(e.id for e in events if e.status == "firing" and not _is_anomaly(e))
     faults += [f"episode {i} fired {n} times" for i, n in firing.items() if n > 1]
+    alerts = defaultdict(set)
+    for event in events:
+        if event.status == "firing":
+            alerts[event.id].add((json.dumps(event.labels, sort_keys=True), event.startsAt))
+    faults += [f"episode {i} fired as {len(a)} alerts" for i, a in alerts.items() if len(a) > 1]
     open_episode: dict[str, str] = {}
     by_labels: defaultdict[str, list[AlertV1]] = defaultdict(list)
     for event in events:
@@ -352,8 +418,11 @@ def test_worker_and_broker_kills_lose_no_event_and_page_once(stack: Settings):
     load = _Checkouts(settings)
     try:
         snapshots.first_holding(time.time())
+        warm_up = _wait_for_warm_up(settings)
         fault_at = time.time()
         _set_fault(settings)
+        anomaly = _wait_for_anomaly(settings, fault_at)
+        anomaly_listed = _listed_by_alertmanager(settings, anomaly)
         page = _wait_for_page(settings, fault_at)
         recovery = {
             "worker kill -9 (during the page)": _kill_worker(settings, snapshots),
@@ -387,7 +456,12 @@ def test_worker_and_broker_kills_lose_no_event_and_page_once(stack: Settings):
     for stage, (total, good) in stages.items():
         print(f"  {stage}: total {total}, good {good}")
     pages = [e for e in events if _is_checkout_page(e) and e.status == "firing"]
-    print(f"alert events: {len(events)}; checkout page episodes: {[p.id for p in pages]}")
+    anomalies = Counter(e.id for e in events if _is_anomaly(e) and e.status == "firing")
+    print(
+        f"alert events: {len(events)}; checkout page episodes: {[p.id for p in pages]}; "
+        f"anomaly episodes (firing events) after {warm_up} warm-up scores: {dict(anomalies)}, "
+        f"first: {anomaly.labels}"
+    )
 
     assert not load.transport_errors, "every checkout must be answered, or the count is unknown"
     assert errors > 0 and sent > errors, "the load must hold bad and good checkouts"
@@ -400,6 +474,10 @@ def test_worker_and_broker_kills_lose_no_event_and_page_once(stack: Settings):
     assert [_to_ms(datetime.fromisoformat(a["startsAt"])) for a in listed] == [
         _to_ms(page.startsAt)
     ], f"Alertmanager must list the page once, with its episode's start: {listed}"
+    assert anomalies[anomaly.id] >= 1
+    assert [_to_ms(datetime.fromisoformat(a["startsAt"])) for a in anomaly_listed] == [
+        _to_ms(anomaly.startsAt)
+    ], f"Alertmanager must list the anomaly once, with its episode's start: {anomaly_listed}"
 
 
 def _to_ms(at: datetime) -> datetime:

@@ -24,8 +24,10 @@ the Faust app (``build_app`` calls it):
    0.1 s), so a worker killed between the two resumes past what its state
    holds: before
    the first event of a partition, the agent reads the events between the
-   saved offset and that one again (``replay_gap``). So the windows count
-   every event once, whatever the consumer committed.
+   saved offset and that one again (``fill_gap``). A jump in offsets later
+   (records the consumer skipped) is read again the same way, and the route
+   does the same on ``aiops.points`` (``route_skipped``). So the windows
+   count every event once, whatever the consumer committed or skipped.
 3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
    partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
    gauges, and one firing event per episode and severity on ``aiops.alerts``
@@ -471,8 +473,10 @@ def register_sli_agent(
     instance = uuid.uuid4().hex[:8]
     cache: dict[str, _Key] = {}
     clock = {"event": None, "last_event": time.monotonic(), "writes": 0}
-    replayed: set[int] = set()
-    """Partitions of the events topic whose gap since the saved state was replayed since this worker got them."""
+    seen: dict[int, int] = {}
+    """The newest offset of the events topic given to the windows, per partition, since this worker got it."""
+    routed_upto: dict[int, int] = {}
+    """The newest offset of the points topic routed, per partition, since this worker got it."""
 
     def load(key: str, objective: Objective, partition: int | None) -> _Key:
         stored = table.get(key)
@@ -648,6 +652,36 @@ def register_sli_agent(
                 await events.send(key=key.rsplit("|", 1)[0], value=value)
 
         async for event in stream.events():
+            partition, offset = event.message.partition, event.message.offset
+            last = routed_upto.get(partition)
+            if last is not None and offset > last + 1:
+                await route_skipped(partition, last + 1, offset, route_one)
+            routed_upto[partition] = max(offset, -1 if last is None else last)
+            async with deadletters.on_error(event, stage="sli"):
+                await route_one(event)
+
+    async def route_skipped(partition: int, start: int, end: int, route_one) -> None:
+        """Route the points records the consumer skipped (offsets ``start`` to ``end - 1``), before the next one.
+
+        The points topic has no gaps of its own (no compaction, no
+        transactions), so a jump in offsets is records the consumer never
+        handed to the agent. That happened once in the chaos e2e, right after
+        a worker's recovery: one points record was never routed while the
+        next ones were, and Faust acknowledges the records its streams skip
+        while flow control is off or the generation changed. Routed in order
+        before the next record, their events count like any other.
+        """
+        records = await read_again(settings.topic_points, partition, start, end)
+        log.warning(
+            "routing %d records of %s[%d] (offsets %d to %d) the consumer skipped",
+            len(records),
+            settings.topic_points,
+            partition,
+            start,
+            end - 1,
+        )
+        for record in records:
+            event = _Replayed(None, record.value, record)
             async with deadletters.on_error(event, stage="sli"):
                 await route_one(event)
 
@@ -709,23 +743,9 @@ def register_sli_agent(
         touched[key] = state
         clock["event"] = t if clock["event"] is None else max(clock["event"], t)
 
-    async def replay_gap(partition: int, first_offset: int, touched: dict[str, _Key]) -> None:
-        """Add the events of ``partition`` that its saved state misses, before the first one this worker got.
-
-        The state's offset mark (``offset:<partition>``) names the newest
-        event its windows hold; Faust may have committed further (it does not
-        wait for the table's changelog), so those events are read again here.
-        With no mark yet the partition is read from its start. Events without
-        a ``source`` (from an older worker) cannot be told from ones the state
-        holds and are left out.
-        """
-        replayed.add(partition)
-        saved = table.get(_OFFSET + str(partition))
-        start = 0 if saved is None else int(saved) + 1
-        if start >= first_offset:
-            return
-        topic = events.get_topic_name()
-        records = await asyncio.get_running_loop().run_in_executor(
+    async def read_again(topic: str, partition: int, start: int, end: int) -> list[Record]:
+        """The records of ``topic[partition]`` at offsets ``start`` to ``end - 1``, read beside the consumer."""
+        return await asyncio.get_running_loop().run_in_executor(
             None,
             functools.partial(
                 read_range,
@@ -733,17 +753,29 @@ def register_sli_agent(
                 topic,
                 partition,
                 start,
-                first_offset,
+                end,
                 group_id=f"{settings.faust_app_id}-sli-replay",
             ),
         )
-        log.info(
-            "replaying %d events of %s[%d] after the saved state (offsets %d to %d)",
+
+    async def replay_gap(
+        partition: int, start: int, end: int, touched: dict[str, _Key], why: str
+    ) -> None:
+        """Add the events of ``partition`` at offsets ``start`` to ``end - 1``, which the windows never got.
+
+        Events without a ``source`` (from an older worker) cannot be told
+        from ones the state holds and are left out.
+        """
+        topic = events.get_topic_name()
+        records = await read_again(topic, partition, start, end)
+        log.warning(
+            "replaying %d events of %s[%d] (offsets %d to %d): %s",
             len(records),
             topic,
             partition,
             start,
-            first_offset - 1,
+            end - 1,
+            why,
         )
         now = time.time()
         for record in records:
@@ -752,6 +784,26 @@ def register_sli_agent(
                 async with deadletters.on_error(event, stage="sli"):
                     await apply(event, touched, now)
 
+    async def fill_gap(event, touched: dict[str, _Key]) -> None:
+        """Before an event, add what the windows missed on its partition: since the saved state, or a skipped stretch.
+
+        The first event of a partition this worker gets may lie past the
+        state's offset mark (``offset:<partition>``, the newest event the
+        windows hold): Faust may have committed further before the changelog
+        held the state. Later, a jump in offsets is records the consumer
+        skipped: the events topic has no gaps of its own (see ``route_skipped``).
+        """
+        partition, offset = event.message.partition, event.message.offset
+        last = seen.get(partition)
+        if last is None:
+            saved = table.get(_OFFSET + str(partition))
+            start = 0 if saved is None else int(saved) + 1
+            if start < offset:
+                await replay_gap(partition, start, offset, touched, "after the saved state")
+        elif offset > last + 1:
+            await replay_gap(partition, last + 1, offset, touched, "skipped by the consumer")
+        seen[partition] = max(offset, -1 if last is None else last)
+
     @app.agent(events, name="sli_windows")
     async def sli_windows(stream):
         async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
@@ -759,11 +811,10 @@ def register_sli_agent(
             covered: dict[int, int] = {}
             now = time.time()
             for event in batch:
-                partition = event.message.partition
-                if partition not in replayed:
-                    await replay_gap(partition, event.message.offset, touched)
+                await fill_gap(event, touched)
                 async with deadletters.on_error(event, stage="sli"):
                     await apply(event, touched, now)
+                partition = event.message.partition
                 covered[partition] = max(covered.get(partition, -1), event.message.offset)
             if batch:
                 clock["last_event"] = time.monotonic()
@@ -778,11 +829,13 @@ def register_sli_agent(
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
-        """Partitions this worker lost replay their gap again if it gets them back."""
+        """Partitions this worker lost are checked for gaps afresh if it gets them back."""
         topic = events.get_topic_name()
         for tp in revoked:
             if tp.topic == topic:
-                replayed.discard(tp.partition)
+                seen.pop(tp.partition, None)
+            elif tp.topic == settings.topic_points:
+                routed_upto.pop(tp.partition, None)
 
     @app.timer(settings.sli_evaluate_interval_s, name="sli_evaluate")
     async def sli_evaluate():
