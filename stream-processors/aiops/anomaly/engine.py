@@ -107,6 +107,7 @@ from aiops.decode.points_v2 import SCHEMA as POINTS_V2
 __all__ = [
     "Closed",
     "DetectEngine",
+    "DetectorsRefused",
     "PointOutcome",
     "Score",
     "Scored",
@@ -126,6 +127,10 @@ SERVICE_LEVEL = "{}"
 
 IDENTITY_RESOURCE = ("service.", "deployment.", "k8s.", "host.name")
 """Resource attributes (by prefix) that become alert labels; the SDK's own (telemetry.sdk.*) do not."""
+
+
+class DetectorsRefused(ValueError):
+    """A checkpoint's detector rows were refused; the rest of it (groups, alert states) is restored."""
 
 
 class PointOutcome(Enum):
@@ -1173,6 +1178,11 @@ class DetectEngine:
         its own (``state["tracks"]`` a list of names): pass those entries as
         ``tracks`` (name to entry, each with its ``resource`` and its own
         ``detector`` row).
+
+        Detector rows the bank refuses (exported with other parameters or by
+        another version) raise :class:`DetectorsRefused` once everything else
+        is restored: the tracks keep their alert state (an open episode still
+        resolves) and learn afresh, counting their warm-up again.
         """
         self.forget_source(key)
         legacy = not isinstance(state["tracks"], Mapping)
@@ -1210,11 +1220,18 @@ class DetectEngine:
                 saved["episode"],
             )
             source.tracks.add(name)
-            if legacy and saved["detector"] is not None:
-                self.bank.import_state(name, base64.b64decode(saved["detector"]))
-        detectors = state.get("detectors")
-        if detectors and detectors["tracks"]:
-            self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
+        try:
+            for name, saved in saved_tracks.items():
+                if legacy and saved["detector"] is not None:
+                    self.bank.import_state(name, base64.b64decode(saved["detector"]))
+            detectors = state.get("detectors")
+            if detectors and detectors["tracks"]:
+                self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
+        except (KeyError, TypeError, ValueError) as error:
+            self.bank.forget(source.tracks)
+            for name in source.tracks:
+                self.tracks[name].alerter.restart_history()
+            raise DetectorsRefused(f"{key}: {error}") from error
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""

@@ -49,7 +49,13 @@ import faust
 import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
+from aiops.anomaly.engine import (
+    Closed,
+    DetectEngine,
+    DetectorsRefused,
+    PointOutcome,
+    record_source,
+)
 from aiops.decode.points_check import BadPointsRecord, check_points
 from aiops.settings import Settings
 from aiops.stream.deadletter import DeadLetters, refused_points_reason
@@ -79,13 +85,24 @@ def restore_checkpoint(
 ) -> bool:
     """Load a resource's checkpoint into ``engine``; False when it cannot, and its tracks start afresh.
 
-    A checkpoint the engine refuses (detector state exported with other
-    parameters, such as another ``detect_season``, or by another version;
-    a malformed entry) is counted in ``aiops_detect_restore_errors_total``
-    and logged, and the resource is scored from scratch instead of stopping.
+    A checkpoint the engine refuses is counted in
+    ``aiops_detect_restore_errors_total`` and logged instead of stopping.
+    Detector rows exported with other parameters (another
+    ``detect_season``) or by another version: the tracks keep their alert
+    state (an open episode still resolves) and learn afresh. A malformed
+    entry: the resource is scored from scratch (False).
     """
     try:
         engine.restore_source(key, stored, now=time.time(), tracks=tracks)
+    except DetectorsRefused:
+        metrics.detect_restore_errors.inc()
+        log.error(
+            "cannot restore the detectors of %s from its checkpoint, they start afresh "
+            "(alert states kept): %s",
+            key,
+            traceback.format_exc(limit=3),
+        )
+        return True
     except (KeyError, TypeError, ValueError):
         engine.forget_source(key)
         metrics.detect_restore_errors.inc()
