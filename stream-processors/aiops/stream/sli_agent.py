@@ -790,7 +790,9 @@ def register_sli_agent(
         The first event of a partition this worker gets may lie past the
         state's offset mark (``offset:<partition>``, the newest event the
         windows hold): Faust may have committed further before the changelog
-        held the state. Later, a jump in offsets is records the consumer
+        held the state. With no mark yet (a new partition, or state saved by
+        an older release) the partition is read from its start; what the
+        state holds already is skipped (``already_applied``). Later, a jump in offsets is records the consumer
         skipped: the events topic has no gaps of its own (see ``route_skipped``).
         """
         partition, offset = event.message.partition, event.message.offset
