@@ -3,8 +3,9 @@
 Two layers: a record batch whose bytes were corrupted on the broker's disk
 (the fetcher cannot read it: bad CRC) and points records that no consumer can
 read (not JSON, not an object, not a points record). The worker stays alive,
-each goes to the dead-letter topic with its topic, partition, offset and
-reason, the records after them are processed, and the committed offsets pass them.
+each goes to the dead-letter topic with its topic, partition, offset, reason
+and bytes (the batch's as the broker sent them), the records after them are
+processed, and the committed offsets pass them.
 """
 
 import base64
@@ -123,6 +124,7 @@ def test_unreadable_batches_and_records_are_dead_lettered_and_partitions_move_on
             bad_batch,
         )
         assert "CorruptRecordException" in fetch.reason
+        assert marker in base64.b64decode(fetch.payload_base64), "the batch's bytes are kept"
         detect = sorted((d for d in dead if d.stage == "detect"), key=lambda d: d.source.offset)
         assert [(d.source.topic, d.source.partition, d.source.offset) for d in detect] == [
             (settings.topic_points, 0, offset) for offset in bad_points

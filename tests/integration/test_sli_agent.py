@@ -6,11 +6,12 @@ special code path): page 14.4x over 20s and 3s, page 6x over 40s and 6s.
 Points are produced straight to the points topic as the decode agent writes them.
 """
 
+import json
 import threading
 import time
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from aiops.cli.tail import follow
 from aiops.kafka_config import client_config
@@ -19,7 +20,7 @@ from aiops.schemas.alerts import AlertV1
 from aiops.settings import Settings
 from aiops.stack.local import worker_component
 from aiops.stack.process import ManagedProcess
-from aiops.topics import TopicSpec, state_topics
+from aiops.topics import TopicSpec, sli_events_topic, state_topics
 
 pytestmark = pytest.mark.integration
 
@@ -129,8 +130,6 @@ class Traffic(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
-        import json
-
         producer = Producer(client_config(self.settings))
         while not self.halt.is_set():
             t = time.time_ns()
@@ -332,3 +331,81 @@ def test_impossible_points_are_refused_at_the_door_and_the_agent_keeps_going(set
     assert (refused.source.topic, refused.source.offset) == (settings.topic_points, 1)
     assert "good_over_total" in by_kind["impossible_sli_event"].reason
     assert snapshot["windows"]["5m"]["total"] == 10, "only the possible point is counted"
+
+
+def test_events_past_the_saved_state_are_counted_when_the_commit_ran_ahead(settings):
+    """A worker killed after Faust committed SLI events whose state never reached the changelog.
+
+    The events topic holds 20 events of one key and the worker's group has
+    committed past all of them, while the table holds nothing: the state a
+    ``kill -9`` loses between a commit and its changelog. The windows must
+    still count them, once, besides the event that arrives next.
+    """
+    topic = sli_events_topic(settings)
+    now = time.time()
+
+    def event(i: int, t: float) -> bytes:
+        return json.dumps(
+            {
+                "slo": "demo-service-checkout-availability",
+                "group": ["/api/checkout"],
+                "t": t,
+                "good": 9,
+                "total": 10,
+                "source": [0, i],
+            }
+        ).encode()
+
+    producer = Producer(client_config(settings))
+    for i in range(20):
+        producer.produce(topic, key=json.dumps(KEY), value=event(i, now - 20 + i), partition=0)
+    assert producer.flush(10) == 0
+    group = Consumer({**client_config(settings), "group.id": settings.faust_app_id})
+    group.commit(offsets=[TopicPartition(topic, 0, 20)], asynchronous=False)
+    group.close()
+
+    worker = ManagedProcess(worker_component(settings), settings)
+    worker.start()
+    try:
+        producer.produce(topic, key=json.dumps(KEY), value=event(20, time.time()), partition=0)
+        assert producer.flush(10) == 0
+        totals = []
+        for record in follow(settings, settings.topic_sli, from_beginning=True, idle_timeout_s=5):
+            if record.key == KEY:
+                totals.append(record.value["windows"]["1h"]["total"])
+                if totals[-1] == 210 or len(totals) >= 6:
+                    break
+    finally:
+        worker.stop()
+    assert totals and totals[-1] == 210, f"every event counted once: {totals}"
+
+
+def test_an_open_episode_of_a_severity_the_new_spec_disables_is_resolved(settings, tmp_path):
+    """The page fires, then the worker restarts with ``pageAlert: disable``: the episode ends ``disabled``."""
+    worker = ManagedProcess(worker_component(settings), settings)
+    traffic = Traffic(settings)
+    worker.start()
+    try:
+        traffic.start()
+        time.sleep(3)
+        traffic.mode = "burst"
+        fired = alerts(settings, lambda e: any(a.status == "firing" for a in e), timeout_s=20)
+        assert [a.status for a in fired] == ["firing"], "the burst must page"
+        worker.stop()
+        disabled = tmp_path / "no-page.yaml"
+        disabled.write_text(
+            SPEC.replace(
+                "    ticketAlert:\n      disable: true\n---",
+                "    pageAlert:\n      disable: true\n    ticketAlert:\n      disable: true\n---",
+            )
+        )
+        after = settings.model_copy(update={"slo_file": disabled})
+        worker = ManagedProcess(worker_component(after), after)
+        worker.start()
+        events = alerts(settings, lambda e: any(a.status == "resolved" for a in e), timeout_s=15)
+    finally:
+        traffic.halt.set()
+        worker.stop()
+    assert [a.status for a in events] == ["firing", "resolved"], "the burst goes on, the page ends"
+    assert events[1].id == fired[0].id
+    assert events[1].annotations["resolution"] == "disabled"

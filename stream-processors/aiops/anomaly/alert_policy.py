@@ -294,6 +294,23 @@ class AnomalyAlerter:
         alerter._peak = tuple(state["peak"]) if state["peak"] else None
         return alerter
 
+    def restart_history(self) -> None:
+        """Count the warm-up (``min_history``) again, keeping an open episode: the track's detector starts afresh.
+
+        >>> alerter = AnomalyAlerter(AlertPolicy(min_points=1, min_history=2))
+        >>> [alerter.update(float(t), 0.9) for t in range(3)][-1].kind
+        'firing'
+        >>> alerter.restart_history()
+        >>> alerter.firing, alerter.update(3.0, 0.0).kind
+        (True, 'resolved')
+        >>> alerter.update(4.0, 0.9) is None  # in its warm-up again
+        True
+        """
+        if self._last_resolved is not None:
+            n, at = self._last_resolved
+            self._last_resolved = (n - self._n, at)
+        self._n = 0
+
     def _quiet(self, t: float) -> bool:
         if self._last_resolved is None:
             return False

@@ -108,6 +108,7 @@ from aiops.decode.points_v2 import SCHEMA as POINTS_V2
 __all__ = [
     "Closed",
     "DetectEngine",
+    "DetectorsRefused",
     "PointOutcome",
     "Score",
     "Scored",
@@ -127,6 +128,10 @@ SERVICE_LEVEL = "{}"
 
 IDENTITY_RESOURCE = ("service.", "deployment.", "k8s.", "host.name")
 """Resource attributes (by prefix) that become alert labels; the SDK's own (telemetry.sdk.*) do not."""
+
+
+class DetectorsRefused(ValueError):
+    """A checkpoint's detector rows were refused; the rest of it (groups, alert states) is restored."""
 
 
 class PointOutcome(Enum):
@@ -1310,6 +1315,11 @@ class DetectEngine:
         its own (``state["tracks"]`` a list of names): pass those entries as
         ``tracks`` (name to entry, each with its ``resource`` and its own
         ``detector`` row).
+
+        Detector rows the bank refuses (exported with other parameters or by
+        another version) raise :class:`DetectorsRefused` once everything else
+        is restored: the tracks keep their alert state (an open episode still
+        resolves) and learn afresh, counting their warm-up again.
         """
         self.forget_source(key)
         legacy = not isinstance(state["tracks"], Mapping)
@@ -1348,22 +1358,30 @@ class DetectEngine:
                 _season(saved.get("season")),
             )
             source.tracks.add(name)
-            if legacy and saved["detector"] is not None:
-                self.bank.import_state(name, base64.b64decode(saved["detector"]))
-        detectors = state.get("detectors")
-        if detectors and detectors["tracks"]:
-            self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
-        seasons = state.get("seasons") or []
-        if seasons and self.finder is None:
-            raise ValueError(
-                "the checkpoint holds seasons found per track; AIOPS_DETECT_SEASON forces one"
-            )
-        for entry in seasons:
-            bank = self._bank_of(_season([entry["period"], entry["points"]]))
-            bank.import_states(entry["tracks"], base64.b64decode(entry["state"]))
-        histories = state.get("histories")
-        if histories and self.finder is not None:
-            self.finder.import_rows(self.bank.find(histories["tracks"]), histories["state"])
+        try:
+            for name, saved in saved_tracks.items():
+                if legacy and saved["detector"] is not None:
+                    self.bank.import_state(name, base64.b64decode(saved["detector"]))
+            detectors = state.get("detectors")
+            if detectors and detectors["tracks"]:
+                self.bank.import_states(detectors["tracks"], base64.b64decode(detectors["state"]))
+            seasons = state.get("seasons") or []
+            if seasons and self.finder is None:
+                raise ValueError(
+                    "the checkpoint holds seasons found per track; AIOPS_DETECT_SEASON forces one"
+                )
+            for entry in seasons:
+                bank = self._bank_of(_season([entry["period"], entry["points"]]))
+                bank.import_states(entry["tracks"], base64.b64decode(entry["state"]))
+            histories = state.get("histories")
+            if histories and self.finder is not None:
+                self.finder.import_rows(self.bank.find(histories["tracks"]), histories["state"])
+        except (KeyError, TypeError, ValueError) as error:
+            self._forget(source.tracks)
+            for name in source.tracks:
+                self.tracks[name].alerter.restart_history()
+                self.tracks[name].season = None
+            raise DetectorsRefused(f"{key}: {error}") from error
 
     def forget_source(self, key: str) -> None:
         """Drop a resource and its tracks from memory (its partition moved to another worker)."""

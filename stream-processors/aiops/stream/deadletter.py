@@ -159,12 +159,13 @@ class DeadLetters:
                 timestamp=message.timestamp,
             )
 
-    def unreadable_batch(self, tp: TP, first: int, end: int, error: BaseException) -> None:
+    def unreadable_batch(
+        self, tp: TP, first: int, end: int, error: BaseException, payload: bytes = b""
+    ) -> None:
         """Dead-letter a record batch the fetcher could not read (offsets ``first`` to ``end - 1``); any thread.
 
-        Its bytes are not at hand (the Kafka client keeps them private), so
-        the dead letter names where they are: they stay on the source
-        partition until its retention removes them.
+        ``payload`` is the batch as the broker sent it (a Kafka record
+        batch, compressed if it was), cut to ``max_record_bytes``.
         """
         reason = (
             f"record batch at offsets {first}..{end - 1} could not be read and was skipped: "
@@ -172,7 +173,7 @@ class DeadLetters:
         )
         asyncio.run_coroutine_threadsafe(
             self.send(
-                b"",
+                payload,
                 stage="fetch",
                 kind="unreadable_batch",
                 reason=reason,

@@ -38,6 +38,7 @@ least once: what was scored after the checkpoint is scored and sent again
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import traceback
@@ -48,12 +49,19 @@ import faust
 import orjson
 
 from aiops.anomaly.alert_policy import AlertPolicies
-from aiops.anomaly.engine import Closed, DetectEngine, PointOutcome, record_source
+from aiops.anomaly.engine import (
+    Closed,
+    DetectEngine,
+    DetectorsRefused,
+    PointOutcome,
+    record_source,
+)
 from aiops.decode.points_check import BadPointsRecord, check_points
 from aiops.settings import Settings
 from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.replay import read_range
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
 
@@ -77,13 +85,24 @@ def restore_checkpoint(
 ) -> bool:
     """Load a resource's checkpoint into ``engine``; False when it cannot, and its tracks start afresh.
 
-    A checkpoint the engine refuses (detector state exported with other
-    parameters, such as another ``detect_season``, or by another version;
-    a malformed entry) is counted in ``aiops_detect_restore_errors_total``
-    and logged, and the resource is scored from scratch instead of stopping.
+    A checkpoint the engine refuses is counted in
+    ``aiops_detect_restore_errors_total`` and logged instead of stopping.
+    Detector rows exported with other parameters (another
+    ``detect_season``) or by another version: the tracks keep their alert
+    state (an open episode still resolves) and learn afresh. A malformed
+    entry: the resource is scored from scratch (False).
     """
     try:
         engine.restore_source(key, stored, now=time.time(), tracks=tracks)
+    except DetectorsRefused:
+        metrics.detect_restore_errors.inc()
+        log.error(
+            "cannot restore the detectors of %s from its checkpoint, they start afresh "
+            "(alert states kept): %s",
+            key,
+            traceback.format_exc(limit=3),
+        )
+        return True
     except (KeyError, TypeError, ValueError):
         engine.forget_source(key)
         metrics.detect_restore_errors.inc()
@@ -206,36 +225,6 @@ def register_detect_agent(
         await app.producer.flush()
         checkpointed["at"] = time.monotonic()
 
-    def read_gap(partition: int, start: int, end: int) -> list[bytes]:
-        """The points topic's records [start, end) of one partition (blocking; run in a thread)."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        from aiops.kafka_config import client_config
-
-        consumer = Consumer(
-            {
-                **client_config(settings),
-                "group.id": f"{settings.faust_app_id}-detect-replay",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "log_level": 0,
-            }
-        )
-        values: list[bytes] = []
-        try:
-            consumer.assign([TopicPartition(settings.topic_points, partition, start)])
-            deadline = time.monotonic() + 120
-            offset = start
-            while offset < end and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=1.0):
-                    if message.error() or message.offset() >= end:
-                        continue
-                    offset = message.offset() + 1
-                    values.append(message.value())
-        finally:
-            consumer.close()
-        return values
-
     async def replay_gap(partition: int, first_offset: int) -> None:
         """Feed the engine what its checkpoint of ``partition`` missed before the first event it is given.
 
@@ -247,12 +236,21 @@ def register_detect_agent(
         start = 0 if saved is None else saved + 1
         if start >= first_offset:
             return
-        values = await asyncio.get_running_loop().run_in_executor(
-            None, read_gap, partition, start, first_offset
+        records = await asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                read_range,
+                settings,
+                settings.topic_points,
+                partition,
+                start,
+                first_offset,
+                group_id=f"{settings.faust_app_id}-detect-replay",
+            ),
         )
         log.info(
             "replaying %d records of %s[%d] since the checkpoint (offsets %d to %d)",
-            len(values),
+            len(records),
             settings.topic_points,
             partition,
             start,
@@ -260,9 +258,9 @@ def register_detect_agent(
         )
         now = time.time()
         added: set[str] = set()
-        for value in values:
+        for record in records:
             try:
-                add(check_points(value or b"").record, partition, now, added)
+                add(check_points(record.value or b"").record, partition, now, added)
             except Exception:  # noqa: BLE001 - dead-lettered when it was first read
                 metrics.detect_points.labels(outcome="unscorable").inc()
         await emit(engine.close(now), added)

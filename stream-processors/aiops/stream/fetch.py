@@ -5,9 +5,10 @@ decompress, a corrupt record) and fetches the same batch again on the next
 poll, so one such batch stops its partition for good and Faust's fetcher
 dies on it. ``fetch_transport`` installs, in each consumer's fetcher, a
 record iterator that reads one batch at a time: a batch that raises is
-reported (``on_unreadable(tp, first_offset, end_offset, error)``, from the
-consumer's thread) and skipped, and the partition goes on with the next
-one; Faust treats the skipped offsets as a gap it may commit past.
+reported (``on_unreadable(tp, first_offset, end_offset, error, payload)``,
+from the consumer's thread, with the batch's bytes as the broker sent them)
+and skipped, and the partition goes on with the next one; Faust treats the
+skipped offsets as a gap it may commit past.
 
 Only the read-uncommitted isolation level (what Faust's at-least-once
 processing uses) is guarded; transactional reads keep aiokafka's iterator.
@@ -15,17 +16,20 @@ The consumer also answers ``assigned_highwaters()``, every assigned
 partition with its highwater from one reading of the client's assignment,
 for the liveness check (``aiops.stream.liveness``), which runs beside the
 consumer's thread. The hooks reach into aiokafka (``Fetcher._records``,
-``PartitionRecords``, the subscription's ``Assignment``), so the versions are
-pinned in ``pyproject.toml``.
+``PartitionRecords``, the fetcher module's ``MemoryRecords``, wrapped so that
+a fetch keeps its bytes, and the subscription's ``Assignment``), so the
+versions are pinned in ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
 import collections
+import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import faust
+from aiokafka.consumer import fetcher as aiokafka_fetcher
 from aiokafka.consumer.fetcher import READ_UNCOMMITTED, FetchResult, PartitionRecords
 from aiokafka.errors import CorruptRecordException
 from faust.transport.drivers import aiokafka as driver
@@ -33,8 +37,40 @@ from faust.types import TP
 
 __all__ = ["OnUnreadable", "fetch_transport", "readable_records"]
 
-OnUnreadable = Callable[[TP, int, int, BaseException], None]
-"""Called with a partition, the first offset of a batch that was skipped, the offset after it, and why."""
+OnUnreadable = Callable[[TP, int, int, BaseException, bytes], None]
+"""Called with a partition, the first offset of a batch that was skipped, the offset after it, why, and its bytes."""
+
+_LOG_OVERHEAD = 12
+"""A record batch's base offset (8 bytes) and length (4 bytes), which its length does not count."""
+
+
+class _KeptBytes:
+    """aiokafka's ``MemoryRecords`` of one fetch, and the fetch's bytes, so a batch it cannot read can be set aside whole."""
+
+    def __init__(self, data: bytes) -> None:
+        self._records = _MemoryRecords(data)
+        self.data = data
+        self.position = 0
+        """Where the batch that ``next_batch`` returns next starts in ``data``."""
+
+    def has_next(self) -> bool:
+        return self._records.has_next()
+
+    def next_batch(self) -> Any:
+        return self._records.next_batch()
+
+    def size_in_bytes(self) -> int:
+        return self._records.size_in_bytes()
+
+    def batch_bytes(self) -> bytes:
+        """The bytes of the batch at ``position`` (length prefix included), and move past it."""
+        start = self.position
+        (length,) = struct.unpack_from(">i", self.data, start + 8)
+        self.position = start + _LOG_OVERHEAD + length
+        return bytes(self.data[start : self.position])
+
+
+_MemoryRecords = aiokafka_fetcher.MemoryRecords
 
 
 def readable_records(partition_records: PartitionRecords, on_unreadable: OnUnreadable) -> Iterator:
@@ -47,7 +83,9 @@ def readable_records(partition_records: PartitionRecords, on_unreadable: OnUnrea
     """
     tp = partition_records._tp
     batches = partition_records._records
+    kept = isinstance(batches, _KeptBytes)
     while batches.has_next():
+        payload = batches.batch_bytes() if kept else b""
         batch = batches.next_batch()
         start = partition_records.next_fetch_offset
         try:
@@ -63,7 +101,7 @@ def readable_records(partition_records: PartitionRecords, on_unreadable: OnUnrea
             ]
         except Exception as error:  # noqa: BLE001 - whatever breaks a batch must not stop its partition
             end = max(batch.next_offset, start + 1)  # a corrupt header must not send us backwards
-            on_unreadable(tp, max(batch.base_offset, start), end, error)
+            on_unreadable(tp, max(batch.base_offset, start), end, error, payload)
             partition_records.next_fetch_offset = end
             continue
         for record in records:
@@ -132,5 +170,10 @@ class _Transport(driver.Transport):
 
 
 def fetch_transport(app: faust.App, on_unreadable: OnUnreadable) -> faust.types.TransportT:
-    """The consumer transport for ``app`` (set it as ``app.transport``) that skips unreadable batches."""
+    """The consumer transport for ``app`` (set it as ``app.transport``) that skips unreadable batches.
+
+    Every aiokafka fetch of the process keeps its bytes from then on
+    (``_KeptBytes``), for the batches it cannot read.
+    """
+    aiokafka_fetcher.MemoryRecords = _KeptBytes
     return _Transport(app.conf.broker_consumer, app, on_unreadable=on_unreadable)

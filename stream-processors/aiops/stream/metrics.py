@@ -241,8 +241,9 @@ class StreamMetrics:
         )
         self.detect_restore_errors = Counter(
             "aiops_detect_restore_errors",
-            "resources whose checkpoint could not "
-            "be read (their tracks start afresh; see the worker log)",
+            "resources whose checkpoint could not be read, or whose detector rows were refused "
+            "(their detectors start afresh, alert states kept when only the rows were refused; see "
+            "the worker log)",
             registry=registry,
         )
         self.detect_gauges_capped = Counter(

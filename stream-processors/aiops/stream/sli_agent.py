@@ -16,7 +16,18 @@ the Faust app (``build_app`` calls it):
    ``aiops_sli_events_total{outcome}`` and logged. Each event names its
    points record (partition, offset), and a key skips the events it holds
    already (``already_applied``), so records that a killed worker reads
-   again after its last commit are not counted twice.
+   again after its last commit are not counted twice. After each batch's
+   keys, the table gets the newest event offset they cover, per partition
+   (``offset:<partition>``), on the same changelog partition and so behind
+   them. Faust may commit an offset before the changelog holds the state
+   (before a commit, its flush stops waiting for its own send buffer after
+   0.1 s), so a worker killed between the two resumes past what its state
+   holds: before
+   the first event of a partition, the agent reads the events between the
+   saved offset and that one again (``fill_gap``). A jump in offsets later
+   (records the consumer skipped) is read again the same way, and the route
+   does the same on ``aiops.points`` (``route_skipped``). So the windows
+   count every event once, whatever the consumer committed or skipped.
 3. A timer every ``sli_evaluate_interval_s`` evaluates each key of the
    partitions this worker owns: snapshots to ``aiops.sli``, ``aiops_slo_*``
    gauges, and one firing event per episode and severity on ``aiops.alerts``
@@ -37,13 +48,15 @@ event and the state stays co-partitioned with its events.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import math
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,12 +90,14 @@ from aiops.slo.sli_windows import (
 )
 from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.replay import Record, read_range
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 
 __all__ = [
     "SNAPSHOT_SCHEMA",
     "already_applied",
+    "ending_episodes",
     "register_sli_agent",
     "sli_key",
     "snapshot_record",
@@ -94,6 +109,7 @@ SNAPSHOT_SCHEMA = "aiops.sli/v2"
 _READ_SERIES_MAX = 500_000
 _BATCH = 1000
 _BATCH_WITHIN_S = 1.0
+_OFFSET = "offset:"
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 """The latency percentiles of a latency SLO's snapshot: p50, p95, p99."""
 
@@ -303,6 +319,32 @@ def already_applied(
     return offset <= applied.get(partition, -1) and watermark is not None and t <= watermark
 
 
+def ending_episodes(
+    episodes: Mapping[str, dict], results: Sequence[SeverityResult]
+) -> dict[str, str]:
+    """The open episodes that end now, by severity, with their resolution.
+
+    An episode ends when its severity evaluates ``ok`` or ``no_data``, or
+    when its severity is no longer evaluated at all (``disabled``): a spec
+    change that disables a severity must not leave its episode firing.
+
+    >>> from aiops.slo.burn_rate import SeverityResult, State
+    >>> ending_episodes({"page": {}, "ticket": {}}, [SeverityResult("page", State.OK, ())])
+    {'page': 'ok', 'ticket': 'disabled'}
+    >>> ending_episodes({"page": {}}, [SeverityResult("page", State.FIRING, ())])
+    {}
+    """
+    states = {result.severity: result.state for result in results}
+    ending = {}
+    for severity in episodes:
+        state = states.get(severity)
+        if state is None:
+            ending[severity] = "disabled"
+        elif state in (State.OK, State.NO_DATA):
+            ending[severity] = state.value
+    return ending
+
+
 def _route(routed: dict[str, dict], objective: Objective, point: dict, ev: tuple) -> None:
     """Add a point's good and total (and latency buckets) to its SLO group's event of this record.
 
@@ -373,6 +415,24 @@ def _exponential_from_event(event: dict) -> ExponentialHistogram:
     )
 
 
+@dataclass(frozen=True)
+class _Replayed:
+    """An SLI event read again by ``replay_gap``, shaped like the Faust event ``apply`` takes."""
+
+    key: str | None
+    value: Any
+    message: Record
+
+    @classmethod
+    def of(cls, record: Record) -> _Replayed:
+        try:
+            key = json.loads(record.key) if record.key is not None else None
+            value = json.loads(record.value) if record.value is not None else None
+        except ValueError:
+            key = value = None
+        return cls(key, value, record)
+
+
 def register_sli_agent(
     app: faust.App,
     settings: Settings,
@@ -412,6 +472,10 @@ def register_sli_agent(
     instance = uuid.uuid4().hex[:8]
     cache: dict[str, _Key] = {}
     clock = {"event": None, "last_event": time.monotonic(), "writes": 0}
+    seen: dict[int, int] = {}
+    """The newest offset of the events topic given to the windows, per partition, since this worker got it."""
+    routed_upto: dict[int, int] = {}
+    """The newest offset of the points topic routed, per partition, since this worker got it."""
 
     def load(key: str, objective: Objective, partition: int | None) -> _Key:
         stored = table.get(key)
@@ -580,87 +644,198 @@ def register_sli_agent(
                 await events.send(key=key.rsplit("|", 1)[0], value=value)
 
         async for event in stream.events():
+            partition, offset = event.message.partition, event.message.offset
+            last = routed_upto.get(partition)
+            if last is not None and offset > last + 1:
+                await route_skipped(partition, last + 1, offset, route_one)
+            routed_upto[partition] = max(offset, -1 if last is None else last)
             async with deadletters.on_error(event, stage="sli"):
                 await route_one(event)
+
+    async def route_skipped(partition: int, start: int, end: int, route_one) -> None:
+        """Route the points records the consumer skipped (offsets ``start`` to ``end - 1``), before the next one.
+
+        The points topic has no gaps of its own (no compaction, no
+        transactions), so a jump in offsets is records the consumer never
+        handed to the agent. That happened once in the chaos e2e, right after
+        a worker's recovery: one points record was never routed while the
+        next ones were, and Faust acknowledges the records its streams skip
+        while flow control is off or the generation changed. Routed in order
+        before the next record, their events count like any other.
+        """
+        records = await read_again(settings.topic_points, partition, start, end)
+        log.warning(
+            "routing %d records of %s[%d] (offsets %d to %d) the consumer skipped",
+            len(records),
+            settings.topic_points,
+            partition,
+            start,
+            end - 1,
+        )
+        for record in records:
+            event = _Replayed(None, record.value, record)
+            async with deadletters.on_error(event, stage="sli"):
+                await route_one(event)
+
+    async def apply(event, touched: dict[str, _Key], now: float) -> None:
+        """Add one SLI event to its key's windows (``touched`` collects the keys to save)."""
+        record = event.value
+        objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
+        if objective is None:
+            return
+        key = event.key if isinstance(event.key, str) else sli_key(objective.id, record["group"])
+        t = float(record["t"])
+        if t > now + settings.sli_max_future_s:
+            metrics.sli_events.labels(outcome="future").inc()
+            log.warning("%s: point %.0f s in the future ignored", key, t - now)
+            return
+        state = touched.get(key) or load(key, objective, event.message.partition)
+        source = record.get("source")
+        if already_applied(state.applied, source, t, state.windows.watermark):
+            metrics.sli_events.labels(outcome="replayed").inc()
+            return
+        buckets = record.get("buckets")
+        if (
+            not isinstance(state.latency, WindowSet)
+            or not buckets
+            or len(buckets) != state.latency.width
+        ):
+            buckets = None
+        exponential = record.get("exponential")
+        if not isinstance(state.latency, ExponentialWindows):
+            exponential = None
+        try:
+            if buckets is not None:
+                check_counts(t, buckets)
+            if exponential is not None:
+                check_counts(t, [exponential["zero_count"], *exponential["counts"]])
+                exponential = _exponential_from_event(exponential)
+            arrival = state.windows.add(t, good=float(record["good"]), total=float(record["total"]))
+        except ImpossibleEvents as error:
+            await deadletters.refuse(
+                event.message,
+                json.dumps(event.value).encode(),
+                stage="sli",
+                kind="impossible_sli_event",
+                reason=f"{key}: {error}",
+            )
+            return
+        metrics.sli_events.labels(outcome=arrival.value).inc()
+        if source is not None:
+            partition, offset = source
+            state.applied[partition] = max(state.applied.get(partition, -1), offset)
+        if arrival is Arrival.DROPPED:
+            log.warning(
+                "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
+                key,
+                t,
+                state.windows.watermark - t,
+                settings.sli_max_lateness_s,
+            )
+            return
+        if buckets is not None:
+            state.latency.add(t, [float(b) for b in buckets])
+        if exponential is not None:
+            state.latency.add(t, exponential)
+        state.interpolated |= bool(record.get("interpolated"))
+        touched[key] = state
+        clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+
+    async def read_again(topic: str, partition: int, start: int, end: int) -> list[Record]:
+        """The records of ``topic[partition]`` at offsets ``start`` to ``end - 1``, read beside the consumer."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(
+                read_range,
+                settings,
+                topic,
+                partition,
+                start,
+                end,
+                group_id=f"{settings.faust_app_id}-sli-replay",
+            ),
+        )
+
+    async def replay_gap(
+        partition: int, start: int, end: int, touched: dict[str, _Key], why: str
+    ) -> None:
+        """Add the events of ``partition`` at offsets ``start`` to ``end - 1``, which the windows never got.
+
+        Events without a ``source`` (from an older worker) cannot be told
+        from ones the state holds and are left out.
+        """
+        topic = events.get_topic_name()
+        records = await read_again(topic, partition, start, end)
+        log.warning(
+            "replaying %d events of %s[%d] (offsets %d to %d): %s",
+            len(records),
+            topic,
+            partition,
+            start,
+            end - 1,
+            why,
+        )
+        now = time.time()
+        for record in records:
+            event = _Replayed.of(record)
+            if isinstance(event.value, dict) and event.value.get("source") is not None:
+                async with deadletters.on_error(event, stage="sli"):
+                    await apply(event, touched, now)
+
+    async def fill_gap(event, touched: dict[str, _Key]) -> None:
+        """Before an event, add what the windows missed on its partition: since the saved state, or a skipped stretch.
+
+        The first event of a partition this worker gets may lie past the
+        state's offset mark (``offset:<partition>``, the newest event the
+        windows hold): Faust may have committed further before the changelog
+        held the state. With no mark yet (a new partition, or state saved by
+        an older release) the partition is read from its start; what the
+        state holds already is skipped (``already_applied``). Later, a jump in offsets is records the consumer
+        skipped: the events topic has no gaps of its own (see ``route_skipped``).
+        """
+        partition, offset = event.message.partition, event.message.offset
+        last = seen.get(partition)
+        if last is None:
+            saved = table.get(_OFFSET + str(partition))
+            start = 0 if saved is None else int(saved) + 1
+            if start < offset:
+                await replay_gap(partition, start, offset, touched, "after the saved state")
+        elif offset > last + 1:
+            await replay_gap(partition, last + 1, offset, touched, "skipped by the consumer")
+        seen[partition] = max(offset, -1 if last is None else last)
 
     @app.agent(events, name="sli_windows")
     async def sli_windows(stream):
         async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
             touched: dict[str, _Key] = {}
+            covered: dict[int, int] = {}
             now = time.time()
             for event in batch:
+                await fill_gap(event, touched)
                 async with deadletters.on_error(event, stage="sli"):
-                    record = event.value
-                    objective = by_id.get(record.get("slo")) if isinstance(record, dict) else None
-                    if objective is None:
-                        continue
-                    key = (
-                        event.key
-                        if isinstance(event.key, str)
-                        else sli_key(objective.id, record["group"])
-                    )
-                    t = float(record["t"])
-                    if t > now + settings.sli_max_future_s:
-                        metrics.sli_events.labels(outcome="future").inc()
-                        log.warning("%s: point %.0f s in the future ignored", key, t - now)
-                        continue
-                    state = touched.get(key) or load(key, objective, event.message.partition)
-                    source = record.get("source")
-                    if already_applied(state.applied, source, t, state.windows.watermark):
-                        metrics.sli_events.labels(outcome="replayed").inc()
-                        continue
-                    buckets = record.get("buckets")
-                    if (
-                        not isinstance(state.latency, WindowSet)
-                        or not buckets
-                        or len(buckets) != state.latency.width
-                    ):
-                        buckets = None
-                    exponential = record.get("exponential")
-                    if not isinstance(state.latency, ExponentialWindows):
-                        exponential = None
-                    try:
-                        if buckets is not None:
-                            check_counts(t, buckets)
-                        if exponential is not None:
-                            check_counts(t, [exponential["zero_count"], *exponential["counts"]])
-                            exponential = _exponential_from_event(exponential)
-                        arrival = state.windows.add(
-                            t, good=float(record["good"]), total=float(record["total"])
-                        )
-                    except ImpossibleEvents as error:
-                        await deadletters.refuse(
-                            event.message,
-                            json.dumps(event.value).encode(),
-                            stage="sli",
-                            kind="impossible_sli_event",
-                            reason=f"{key}: {error}",
-                        )
-                        continue
-                    metrics.sli_events.labels(outcome=arrival.value).inc()
-                    if source is not None:
-                        partition, offset = source
-                        state.applied[partition] = max(state.applied.get(partition, -1), offset)
-                    if arrival is Arrival.DROPPED:
-                        log.warning(
-                            "%s: point at %.3f dropped, %.1f s behind the watermark (lateness %.0f s)",
-                            key,
-                            t,
-                            state.windows.watermark - t,
-                            settings.sli_max_lateness_s,
-                        )
-                        continue
-                    if buckets is not None:
-                        state.latency.add(t, [float(b) for b in buckets])
-                    if exponential is not None:
-                        state.latency.add(t, exponential)
-                    state.interpolated |= bool(record.get("interpolated"))
-                    touched[key] = state
-                    clock["event"] = t if clock["event"] is None else max(clock["event"], t)
+                    await apply(event, touched, now)
+                partition = event.message.partition
+                covered[partition] = max(covered.get(partition, -1), event.message.offset)
             if batch:
                 clock["last_event"] = time.monotonic()
             for key, state in touched.items():
                 save(key, state)
+            for (
+                partition,
+                offset,
+            ) in covered.items():  # after the keys: a changelog partition is in order
+                table.partition_of[_OFFSET + str(partition)] = partition
+                table[_OFFSET + str(partition)] = offset
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
+        """Partitions this worker lost are checked for gaps afresh if it gets them back."""
+        topic = events.get_topic_name()
+        for tp in revoked:
+            if tp.topic == topic:
+                seen.pop(tp.partition, None)
+            elif tp.topic == settings.topic_points:
+                routed_upto.pop(tp.partition, None)
 
     @app.timer(settings.sli_evaluate_interval_s, name="sli_evaluate")
     async def sli_evaluate():
@@ -675,6 +850,8 @@ def register_sli_agent(
         topic = events.get_topic_name()
         actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
         for key in list(table.keys()):
+            if key.startswith(_OFFSET):
+                continue
             stored = table.get(key)
             if not stored or int(stored.get("partition", -1)) not in actives:
                 continue
@@ -744,25 +921,14 @@ def register_sli_agent(
                 log.warning("%s %s firing (episode %s)", key, result.severity, alert.id)
                 state.episodes[result.severity] = alert.model_dump(mode="json", by_alias=True)
                 changed = True
-            elif open_episode is not None and result.state in (State.OK, State.NO_DATA):
-                alert = AlertV1.model_validate(open_episode)
-                resolved = alert.resolve(
-                    when, {**alert.annotations, "resolution": result.state.value}
-                )
-                await alerts.send(
-                    key=alert.id, value=resolved.model_dump(mode="json", by_alias=True)
-                )
-                metrics.slo_alerts.labels(severity=result.severity, status="resolved").inc()
-                _observe_latency(metrics, result.severity, "resolved", when)
-                log.warning(
-                    "%s %s resolved (episode %s, %s)",
-                    key,
-                    result.severity,
-                    alert.id,
-                    result.state.value,
-                )
-                del state.episodes[result.severity]
-                changed = True
+        for severity, resolution in ending_episodes(state.episodes, results).items():
+            alert = AlertV1.model_validate(state.episodes.pop(severity))
+            resolved = alert.resolve(when, {**alert.annotations, "resolution": resolution})
+            await alerts.send(key=alert.id, value=resolved.model_dump(mode="json", by_alias=True))
+            metrics.slo_alerts.labels(severity=severity, status="resolved").inc()
+            _observe_latency(metrics, severity, "resolved", when)
+            log.warning("%s %s resolved (episode %s, %s)", key, severity, alert.id, resolution)
+            changed = True
         if changed:
             save(key, state)
 
