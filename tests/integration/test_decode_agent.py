@@ -119,7 +119,7 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
         assert "aiops_consumer_lag" in samples, "lag per partition of the OTLP topic"
         assert samples["aiops_deadletter_total"].value == 1
         assert samples["aiops_decode_event_delay_seconds_count"].value == 2
-        assert "faust_messages_received_per_topics_partition" in samples
+        assert "aiops_records_in_total" in samples, "records read per topic and partition"
 
         worker.stop()
         worker.start()

@@ -12,23 +12,47 @@ import pytest
 from aiokafka.structs import RecordMetadata, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from aiops.settings import Settings
 from aiops.stream.metrics import StreamMetrics
-from aiops.stream.monitor import AiopsMonitor, approximate_json_bytes
+from aiops.stream.monitor import (
+    AiopsMonitor,
+    FaustAiopsMonitor,
+    approximate_json_bytes,
+    monitor_for,
+)
 
 
-@pytest.fixture
-def wired(tmp_path):
-    app = faust.App(
+def _app(tmp_path) -> faust.App:
+    return faust.App(
         "aiops-monitor-test", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path)
     )
+
+
+@pytest.fixture(params=[False, True], ids=["aiops only", "with faust event metrics"])
+def wired(tmp_path, request):
+    app = _app(tmp_path)
     table = app.Table("decode-state", default=None, partitions=3)
     registry = CollectorRegistry()
-    monitor = AiopsMonitor(app, registry, StreamMetrics(registry))
+    settings = Settings(faust_event_metrics=request.param)
+    monitor = monitor_for(settings, app, registry, StreamMetrics(registry))
     monitor.watch_tables(app.tables.values())
     return app, table, monitor, registry
 
 
-def _acknowledged(monitor: AiopsMonitor, topic: str, partition: int) -> None:
+def test_faust_own_per_event_metrics_only_when_asked(tmp_path):
+    for asked, kind in ((False, AiopsMonitor), (True, FaustAiopsMonitor)):
+        registry = CollectorRegistry()
+        app = _app(tmp_path)
+        monitor = monitor_for(
+            Settings(faust_event_metrics=asked), app, registry, StreamMetrics(registry)
+        )
+        faust_metrics = {m.name for m in registry.collect() if m.name.startswith("faust_")}
+        assert type(monitor) is kind
+        assert bool(faust_metrics) is asked, faust_metrics
+        assert "faust_messages_received_per_topics_partition" in faust_metrics or not asked
+
+
+def _acknowledged(monitor, topic: str, partition: int) -> None:
     metadata = RecordMetadata(topic, partition, TopicPartition(topic, partition), 0, -1, 0, 0)
     monitor.on_send_completed(producer=None, state=monitor.time(), metadata=metadata)
 

@@ -5,7 +5,7 @@
 OTLP in, one ``aiops.points/v2`` record per payload and resource out), SLI
 (``sli_agent.py``) and detect (``detect_agent.py``). The worker's
 ``/metrics`` page serves the ``aiops_*`` catalogue of ``metrics.py``, kept
-by the agents and by ``AiopsMonitor``; ``/health`` answers whether it is
+by the agents and by the monitor (``monitor.py``); ``/health`` answers whether it is
 alive (``liveness.py``), and it exits non-zero when it is not.
 """
 
@@ -26,7 +26,7 @@ from aiops.stream.detect_agent import register_detect_agent
 from aiops.stream.fetch import fetch_transport
 from aiops.stream.liveness import watch_liveness
 from aiops.stream.metrics import StreamMetrics
-from aiops.stream.monitor import AiopsMonitor
+from aiops.stream.monitor import monitor_for
 from aiops.stream.sli_agent import register_sli_agent
 
 __all__ = ["build_app"]
@@ -63,7 +63,7 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
         # an agent that raises crashes the worker (exit 1) instead of restarting in a process that looks healthy
         agent_supervisor=mode.CrashingSupervisor,
     )
-    monitor = AiopsMonitor(app, registry, metrics)
+    monitor = monitor_for(settings, app, registry, metrics)
     app.monitor = monitor
     # no record stops a partition: unreadable batches and events that break an agent go to the dead letters
     deadletters = DeadLetters(app, settings, metrics)
