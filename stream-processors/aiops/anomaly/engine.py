@@ -807,11 +807,13 @@ class DetectEngine:
         live_times = (time_ns[live_index] / 1e9).tolist()
         value_list = live_values.tolist()
         transitions: dict[int, Transition] = {}
+        relevel: list[int] = []
 
         def hold(positions, scores, forecasts, sigmas) -> list[int]:
-            """Run the alert logic of one round of scored points, in order; those left pending are not learnt.
+            """Run the alert logic of one round of scored points, in order; those of an episode younger than ``learn_after`` are not learnt.
 
             ``positions`` index the live points; so do the positions returned.
+            An episode's point at ``learn_after`` is learnt and noted for :meth:`FastCombined.relevel`.
             """
             back = []
             for p, (j, score) in enumerate(zip(positions.tolist(), scores.tolist())):
@@ -829,13 +831,20 @@ class DetectEngine:
                 )
                 if transition is not None:
                     transitions[j] = transition
-                if alerter.pending:
+                episode, learn_after = alerter.episode_points, alerter.policy.learn_after
+                if alerter.pending or (alerter.firing and episode < learn_after):
                     back.append(j)
+                elif alerter.firing and episode == learn_after:
+                    relevel.append(j)
             closed.withheld += len(back)
             return back
 
         seasons = [tracks[name].season for name in live_names]
         slots, result = self._score_by_bank(live_names, seasons, live_values, live_times, hold)
+        for j in relevel:
+            if slots[j] >= 0:
+                bank = self.banks[seasons[j] or self._base_key]
+                bank.relevel(slots[j : j + 1], live_values[j : j + 1])
         if self.finder is not None:
             self._find_seasons(live_names, seasons, slots, live_times, live_values)
         scored_tracks: list[_Track] = []
