@@ -30,13 +30,21 @@ Time groups
 
 Learning
     Each point is scored from its track's earlier points, then learnt, except
-    a point that leaves its track's alert state *pending* (above threshold,
-    counting towards ``min_points``, not firing yet): its learning is taken
-    back (the bank's ``hold``). A one-point blip so never teaches the
-    detector, and a step is still scored against the time before it until it
-    has held for ``min_points`` points; once an episode fires, its points are
-    learnt again, so a lasting new level is learnt within a bounded number of
-    points.
+    a point of an episode (*pending*: above threshold, counting towards
+    ``min_points``; or *firing*) younger than its policy's ``learn_after``
+    points: its learning is taken back (the bank's ``hold``). A one-point
+    blip so never teaches the detector, and a long incident keeps scoring
+    against the time before it, so its alert stays open for its whole length
+    and resolves when the series returns (instead of the incident being
+    learnt as the new normal within a few points, and the return paging
+    again). The episode's point ``learn_after`` is learnt and its value taken
+    as the new level (:meth:`~aiops.anomaly.detectors.fast.FastCombined.relevel`):
+    a lasting level step alerts once and resolves at the episode's point
+    ``learn_after + clear_points`` (122 under the stream's default policy),
+    whatever its size. ``learn_after = 0`` learns an episode from the point
+    it fires. Where it fails: a change of variance (not level) is learnt at
+    the detector's own rate after ``learn_after``, not at once; and a false
+    alarm holds learning back until it resolves.
 
 Attribution
     For the service-level series, each point attribute value's share (of the
