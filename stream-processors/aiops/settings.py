@@ -181,13 +181,16 @@ class Settings(BaseSettings):
         gt=0,
     )
     detect_alert_policy: dict[str, Any] = _field(
-        {"default": {"min_history": 300, "min_points": 2}},
+        {"default": {"min_history": 300, "min_points": 2, "clear_points": 2, "learn_after": 120}},
         'anomaly alert policy as JSON: {"default": {"threshold": 0.5, "clear_threshold": 0.3, "min_points": 1, '
         '"min_seconds": 0, "quiet_points": 10, "quiet_seconds": 0, "severity": "warning", "alert": null, '
-        '"min_history": 0}, "overrides": {"<metric glob>": {...}}}; fields left out keep these defaults; the '
-        "stream's own default waits for 300 scored points of a series (its detector's warm-up) before it may "
-        "alert, and fires once two points in a row are anomalous (one export's blip is often the host's, "
-        "not the service's); a policy you set replaces it; every metric is scored, and where alert is not set only the "
+        '"min_history": 0, "learn_after": 0, "clear_points": 1}, "overrides": {"<metric glob>": {...}}}; '
+        "fields left out keep these defaults; the stream's own default waits for 300 scored points of a series "
+        "(its detector's warm-up) before it may alert, fires once two points in a row are anomalous (one "
+        "export's blip is often the host's, not the service's), resolves once two in a row are back below the "
+        "clear threshold, and learns none of an episode's points until it has lasted 120 points, when its "
+        "value becomes the new level (a long incident keeps its alert; a lasting step resolves after 121 "
+        "points); a policy you set replaces it; every metric is scored, and where alert is not set only the "
         "request metrics (http.server.request.duration, http.server.duration, rpc.server.duration) raise alerts",
     )
 

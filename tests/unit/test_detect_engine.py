@@ -21,6 +21,7 @@ from aiops.anomaly.engine import (
     signals,
 )
 from aiops.schemas import alert_id
+from aiops.settings import Settings
 
 T0 = 1_800_000_000
 STEP = 10
@@ -500,3 +501,70 @@ def test_an_export_sent_again_while_its_group_is_open_is_scored_once():
         return out
 
     assert scores(again=True) == scores(again=False)
+
+
+def _stream_engine(**policy) -> DetectEngine:
+    """An engine under the stream's default alert policy (``Settings().detect_alert_policy``), with ``policy`` changes."""
+    default = Settings().detect_alert_policy
+    return DetectEngine(
+        policies=AlertPolicies.from_mapping({"default": {**default["default"], **policy}})
+    )
+
+
+def _service_events(alerts, signal: str) -> list[tuple[str, int]]:
+    """``(status, export)`` of the service-level alerts on ``signal``: firing at startsAt, resolved at endsAt."""
+    return [
+        (
+            a.status,
+            round(((a.endsAt if a.status == "resolved" else a.startsAt).timestamp() - T0) / STEP),
+        )
+        for a in alerts
+        if a.labels["signal"] == signal and "http_route" not in a.labels
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "signal"), [({"errors": 10}, "error_percent"), ({"slow": 3.0}, "mean")]
+)
+def test_a_long_incident_keeps_its_score_and_its_alert_until_it_ends(fault, signal):
+    """60 exports of 14% errors (or 3x latency on one route), then back: one episode, the incident's length.
+
+    Before: learning resumed at the full rate once the alert fired, so the
+    incident was learnt as the new normal; the alert resolved within a few
+    exports while the errors went on, and the return paged again.
+    """
+    rng = np.random.default_rng(7)
+    exports = [export(i, rng, **(fault if 350 <= i < 410 else {})) for i in range(470)]
+    scores, alerts = run(_stream_engine(), exports)
+    assert _service_events(alerts, signal) == [("firing", 350), ("resolved", 411)]
+    during = [
+        s.score
+        for s in scores
+        if s.signal == signal
+        and not s.attributes
+        and 351 <= (s.time_unix_nano / 1e9 - T0) / STEP < 410
+    ]
+    # every point stays above the clear threshold (0.3, so the alert stays open), most above 0.5
+    assert len(during) == 59 and min(during) >= 0.3 and float(np.median(during)) >= 0.5
+
+
+@pytest.mark.parametrize("size", [0.3, 3.0, 3e3, 3e6])
+def test_a_lasting_level_step_alerts_once_and_is_learnt_within_the_policys_bound(size):
+    """A step of ``size`` on a quiet gauge (noise 0.01) that never goes back: one episode, resolved at its point 122.
+
+    The bound is the stream's default policy: learnt after ``learn_after`` (120)
+    points, resolved after ``clear_points`` (2) more points below the clear
+    threshold, whatever the step's size.
+    """
+    policy = Settings().detect_alert_policy["default"]
+    engine = _stream_engine(alert=True)
+    rng = np.random.default_rng(1)
+    values = 10.0 + 0.01 * rng.standard_normal(950)
+    values[350:] += size
+    events = []
+    for i, value in enumerate(values.tolist()):
+        t = T0 + STEP * i
+        engine.add(gauge("queue.depth", value, t), now=t)
+        events += [(a.status, i) for a in engine.close(now=t, force=True).alerts]
+    bound = 350 + policy["learn_after"] + policy["clear_points"] - 1
+    assert events == [("firing", 351), ("resolved", bound)]

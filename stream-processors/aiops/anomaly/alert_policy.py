@@ -12,9 +12,10 @@ means a tail probability of 1e-5 on the series' own history, see
   (a short blip is ignored); a point below ``threshold`` resets the count, and
   so does one above it on the other side of the expected value (a dip then a
   catch-up, such as a stalled client's, is jitter, not a lasting change);
-- **hysteresis**: a firing episode resolves at the first point with
-  ``score < clear_threshold`` (lower than ``threshold``), so a score hovering
-  around the threshold does not flap;
+- **hysteresis**: a firing episode resolves once ``clear_points``
+  consecutive points (1 by default) scored below ``clear_threshold`` (lower
+  than ``threshold``), so a score hovering around the threshold does not
+  flap, nor does a noisy incident's one export that looks normal;
 - **quiet period**: after a resolve, no new episode fires during the next
   ``quiet_points`` points nor within ``quiet_seconds`` seconds (Merlion's alarm
   aggregation idea: the tail of one incident does not page twice). Points
@@ -85,8 +86,20 @@ class AlertPolicy:
     before it may fire: a detector's first few hundred points are its
     warm-up, and the confidence it shows there is not yet earned.
 
+    ``learn_after`` bounds how long the stream judges an episode against
+    the time before it: a track's detector learns none of an episode's
+    points (pending or firing) until the episode has lasted ``learn_after``
+    points, so a long incident keeps its score and its alert; that point's
+    value is then taken as the new level
+    (:meth:`~aiops.anomaly.detectors.fast.FastCombined.relevel`), so a
+    lasting level step alerts once and resolves at the episode's point
+    ``learn_after + clear_points``. 0 (the default here; the stream's
+    default policy sets 120) learns from the firing point on. Use it with
+    ``min_history``: an alert during the detector's warm-up would hold back
+    the learning the warm-up needs.
+
     >>> AlertPolicy()
-    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning', alert=None, min_history=0)
+    AlertPolicy(threshold=0.5, clear_threshold=0.3, min_points=1, min_seconds=0.0, quiet_points=10, quiet_seconds=0.0, severity='warning', alert=None, min_history=0, learn_after=0, clear_points=1)
     >>> AlertPolicy(threshold=0.3, clear_threshold=0.5)
     Traceback (most recent call last):
     ...
@@ -102,17 +115,32 @@ class AlertPolicy:
     severity: str = "warning"
     alert: bool | None = None
     min_history: int = 0
+    learn_after: int = 0
+    clear_points: int = 1
 
     def __post_init__(self) -> None:
         if not self.clear_threshold <= self.threshold:
             raise ValueError(
                 f"clear_threshold {self.clear_threshold} must not exceed threshold {self.threshold}"
             )
-        if self.min_points < 1:
-            raise ValueError(f"min_points must be at least 1, got {self.min_points}")
-        if min(self.min_seconds, self.quiet_seconds, self.quiet_points, self.min_history) < 0:
+        if min(self.min_points, self.clear_points) < 1:
             raise ValueError(
-                "min_seconds, quiet_points, quiet_seconds and min_history must not be negative"
+                f"min_points and clear_points must be at least 1, got {self.min_points} "
+                f"and {self.clear_points}"
+            )
+        if (
+            min(
+                self.min_seconds,
+                self.quiet_seconds,
+                self.quiet_points,
+                self.min_history,
+                self.learn_after,
+            )
+            < 0
+        ):
+            raise ValueError(
+                "min_seconds, quiet_points, quiet_seconds, min_history and learn_after "
+                "must not be negative"
             )
         if not self.severity:
             raise ValueError("severity must not be empty")
@@ -232,6 +260,7 @@ class AnomalyAlerter:
         self.firing = False
         self._n = 0
         self._run = 0  # consecutive points above threshold (while not firing)
+        self._clear = 0  # consecutive points below clear_threshold (while firing)
         self._since = math.nan
         self._above: bool | None = None  # the run's side of the expected value, when known
         self._last_resolved: tuple[int, float] | None = None
@@ -258,6 +287,16 @@ class AnomalyAlerter:
         """
         return not self.firing and self._run > 0
 
+    @property
+    def episode_points(self) -> int:
+        """Points of the current episode so far (pending or firing; 0 outside one).
+
+        >>> alerter = AnomalyAlerter(AlertPolicy(min_points=2))
+        >>> [(alerter.update(float(t), s), alerter.episode_points)[1] for t, s in enumerate([0.9, 0.8, 0.4, 0.1])]
+        [1, 2, 3, 0]
+        """
+        return self._run
+
     def to_state(self) -> dict[str, Any]:
         """The machine's state as strict JSON data (no NaN); the policy is not part of it: it comes from the settings.
 
@@ -271,6 +310,7 @@ class AnomalyAlerter:
             "firing": self.firing,
             "n": self._n,
             "run": self._run,
+            "clear": self._clear,
             "since": None if math.isnan(self._since) else self._since,
             "above": self._above,
             "last_resolved": self._last_resolved,
@@ -288,6 +328,7 @@ class AnomalyAlerter:
             int(state["n"]),
             int(state["run"]),
         )
+        alerter._clear = int(state.get("clear", 0))
         alerter._since = math.nan if state["since"] is None else float(state["since"])
         alerter._above = state.get("above")
         alerter._last_resolved = tuple(state["last_resolved"]) if state["last_resolved"] else None
@@ -374,10 +415,11 @@ class AnomalyAlerter:
         if self.firing:
             self._run += 1
             self._note_peak(timestamp, score, actual, expected)
-            if score < policy.clear_threshold:
-                self._run -= 1
+            self._clear = self._clear + 1 if score < policy.clear_threshold else 0
+            if self._clear >= policy.clear_points:
+                self._run -= self._clear
                 event = self._transition("resolved", timestamp)
-                self.firing, self._run, self._peak = False, 0, None
+                self.firing, self._run, self._peak, self._clear = False, 0, None, 0
                 self._last_resolved = (self._n, timestamp)
                 return event
             return None

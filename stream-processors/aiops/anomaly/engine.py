@@ -30,13 +30,21 @@ Time groups
 
 Learning
     Each point is scored from its track's earlier points, then learnt, except
-    a point that leaves its track's alert state *pending* (above threshold,
-    counting towards ``min_points``, not firing yet): its learning is taken
-    back (the bank's ``hold``). A one-point blip so never teaches the
-    detector, and a step is still scored against the time before it until it
-    has held for ``min_points`` points; once an episode fires, its points are
-    learnt again, so a lasting new level is learnt within a bounded number of
-    points.
+    a point of an episode (*pending*: above threshold, counting towards
+    ``min_points``; or *firing*) younger than its policy's ``learn_after``
+    points: its learning is taken back (the bank's ``hold``). A one-point
+    blip so never teaches the detector, and a long incident keeps scoring
+    against the time before it, so its alert stays open for its whole length
+    and resolves when the series returns (instead of the incident being
+    learnt as the new normal within a few points, and the return paging
+    again). The episode's point ``learn_after`` is learnt and its value taken
+    as the new level (:meth:`~aiops.anomaly.detectors.fast.FastCombined.relevel`):
+    a lasting level step alerts once and resolves at the episode's point
+    ``learn_after + clear_points`` (122 under the stream's default policy),
+    whatever its size. ``learn_after = 0`` learns an episode from the point
+    it fires. Where it fails: a change of variance (not level) is learnt at
+    the detector's own rate after ``learn_after``, not at once; and a false
+    alarm holds learning back until it resolves.
 
 Attribution
     For the service-level series, each point attribute value's share (of the
@@ -812,11 +820,13 @@ class DetectEngine:
         live_times = (time_ns[live_index] / 1e9).tolist()
         value_list = live_values.tolist()
         transitions: dict[int, Transition] = {}
+        relevel: list[int] = []
 
         def hold(positions, scores, forecasts, sigmas) -> list[int]:
-            """Run the alert logic of one round of scored points, in order; those left pending are not learnt.
+            """Run the alert logic of one round of scored points, in order; those of an episode younger than ``learn_after`` are not learnt.
 
             ``positions`` index the live points; so do the positions returned.
+            An episode's point at ``learn_after`` is learnt and noted for :meth:`FastCombined.relevel`.
             """
             back = []
             for p, (j, score) in enumerate(zip(positions.tolist(), scores.tolist())):
@@ -834,13 +844,20 @@ class DetectEngine:
                 )
                 if transition is not None:
                     transitions[j] = transition
-                if alerter.pending:
+                episode, learn_after = alerter.episode_points, alerter.policy.learn_after
+                if alerter.pending or (alerter.firing and episode < learn_after):
                     back.append(j)
+                elif alerter.firing and episode == learn_after:
+                    relevel.append(j)
             closed.withheld += len(back)
             return back
 
         seasons = [tracks[name].season for name in live_names]
         slots, result = self._score_by_bank(live_names, seasons, live_values, live_times, hold)
+        for j in relevel:
+            if slots[j] >= 0:
+                bank = self.banks[seasons[j] or self._base_key]
+                bank.relevel(slots[j : j + 1], live_values[j : j + 1])
         if self.finder is not None:
             self._find_seasons(live_names, seasons, slots, live_times, live_values)
         scored_tracks: list[_Track] = []

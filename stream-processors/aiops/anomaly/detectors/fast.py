@@ -501,6 +501,34 @@ class FastCombined:
             raise ValueError("a bank without a season has no phase")
         self._state["phase"][slots] = np.asarray(phase, dtype=np.int64) % self._m
 
+    def relevel(self, slots: np.ndarray, y: np.ndarray) -> None:
+        """Take ``y``, the value each of ``slots`` learnt last, as its series' level from now on.
+
+        For a caller that knows a step is lasting (the stream, once an alert
+        episode has held for its policy's ``learn_after`` points): the
+        forecaster's level jumps to the value (less its seasonal term, the
+        one at the phase just learnt) instead of creeping up on it at
+        ``alpha * clip_sigmas`` sigmas a point, as the reference's
+        ``relevel_after`` does after a run of clipped values. Slots whose
+        forecaster is not initialised yet, and missing values, are left alone.
+
+        >>> bank = FastCombined(hst=False, warmup=5)
+        >>> for _ in range(50):
+        ...     _ = bank.score_learn(["a"], [10.0 + 0.1 * (_ % 2)])
+        >>> _ = bank.score_learn(["a"], [50.0])
+        >>> bank.relevel(bank.slots(["a"]), np.array([50.0]))
+        >>> round(float(bank.score_learn(["a"], [50.0]).forecasts[0]), 1)
+        50.0
+        """
+        slots = np.asarray(slots, dtype=np.int64)
+        y = np.asarray(y, dtype=np.float64)
+        st = self._state
+        take = (st["hw_count"][slots] >= self._k) & ~np.isnan(y)
+        slots, y = slots[take], y[take]
+        season = st["season"][slots, (st["phase"][slots] - 1) % self._m] if self._m else 0.0
+        st["level"][slots] = y - season
+        st["hw_run"][slots] = 0
+
     def seed_season(
         self,
         slot: int,
