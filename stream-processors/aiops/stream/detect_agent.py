@@ -234,8 +234,11 @@ def register_detect_agent(
         replayed.add(partition)
         saved = table.get(_OFFSET + str(partition))
         start = 0 if saved is None else saved + 1
-        if start >= first_offset:
-            return
+        if start < first_offset:
+            await replay(partition, start, first_offset, "since the checkpoint")
+
+    async def replay(partition: int, start: int, end: int, why: str) -> None:
+        """Feed the engine the points records of ``partition`` at offsets ``start`` to ``end - 1``, read again."""
         records = await asyncio.get_running_loop().run_in_executor(
             None,
             functools.partial(
@@ -244,17 +247,18 @@ def register_detect_agent(
                 settings.topic_points,
                 partition,
                 start,
-                first_offset,
+                end,
                 group_id=f"{settings.faust_app_id}-detect-replay",
             ),
         )
         log.info(
-            "replaying %d records of %s[%d] since the checkpoint (offsets %d to %d)",
+            "replaying %d records of %s[%d] %s (offsets %d to %d)",
             len(records),
             settings.topic_points,
             partition,
+            why,
             start,
-            first_offset - 1,
+            end - 1,
         )
         now = time.time()
         added: set[str] = set()
@@ -344,9 +348,16 @@ def register_detect_agent(
                 outcomes: Counter[PointOutcome] = Counter()
                 for event in batch:
                     partition = event.message.partition
+                    offset = event.message.offset
                     if partition not in replayed:
-                        await replay_gap(partition, event.message.offset)
-                    processed[partition] = max(processed.get(partition, -1), event.message.offset)
+                        await replay_gap(partition, offset)
+                    elif offset > processed.get(partition, offset) + 1:
+                        # the points topic has no gaps of its own: the consumer skipped these
+                        # (Faust drops events it fetched before a rebalance or recovery)
+                        await replay(
+                            partition, processed[partition] + 1, offset, "the consumer skipped"
+                        )
+                    processed[partition] = max(processed.get(partition, -1), offset)
                     record = await admit(event)
                     if record is None:
                         outcomes[PointOutcome.UNSCORABLE] += 1
