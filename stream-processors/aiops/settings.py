@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     )
     faust_web_port: int = _field(6066, "Faust web server port; serves /metrics for Prometheus")
     faust_store: str = _field("memory://", "Faust table store URL")
+    worker_processes: int = _field(
+        1,
+        "workers `aiops worker` (and so the local stack) runs in the consumer group, one process "
+        "and one core each: the i-th (from 0) on faust_web_port + i, its state in "
+        "<stack_dir>/worker-i (from the second on); Prometheus scrapes them all",
+        ge=1,
+    )
     faust_event_metrics: bool = _field(
         False,
         "also serve Faust's own per-event faust_* metrics (event and send latencies, table reads "

@@ -61,12 +61,14 @@ def worker_settings_in(kafka_bootstrap, free_port) -> Callable[..., Settings]:
     def make(stack_dir: Path, **overrides) -> Settings:
         run = uuid.uuid4().hex[:8]
         settings = Settings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            stack_dir=stack_dir,
-            faust_app_id=f"aiops-test-{run}",
-            faust_web_port=free_port(),
-            **{f"topic_{name}": f"{name}.{run}" for name in WORKER_TOPICS},
-            **overrides,
+            **{
+                "kafka_bootstrap_servers": kafka_bootstrap,
+                "stack_dir": stack_dir,
+                "faust_app_id": f"aiops-test-{run}",
+                "faust_web_port": overrides.get("faust_web_port") or free_port(),
+                **{f"topic_{name}": f"{name}.{run}" for name in WORKER_TOPICS},
+                **overrides,
+            }
         )
         create_topics(settings, extra=state_topics(settings))
         return settings

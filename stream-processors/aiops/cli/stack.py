@@ -113,11 +113,31 @@ def worker_command(
         help="run the worker as a child process and start it again whenever it exits non-zero "
         "(it does when it is not alive; the local stack's restart policy)",
     ),
+    processes: int | None = typer.Option(
+        None,
+        "--processes",
+        min=1,
+        help="run this many workers in the consumer group, one process each (a worker uses one "
+        "core): the first on AIOPS_FAUST_WEB_PORT and AIOPS_STACK_DIR, the i-th on that port "
+        "+ i with its state in <stack dir>/worker-i [default: AIOPS_WORKER_PROCESSES, 1]",
+    ),
 ) -> None:
     """Run the stream processors (the Faust worker) in the foreground."""
-    if restart:
-        import sys
+    import sys
 
+    settings = Settings()
+    processes = processes or settings.worker_processes
+    if processes > 1:
+        from aiops.stack.restart import run_processes
+
+        command = [sys.executable, "-m", "aiops", "worker", "--loglevel", loglevel]
+        command += ["--restart"] if restart else []
+        raise typer.Exit(
+            run_processes(
+                [(command, worker_environment(settings, index)) for index in range(processes)]
+            )
+        )
+    if restart:
         from aiops.stack.restart import run_restarting
 
         raise typer.Exit(
@@ -125,4 +145,22 @@ def worker_command(
         )
     from aiops.stream.worker import run_worker
 
-    run_worker(Settings(), loglevel=loglevel)
+    run_worker(settings, loglevel=loglevel)
+
+
+def worker_environment(settings: Settings, index: int) -> dict[str, str]:
+    """What the ``index``-th of several workers changes: one process, its web port and state folder.
+
+    >>> from pathlib import Path
+    >>> worker_environment(Settings(faust_web_port=6066, stack_dir=Path("/s")), 2)
+    {'AIOPS_WORKER_PROCESSES': '1', 'AIOPS_FAUST_WEB_PORT': '6068', 'AIOPS_STACK_DIR': '/s/worker-2'}
+    >>> worker_environment(Settings(), 0)
+    {'AIOPS_WORKER_PROCESSES': '1'}
+    """
+    if index == 0:
+        return {"AIOPS_WORKER_PROCESSES": "1"}
+    return {
+        "AIOPS_WORKER_PROCESSES": "1",
+        "AIOPS_FAUST_WEB_PORT": str(settings.faust_web_port + index),
+        "AIOPS_STACK_DIR": str(settings.stack_dir / f"worker-{index}"),
+    }

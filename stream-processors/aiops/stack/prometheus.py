@@ -76,15 +76,21 @@ def scrape_targets(settings: Settings) -> dict[str, list[dict]]:
 
     >>> scrape_targets(Settings(faust_web_port=6066))["aiops-stream-processors"]
     [{'targets': ['127.0.0.1:6066']}]
+    >>> scrape_targets(Settings(faust_web_port=6066, worker_processes=2))["aiops-stream-processors"]
+    [{'targets': ['127.0.0.1:6066', '127.0.0.1:6067']}]
     """
+    workers = range(settings.faust_web_port, settings.faust_web_port + settings.worker_processes)
     ports = {
-        "otel-collector": settings.collector_prometheus_port,
-        "otel-collector-self": settings.collector_telemetry_port,
-        "aiops-stream-processors": settings.faust_web_port,
-        "prometheus": settings.prometheus_port,
-        "alertmanager": settings.alertmanager_port,
+        "otel-collector": [settings.collector_prometheus_port],
+        "otel-collector-self": [settings.collector_telemetry_port],
+        "aiops-stream-processors": list(workers),
+        "prometheus": [settings.prometheus_port],
+        "alertmanager": [settings.alertmanager_port],
     }
-    return {job: [{"targets": [f"127.0.0.1:{port}"]}] for job, port in ports.items()}
+    return {
+        job: [{"targets": [f"127.0.0.1:{port}" for port in job_ports]}]
+        for job, job_ports in ports.items()
+    }
 
 
 def rules_text(settings: Settings) -> str:

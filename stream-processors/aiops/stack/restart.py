@@ -18,9 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["run_restarting"]
+__all__ = ["run_processes", "run_restarting"]
 
 STEADY_RUN_S = 60.0
 """A child that ran this long before exiting counts as having worked: the backoff starts over."""
@@ -66,3 +66,24 @@ def run_restarting(
         if stopping.wait(delay):
             return code
         delay = min(delay * 2, max_backoff_s)
+
+
+def run_processes(commands: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> int:
+    """Run every ``(command, extra environment)`` at once until all exit; the first non-zero status, or 0.
+
+    SIGTERM and SIGINT are passed on to each child still running. Install
+    from the main thread: it takes over both signals.
+    """
+    children = [
+        subprocess.Popen(list(command), env={**os.environ, **env}) for command, env in commands
+    ]
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = [child.wait() for child in children]
+    return next((code for code in codes if code), 0)

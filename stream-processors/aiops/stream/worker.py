@@ -31,5 +31,8 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """
     check_connection(settings)
     gc.set_threshold(*GC_THRESHOLDS)
+    (settings.stack_dir / "faust").mkdir(
+        parents=True, exist_ok=True
+    )  # Faust makes only the last level
     app = build_app(settings)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
