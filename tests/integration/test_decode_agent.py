@@ -27,17 +27,27 @@ SECOND = 1_000_000_000
 
 
 def counter_payload(value: int, t: int) -> bytes:
-    point = pb.NumberDataPoint(
-        attributes=[KeyValue(key="http.route", value=AnyValue(string_value="/a"))],
-        start_time_unix_nano=START,
-        time_unix_nano=t,
-        as_int=value,
-    )
+    """Resource ``svc``'s counter ``requests{http.route="/a"}`` at ``value``."""
+    return counters_payload([({"http.route": "/a"}, value)], t)
+
+
+def counters_payload(points: list[tuple[dict[str, str], int]], t: int) -> bytes:
+    """One payload of resource ``svc``: a cumulative counter ``requests`` point per (attributes, value) at ``t``."""
     metric = pb.Metric(
         name="requests",
         unit="1",
         sum=pb.Sum(
-            data_points=[point],
+            data_points=[
+                pb.NumberDataPoint(
+                    attributes=[
+                        KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in labels.items()
+                    ],
+                    start_time_unix_nano=START,
+                    time_unix_nano=t,
+                    as_int=value,
+                )
+                for labels, value in points
+            ],
             is_monotonic=True,
             aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
         ),
@@ -133,36 +143,6 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
     assert port_is_free(settings.faust_web_port)
 
 
-def many_counters_payload(first: int, count: int, t: int, step: int) -> bytes:
-    """One payload of resource ``svc``: counters ``first`` to ``first + count - 1`` at ``t``, series i at i * step."""
-    points = [
-        pb.NumberDataPoint(
-            attributes=[KeyValue(key="stream", value=AnyValue(string_value=f"s{i:05d}"))],
-            start_time_unix_nano=START,
-            time_unix_nano=t,
-            as_int=i * step,
-        )
-        for i in range(first, first + count)
-    ]
-    metric = pb.Metric(
-        name="requests",
-        unit="1",
-        sum=pb.Sum(
-            data_points=points,
-            is_monotonic=True,
-            aggregation_temporality=pb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE,
-        ),
-    )
-    resource = Resource(
-        attributes=[KeyValue(key="service.name", value=AnyValue(string_value="svc"))]
-    )
-    return pb.MetricsData(
-        resource_metrics=[
-            pb.ResourceMetrics(resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])
-        ]
-    ).SerializeToString()
-
-
 def test_a_resource_whose_state_passes_the_record_limit_is_saved_in_parts_and_restored_whole(
     worker_settings,
 ):
@@ -172,7 +152,9 @@ def test_a_resource_whose_state_passes_the_record_limit_is_saved_in_parts_and_re
 
     def export(t: int, step: int) -> list[bytes]:
         return [
-            many_counters_payload(first, per_payload, t, step)
+            counters_payload(
+                [({"stream": f"s{i:05d}"}, i * step) for i in range(first, first + per_payload)], t
+            )
             for first in range(0, streams, per_payload)
         ]
 
