@@ -43,6 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from aiops.anomaly.detectors.seasonality import WALL_CLOCK_PERIODS, wall_clock_period
+from aiops.anomaly.rows import grown_rows, reset_rows
 
 __all__ = ["SeasonFinder"]
 
@@ -91,15 +92,7 @@ class SeasonFinder:
         }
 
     def _grow(self, capacity: int) -> None:
-        old = self._state
-        size = len(old["t0"]) if old else 0
-        state = {}
-        for name, (dtype, shape, initial) in self._fields().items():
-            array = np.full((capacity, *shape), initial, dtype=dtype)
-            if old:
-                array[:size] = old[name]
-            state[name] = array
-        self._state = state
+        self._state = grown_rows(self._state, self._fields(), capacity)
 
     def ensure(self, capacity: int) -> None:
         """Make rows ``0 .. capacity - 1`` exist (fresh)."""
@@ -110,8 +103,7 @@ class SeasonFinder:
         """Forget the history of ``rows`` (their track left, or its season was found)."""
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[(rows >= 0) & (rows < len(self._state["t0"]))]
-        for name, (_dtype, _shape, initial) in self._fields().items():
-            self._state[name][rows] = initial
+        reset_rows(self._state, self._fields(), rows)
 
     @property
     def bytes_per_track(self) -> int:

@@ -78,6 +78,7 @@ from aiops.anomaly.detectors.combined import ELEVATED_LOG_P, HST_MIN_STD, Combin
 from aiops.anomaly.detectors.holt_winters import HoltWintersDetector
 from aiops.anomaly.detectors.scaling import RESOLUTION_SCALE, CausalScaler
 from aiops.anomaly.detectors.values import MAX_ABS, clean
+from aiops.anomaly.rows import grown_rows, reset_rows
 
 __all__ = ["TOLERANCE", "FastCombined", "FastDetector", "StepResult"]
 
@@ -335,19 +336,10 @@ class FastCombined:
         return fields
 
     def _grow(self, capacity: int) -> None:
-        old = self._state
-        size = len(old["level"]) if old else 0
-        state = {}
-        for name, (dtype, shape, initial) in self._fields().items():
-            array = np.full((capacity, *shape), initial, dtype=dtype)
-            if old:
-                array[:size] = old[name]
-            state[name] = array
-        self._state = state
+        self._state = grown_rows(self._state, self._fields(), capacity)
 
     def _reset(self, slots: np.ndarray | list[int]) -> None:
-        for name, (_dtype, _shape, initial) in self._fields().items():
-            self._state[name][slots] = initial
+        reset_rows(self._state, self._fields(), slots)
 
     @property
     def capacity(self) -> int:
