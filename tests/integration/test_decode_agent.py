@@ -1,6 +1,9 @@
 """The decode agent on a real Kafka broker: points out, dead letters with reasons, state across restarts."""
 
 import base64
+import os
+import signal
+import time
 import uuid
 
 import httpx
@@ -141,6 +144,28 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
     finally:
         worker.stop()
     assert port_is_free(settings.faust_web_port)
+
+
+def test_a_worker_killed_mid_stream_resumes_without_sending_a_point_twice(settings):
+    """SIGKILL after two payloads: Faust may not have committed their offsets, so the restarted worker reads
+    them again; the delta state written with each payload makes them stale, so they send nothing, and the
+    next payload's delta is against the last value decoded."""
+    worker = ManagedProcess(worker_component(settings), settings)
+    worker.start()
+    try:
+        send(settings, counter_payload(5, START + SECOND), counter_payload(8, START + 2 * SECOND))
+        read(settings, settings.topic_points, 2)
+        os.killpg(worker.pid, signal.SIGKILL)
+        while worker.pid is not None or not port_is_free(settings.faust_web_port):
+            time.sleep(0.1)
+        worker.start()
+        send(settings, counter_payload(12, START + 3 * SECOND))
+        values = [p["value"] for p in read(settings, settings.topic_points, 3)]
+    finally:
+        worker.stop()
+    assert values == [5.0, 3.0, 4.0], (
+        "no point sent twice, none lost, deltas against the last value"
+    )
 
 
 def test_a_resource_whose_state_passes_the_record_limit_is_saved_in_parts_and_restored_whole(
