@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from aiops.anomaly.engine import DetectEngine, gauge
+from aiops.anomaly.season_finder import SeasonFinder
 
 T0 = 1_800_000_000
 DAY = 86_400
@@ -105,3 +106,20 @@ def test_a_season_override_puts_every_track_in_one_bank_and_looks_for_none():
     run(engine, 0.1)
     assert engine.finder is None and list(engine.banks) == [(0.0, 12)]
     assert all(t.season is None for t in engine.tracks.values())
+
+
+def test_a_short_history_allocates_few_buckets_and_survives_a_checkpoint_into_a_wider_finder():
+    short, long_ = SeasonFinder(), SeasonFinder()
+    for i in range(30):  # half an hour at 60 s: a handful of buckets
+        t = T0 + 60.0 * i
+        short.observe(np.array([0, 1]), np.array([t, t]), np.array([float(i), 2.0 * i]))
+    for i in range(3 * DAY // 60):  # three days: the full history, compacted
+        t = T0 + 60.0 * i
+        long_.observe(np.array([0]), np.array([t]), np.array([math.sin(2 * math.pi * t / DAY)]))
+    assert short.nbytes < long_.nbytes / 8, "an hour of history must not cost a full history"
+    restored = SeasonFinder()
+    restored.import_rows([5, 6], short.export_rows([0, 1]))
+    assert restored.nbytes < long_.nbytes / 8, "a short history restored stays small"
+    restored.import_rows([7], long_.export_rows([0]))
+    assert restored.export_rows([5, 6]) == short.export_rows([0, 1])
+    assert restored.export_rows([7]) == long_.export_rows([0])

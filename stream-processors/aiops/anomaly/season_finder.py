@@ -5,7 +5,10 @@ The detect engine's tracks arrive at their own intervals (10 s, 1 min,
 track warms up, :class:`SeasonFinder` keeps a downsampled history of it
 (``buckets`` time buckets whose width doubles when they are full, so the
 memory per track is fixed however long the warm-up) and the last few
-intervals between its points. When the history spans ``checks[i]`` seconds
+intervals between its points. The bucket columns are allocated as the
+histories need them (from :data:`_FIRST_COLUMNS`, doubling up to
+``buckets``), so tracks that have seen an hour cost a few hundred bytes,
+not the full history's 16 kB. When the history spans ``checks[i]`` seconds
 it looks for the wall-clock cycles that fit twice
 (:func:`~aiops.anomaly.detectors.seasonality.wall_clock_period`): at the
 first check hourly and daily, at the last one weekly too. The season in
@@ -50,6 +53,11 @@ __all__ = ["SeasonFinder"]
 _STEPS = 32
 """Intervals kept per track (a ring): their median is the track's interval."""
 
+_FIRST_COLUMNS = 64
+"""Bucket columns allocated at first (an hour at the first width); doubled as a history reaches them."""
+
+_BUCKET_FIELDS = ("sums", "counts")
+
 
 class SeasonFinder:
     """Downsampled warm-up histories of many tracks, and the wall-clock season each one has.
@@ -74,6 +82,7 @@ class SeasonFinder:
         self.checks = tuple(sorted(checks))
         self.periods = tuple(periods)
         self.max_season = max_season
+        self._columns = min(_FIRST_COLUMNS, buckets)
         self._state: dict[str, np.ndarray] = {}
         self._grow(16)
 
@@ -83,8 +92,8 @@ class SeasonFinder:
             "t0": (f8, (), math.nan),  # start of the first bucket
             "y0": (f8, (), math.nan),  # the first value: buckets sum values minus it, in float32
             "width": (f8, (), self.width_s),
-            "sums": (f4, (self.buckets,), 0.0),
-            "counts": (f4, (self.buckets,), 0.0),
+            "sums": (f4, (self._columns,), 0.0),
+            "counts": (f4, (self._columns,), 0.0),
             "last_t": (f8, (), math.nan),
             "steps": (f4, (_STEPS,), math.nan),
             "n_steps": (i8, (), 0),
@@ -93,6 +102,21 @@ class SeasonFinder:
 
     def _grow(self, capacity: int) -> None:
         self._state = grown_rows(self._state, self._fields(), capacity)
+
+    def _widen(self, needed: int) -> None:
+        """Allocate bucket columns up to ``needed`` (a power of two, at most ``buckets``), the old ones kept."""
+        columns = self._columns
+        while columns < min(needed, self.buckets):
+            columns *= 2
+        columns = min(columns, self.buckets)
+        if columns == self._columns:
+            return
+        for name in _BUCKET_FIELDS:
+            old = self._state[name]
+            wide = np.zeros((len(old), columns), dtype=old.dtype)
+            wide[:, : self._columns] = old
+            self._state[name] = wide
+        self._columns = columns
 
     def ensure(self, capacity: int) -> None:
         """Make rows ``0 .. capacity - 1`` exist (fresh)."""
@@ -107,8 +131,11 @@ class SeasonFinder:
 
     @property
     def bytes_per_track(self) -> int:
-        """Bytes of history per warming track."""
-        return sum(a.nbytes // len(a) for a in self._state.values())
+        """Bytes of history per warming track when every bucket is in use (the checkpoint's row size)."""
+        return sum(
+            a.itemsize * self.buckets if name in _BUCKET_FIELDS else a.nbytes // len(a)
+            for name, a in self._state.items()
+        )
 
     @property
     def nbytes(self) -> int:
@@ -151,6 +178,8 @@ class SeasonFinder:
             st["t0"][new_rows], st["y0"][new_rows] = t[fresh[first_of]], y[fresh[first_of]]
         index = np.floor((t - st["t0"][rows]) / st["width"][rows])
         keep = ok & (index >= 0)
+        if keep.any():
+            self._widen(int(index[keep].max()) + 1)
         full = np.unique(rows[keep & (index >= self.buckets)])
         for row in full.tolist():
             self._compact(row, float(t[rows == row].max()))
@@ -242,9 +271,11 @@ class SeasonFinder:
         return level, float(slope * self.interval(row)), terms
 
     def export_rows(self, rows: Sequence[int]) -> str:
-        """The histories of ``rows`` as one string (zlib-compressed raw rows, base64): no pickle."""
+        """The histories of ``rows`` as one string (zlib-compressed raw rows of all ``buckets``, base64): no pickle."""
         index = np.asarray(rows, dtype=np.int64)
-        body = b"".join(array[index].tobytes() for array in self._state.values())
+        body = b"".join(
+            self._full_width(name, array[index]).tobytes() for name, array in self._state.items()
+        )
         return base64.b64encode(zlib.compress(body, 1)).decode()
 
     def import_rows(self, rows: Sequence[int], data: str) -> None:
@@ -260,9 +291,20 @@ class SeasonFinder:
             return
         self.ensure(int(index.max()) + 1)
         offset = 0
-        for array in self._state.values():
-            size = array[0].nbytes * len(index)
-            array[index] = np.frombuffer(
-                body, dtype=array.dtype, count=size // array.itemsize, offset=offset
-            ).reshape((len(index), *array.shape[1:]))
-            offset += size
+        for name, array in self._state.items():
+            shape = (self.buckets,) if name in _BUCKET_FIELDS else array.shape[1:]
+            count = len(index) * math.prod(shape)
+            values = np.frombuffer(body, dtype=array.dtype, count=count, offset=offset)
+            values = values.reshape((len(index), *shape))
+            offset += values.nbytes
+            if name in _BUCKET_FIELDS:
+                used = np.flatnonzero(values.any(axis=0))
+                self._widen(int(used[-1]) + 1 if len(used) else 0)
+                values = values[:, : self._columns]
+            self._state[name][index] = values
+
+    def _full_width(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """``rows`` of a field, bucket fields padded with empty buckets to ``buckets`` columns."""
+        if name not in _BUCKET_FIELDS or self._columns == self.buckets:
+            return rows
+        return np.pad(rows, ((0, 0), (0, self.buckets - self._columns)))
