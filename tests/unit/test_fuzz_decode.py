@@ -21,6 +21,7 @@ import random
 import time
 from collections import Counter
 
+import numpy as np
 import orjson
 
 from aiops.bench.synthetic import synthetic_exports
@@ -29,7 +30,7 @@ from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
-from aiops.decode.points_check import BadPointsRecord, check_points
+from aiops.decode.points_check import BadPointsRecord, check_points, checked_as_sent
 from aiops.decode.points_v2 import decode, encode
 from aiops.decode.rejections import bounded_payload, summary
 from aiops.schemas import PointsV2
@@ -43,6 +44,34 @@ MAX_BYTES = Settings().max_record_bytes
 LIMITS = Limits(NOW, Settings().decode_max_future_s, Settings().decode_max_past_s, MAX_BYTES)
 
 
+def _unlike(sent, read) -> str | None:
+    """How the record the decoder kept (``checked_as_sent``) differs from the one read back from its bytes."""
+    if read.problems:
+        return f"the check refuses points the decoder sent: {read.refused}"
+    mine, theirs = sent.record, read.record
+    if mine.keys() != theirs.keys() or mine["points"].keys() != theirs["points"].keys():
+        return f"fields {sorted(mine)} / {sorted(mine['points'])} against {sorted(theirs)} / {sorted(theirs['points'])}"
+    for name, column in theirs["points"].items():
+        other = mine["points"][name]
+        if other.dtype != column.dtype or not np.array_equal(
+            other, column, equal_nan=column.dtype.kind == "f"
+        ):
+            return f"column {name}: {other.dtype} {other[:5]} against {column.dtype} {column[:5]}"
+    for field in ("schema", "resource", "series", "bounds"):
+        if _typed(mine[field]) != _typed(theirs[field]):
+            return f"{field}: {str(mine[field])[:200]} against {str(theirs[field])[:200]}"
+    return None
+
+
+def _typed(value):
+    """``value`` with the type of every scalar beside it, so 1 and 1.0 and True differ."""
+    if isinstance(value, dict):
+        return {key: _typed(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
 class Process:
     """One decode process: state carried across every input it is given."""
 
@@ -54,6 +83,8 @@ class Process:
         self.uncaught: list[str] = []
         self.problems: Counter = Counter()
         self.largest = 0
+        self.unlike_sent: list[str] = []
+        self.read_back = 0
 
     def feed(self, payload: bytes) -> str:
         """Decode one payload; returns ``malformed``, ``refused`` (some points) or ``decoded``."""
@@ -74,6 +105,11 @@ class Process:
         for out in result.records:
             self.largest = max(self.largest, len(out.value))
             self.records.append(out.value)
+            sent = checked_as_sent(out.record)
+            unlike = sent and _unlike(sent, check_points(out.value))
+            if unlike:
+                self.unlike_sent.append(unlike)
+            self.read_back += sent is None
             for sid, row in _rows(out.value):
                 self.rows.setdefault(sid, []).append(row)
         if result.problems:
@@ -273,6 +309,9 @@ def test_fuzz_decode_and_points_check():
     )
 
     assert fuzzed.uncaught == []
+    assert fuzzed.unlike_sent == [], (
+        "the detect agent's in-process copy must be what it would read back"
+    )
     assert poisoned == 0
     assert fuzzed.largest <= MAX_BYTES
     assert parts > 2 * classes["many_points"]["decoded"] > 0, (

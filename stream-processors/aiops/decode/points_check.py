@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -56,7 +56,14 @@ from aiops.decode.points_v2 import columns as typed_columns
 from aiops.schemas.points import PointV1
 from aiops.schemas.points_v2 import EXPONENTIAL_COLUMNS
 
-__all__ = ["POINT_REASONS", "BadPointsRecord", "CheckedPoints", "PointsProblem", "check_points"]
+__all__ = [
+    "POINT_REASONS",
+    "BadPointsRecord",
+    "CheckedPoints",
+    "PointsProblem",
+    "check_points",
+    "checked_as_sent",
+]
 
 POINT_REASONS: dict[str, str] = {
     "unknown_series": "its series id has no valid entry in the record's series dictionary",
@@ -205,6 +212,41 @@ def check_points(data: bytes | Mapping) -> CheckedPoints:
             "points": typed_columns({"points": out}),
         },
         problems,
+    )
+
+
+def checked_as_sent(record: Mapping) -> CheckedPoints | None:
+    """What ``check_points(encode(record))`` gives for a record the decoder made, without the JSON round trip.
+
+    The decoder sends only points the check accepts (``tests/unit/test_fuzz_decode.py``
+    holds it to that, record by record), so nothing is refused; the series lists
+    and dicts are the record's own (read-only), the columns typed as the check
+    types them. ``None`` when a label value would not come back from JSON as it
+    is (the text of a list or of bytes, a NaN): such a record is read from its bytes.
+    """
+    series = record["series"]
+    if not (
+        _plain(record["resource"].values())
+        and _plain(chain.from_iterable(map(dict.values, series["attributes"])))
+    ):
+        return None
+    return CheckedPoints(
+        {
+            "schema": SCHEMA,
+            "resource": record["resource"],
+            "series": {name: series[name] for name in _SERIES},
+            "bounds": [[float(b) for b in row] for row in record["bounds"]],
+            "points": typed_columns(record),
+        }
+    )
+
+
+def _plain(values: Iterable) -> bool:
+    """Whether every value is a str, bool, int or finite float (what JSON gives back unchanged)."""
+    values = list(values)
+    types = set(map(type, values))
+    return types <= _SCALARS and (
+        float not in types or all(math.isfinite(v) for v in values if type(v) is float)
     )
 
 

@@ -27,6 +27,7 @@ from aiops.stream.fetch import fetch_transport
 from aiops.stream.liveness import watch_liveness
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.monitor import monitor_for
+from aiops.stream.sent_points import SentPoints
 from aiops.stream.sli_agent import register_sli_agent
 
 __all__ = ["build_app"]
@@ -68,9 +69,10 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
     # no record stops a partition: unreadable batches and events that break an agent go to the dead letters
     deadletters = DeadLetters(app, settings, metrics)
     app.transport = fetch_transport(app, deadletters.unreadable_batch)
-    register_decode_agent(app, settings, metrics, deadletters)
-    register_sli_agent(app, settings, metrics, deadletters)
-    register_detect_agent(app, settings, metrics, deadletters)
+    sent = SentPoints(readers=2)  # the SLI route and detect read every points record
+    register_decode_agent(app, settings, metrics, deadletters, sent)
+    register_sli_agent(app, settings, metrics, deadletters, sent=sent)
+    register_detect_agent(app, settings, metrics, deadletters, sent)
 
     monitor.watch_tables(app.tables.values())
     watch_liveness(app, settings.worker_stall_s)

@@ -20,23 +20,27 @@ fits in ``AIOPS_MAX_RECORD_BYTES``.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections import Counter
 from typing import Any
 
 import faust
+from faust.types import FutureMessage
 
 from aiops.decode import MalformedPayload
 from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
+from aiops.decode.points_check import CheckedPoints, checked_as_sent
 from aiops.decode.rejections import summary
 from aiops.decode.state_parts import join_parts, part_key, snapshot_parts
 from aiops.settings import Settings
 from aiops.stream.deadletter import DeadLetters
 from aiops.stream.metrics import StreamMetrics
+from aiops.stream.sent_points import SentPoints
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DECODE_STATE_TABLE
 
@@ -44,9 +48,17 @@ __all__ = ["register_decode_agent"]
 
 
 def register_decode_agent(
-    app: faust.App, settings: Settings, metrics: StreamMetrics, deadletters: DeadLetters
+    app: faust.App,
+    settings: Settings,
+    metrics: StreamMetrics,
+    deadletters: DeadLetters,
+    sent: SentPoints | None = None,
 ) -> None:
-    """Add the decode agent and its expiry timer to ``app``; a payload whose processing raises is dead-lettered."""
+    """Add the decode agent and its expiry timer to ``app``; a payload whose processing raises is dead-lettered.
+
+    With ``sent``, each points record Kafka acknowledges is kept there, checked,
+    for this worker's detect agent (``aiops.stream.sent_points``).
+    """
     otlp_metrics = app.topic(
         settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw"
     )
@@ -118,6 +130,11 @@ def register_decode_agent(
             state = states.get(key)
             streams["total"] += (len(state) if state is not None else 0) - before
 
+    def keep(value: bytes, checked: CheckedPoints, message: FutureMessage) -> None:
+        """Once Kafka acknowledged a points record: keep it, checked, under the offset it got."""
+        metadata = message.result()
+        sent.add(metadata.partition, metadata.offset, value, checked)
+
     async def refuse(message, payload: bytes, *, kind: str, reason: str) -> None:
         """Dead-letter a payload (or its refused points) and count it among the partition's decode errors."""
         await deadletters.refuse(message, payload, stage="decode", kind=kind, reason=reason)
@@ -161,7 +178,15 @@ def register_decode_agent(
                 write_state(key)
             metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
             for out in result.records:
-                await points.send(key=out.key, value=out.value, partition=out.partition)
+                checked = checked_as_sent(out.record) if sent is not None else None
+                await points.send(
+                    key=out.key,
+                    value=out.value,
+                    partition=out.partition,
+                    callback=None
+                    if checked is None
+                    else functools.partial(keep, out.value, checked),
+                )
             if result.records:
                 newest = max(
                     int(out.record["points"]["time_unix_nano"].max()) for out in result.records

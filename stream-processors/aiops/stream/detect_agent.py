@@ -62,6 +62,7 @@ from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.gauges import AnomalyGauges
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.replay import read_range
+from aiops.stream.sent_points import SentPoints
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DETECT_STATE_TABLE
 
@@ -125,11 +126,17 @@ def count_closed(metrics: StreamMetrics, closed: Closed) -> None:
 
 
 def register_detect_agent(
-    app: faust.App, settings: Settings, metrics: StreamMetrics, deadletters: DeadLetters
+    app: faust.App,
+    settings: Settings,
+    metrics: StreamMetrics,
+    deadletters: DeadLetters,
+    sent: SentPoints | None = None,
 ) -> None:
     """Add the detect agent and its timer to ``app``; a bad alert policy raises ``ValueError`` here.
 
-    A points record the engine cannot read is dead-lettered (and counted unscorable).
+    A points record the engine cannot read is dead-lettered (and counted
+    unscorable). A record this worker's decode agent sent is taken from
+    ``sent``, checked already, instead of from its JSON (``aiops.stream.sent_points``).
     """
     policies = AlertPolicies.from_mapping(settings.detect_alert_policy)
     points = app.topic(settings.topic_points, key_type=str, value_serializer="raw")
@@ -281,6 +288,10 @@ def register_detect_agent(
     async def admit(event) -> dict | None:
         """The record of an event, checked at the door: a bad record or bad points are dead-lettered and counted."""
         value = event.value or b""
+        if sent is not None:
+            checked = sent.take(event.message.partition, event.message.offset, value)
+            if checked is not None:
+                return checked.record
         try:
             checked = check_points(value)
         except BadPointsRecord as error:

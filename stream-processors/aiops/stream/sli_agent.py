@@ -91,6 +91,7 @@ from aiops.slo.sli_windows import (
 from aiops.stream.deadletter import DeadLetters, refused_points_reason
 from aiops.stream.metrics import StreamMetrics
 from aiops.stream.replay import Record, read_range
+from aiops.stream.sent_points import SentPoints
 from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import SLI_STATE_TABLE, sli_events_topic
 
@@ -439,6 +440,7 @@ def register_sli_agent(
     metrics: StreamMetrics,
     deadletters: DeadLetters,
     objectives: Sequence[Objective] | None = None,
+    sent: SentPoints | None = None,
 ) -> None:
     """Add the SLI agents and the evaluation timer to ``app``; the SLO file is validated here (``SpecError``).
 
@@ -594,11 +596,17 @@ def register_sli_agent(
             rejected = []
             value = event.value or b""
             try:
-                record = decode_points(value)
+                checked = (
+                    None
+                    if sent is None
+                    else sent.take(event.message.partition, event.message.offset, value)
+                )
+                record = decode_points(value) if checked is None else checked.record
                 if not slo_series_in(record):
                     metrics.stage_cpu.labels(stage="sli").inc(time.process_time() - cpu)
                     return
-                checked = check_points(record)
+                if checked is None:
+                    checked = check_points(record)
             except (ValueError, BadPointsRecord) as error:
                 reason = error.reason if isinstance(error, BadPointsRecord) else "not JSON"
                 await deadletters.refuse(
