@@ -19,6 +19,7 @@ from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner, decode_columns
 from aiops.decode.delta_columns import DeltaState
 from aiops.decode.payload_v2 import decode_payload_v2
+from aiops.decode.points_check import check_points
 from aiops.decode.points_v2 import FLAG_MONOTONIC, decode
 from aiops.decode.rejections import REASONS, bounded_payload, summary
 from aiops.decode.series_id import canonical_attributes, series_id
@@ -368,6 +369,25 @@ def test_finite_sums_with_an_infinite_difference_are_refused_and_leave_the_state
     assert [row[5] for row in rows] == [sums[0], sums[2] - sums[0]]  # the third against the first
     assert [row[4] for row in rows] == [0, 2]
     assert decoder.problems == Counter({"infinite_delta": 2})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_label_that_is_no_finite_number_is_sent_as_text_the_points_check_accepts(bad):
+    """JSON has no NaN: a double label that is one must not make the record unreadable downstream."""
+    label = KeyValue(key="ratio", value=AnyValue(double_value=bad))
+    point = pb.NumberDataPoint(attributes=[label], time_unix_nano=NOW, as_double=1.0)
+    metric = pb.Metric(name="g", gauge=pb.Gauge(data_points=[point]))
+    resource = Resource(attributes=[kv("service.name", "svc"), label])
+    payload = pb.MetricsData(
+        resource_metrics=[
+            pb.ResourceMetrics(resource=resource, scope_metrics=[pb.ScopeMetrics(metrics=[metric])])
+        ]
+    ).SerializeToString()
+    (out,) = decode_payload_v2(payload, lambda key: DeltaState()).records
+    checked = check_points(out.value)
+    assert not checked.problems and len(checked) == 1
+    assert checked.record["resource"]["ratio"] == repr(bad)
+    assert checked.record["series"]["attributes"] == [{"ratio": repr(bad)}]
 
 
 def test_restored_state_of_the_other_kind_starts_the_stream_over():

@@ -390,12 +390,17 @@ def _scalar(value: AnyValue) -> str | bool | int | float:
     """A scalar as itself; an array, a key-value list, bytes or no value as a ``TaggedText`` (typed in series ids).
 
     Arrays and key-value lists are written as compact JSON of their values,
-    bytes as hex, no value as the empty text.
+    bytes as hex, no value as the empty text; a double that is no finite
+    number (JSON has none) as ``nan``, ``inf`` or ``-inf``.
     """
     which = value.WhichOneof("value")
-    if which in ("string_value", "bool_value", "int_value", "double_value"):
+    if which in ("string_value", "bool_value", "int_value") or (
+        which == "double_value" and math.isfinite(value.double_value)
+    ):
         return getattr(value, which)
-    if which in ("array_value", "kvlist_value"):
+    if which == "double_value":
+        text = repr(value.double_value)
+    elif which in ("array_value", "kvlist_value"):
         text = _compact(_json(value))
     elif which == "bytes_value":
         text = value.bytes_value.hex()
