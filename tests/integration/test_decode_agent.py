@@ -133,6 +133,9 @@ def test_points_and_dead_letters_flow_and_state_survives_a_restart(settings):
         assert samples["aiops_deadletter_total"].value == 1
         assert samples["aiops_decode_event_delay_seconds_count"].value == 2
         assert "aiops_records_in_total" in samples, "records read per topic and partition"
+        assert from_memory(settings, "detect") >= 1, (
+            "the detect agent takes the records its own worker sent from memory"
+        )
 
         worker.stop()
         worker.start()
@@ -202,6 +205,22 @@ def test_a_resource_whose_state_passes_the_record_limit_is_saved_in_parts_and_re
     saved = raw_records(settings, changelog_topic(settings, DECODE_STATE_TABLE))
     assert any(b"#part" in key for key, _ in saved), f"no state part in {[k for k, _ in saved]}"
     assert max(len(value or b"") for _, value in saved) <= limit
+
+
+def from_memory(settings: Settings, reader: str, timeout_s: float = 30.0) -> float:
+    """``aiops_points_records_from_memory_total`` of ``reader`` once it is non-zero (0 after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        exposition = httpx.get(f"http://127.0.0.1:{settings.faust_web_port}/metrics").text
+        taken = sum(
+            s.value
+            for family in text_string_to_metric_families(exposition)
+            for s in family.samples
+            if s.name == "aiops_points_records_from_memory_total" and s.labels["reader"] == reader
+        )
+        if taken or time.monotonic() > deadline:
+            return taken
+        time.sleep(0.5)
 
 
 def raw_records(settings: Settings, topic: str) -> list[tuple[bytes, bytes | None]]:

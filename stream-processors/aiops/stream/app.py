@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
 
 import faust
 import mode
@@ -73,6 +74,11 @@ def build_app(settings: Settings, registry: CollectorRegistry | None = None) -> 
     register_decode_agent(app, settings, metrics, deadletters, sent)
     register_sli_agent(app, settings, metrics, deadletters, sent=sent)
     register_detect_agent(app, settings, metrics, deadletters, sent)
+
+    @app.on_partitions_assigned.connect
+    async def keep_own_points(app_: faust.App, assigned: set, **kwargs: Any) -> None:
+        """Keep sent points records only for the points partitions this worker now reads."""
+        sent.assign(tp.partition for tp in assigned if tp.topic == settings.topic_points)
 
     monitor.watch_tables(app.tables.values())
     watch_liveness(app, settings.worker_stall_s)

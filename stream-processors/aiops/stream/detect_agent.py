@@ -291,6 +291,7 @@ def register_detect_agent(
         if sent is not None:
             checked = sent.take(event.message.partition, event.message.offset, value)
             if checked is not None:
+                metrics.points_from_memory.labels(reader="detect").inc()
                 return checked.record
         try:
             checked = check_points(value)

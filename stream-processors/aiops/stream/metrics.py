@@ -83,6 +83,13 @@ class StreamMetrics:
             "series whose interned labels were forgotten after a TTL without a point (decoded again if they return)",
             registry=registry,
         )
+        self.points_from_memory = Counter(
+            "aiops_points_records_from_memory",
+            "points records a reader (detect, sli) took from memory, sent by this worker and checked already, "
+            "instead of parsing their JSON; with aiops_records_in_total of the points topic, the share it saves",
+            ["reader"],
+            registry=registry,
+        )
         self.stage_cpu = Counter(
             "aiops_stage_cpu_seconds",
             "process CPU seconds spent in each stage's own computation (decode, sli, detect), Kafka I/O and "

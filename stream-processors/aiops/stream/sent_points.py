@@ -12,13 +12,16 @@ length and CRC-32 must match too, so a record another writer put there (a
 topic made anew) is read from its bytes as any other. A record read by
 another worker, one read before its acknowledgement arrived and one not read
 within ``capacity`` later sends are read from their bytes: the cache saves
-time, never changes what is scored.
+time, never changes what is scored. Only records on the points partitions
+this worker reads are kept (:meth:`SentPoints.assign`, on every rebalance):
+with several workers, the others' records would only wait to be dropped.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from aiops.decode.points_check import CheckedPoints
 
@@ -41,6 +44,9 @@ class SentPoints:
     >>> sent.add(3, 43, b"a", record); sent.add(3, 44, b"b", record)
     >>> len(sent), sent.take(3, 43, b"a")  # the oldest dropped
     (1, None)
+    >>> sent.assign([0, 1]); sent.add(3, 45, b"c", record)  # partition 3 is another worker's
+    >>> len(sent)
+    0
     >>> both = SentPoints(readers=2)
     >>> both.add(0, 7, b"v", record)
     >>> both.take(0, 7, b"v") is record, both.take(0, 7, b"v") is record, both.take(0, 7, b"v")
@@ -50,6 +56,8 @@ class SentPoints:
     def __init__(self, capacity: int = 4096, readers: int = 1) -> None:
         self.capacity = capacity
         self.readers = readers
+        self.partitions: set[int] | None = None
+        """The points partitions this worker reads; ``None``: all (before any assignment is known)."""
         self._records: OrderedDict[tuple[int, int], list] = OrderedDict()
 
     def __len__(self) -> int:
@@ -57,9 +65,17 @@ class SentPoints:
 
     def add(self, partition: int, offset: int, value: bytes, checked: CheckedPoints) -> None:
         """Keep the record Kafka acknowledged at ``partition``, ``offset`` with these value bytes."""
+        if self.partitions is not None and partition not in self.partitions:
+            return
         self._records[(partition, offset)] = [len(value), zlib.crc32(value), checked, self.readers]
         while len(self._records) > self.capacity:
             self._records.popitem(last=False)
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """The points partitions this worker now reads; what was kept for others is dropped."""
+        self.partitions = set(partitions)
+        for key in [key for key in self._records if key[0] not in self.partitions]:
+            del self._records[key]
 
     def take(self, partition: int, offset: int, value: bytes) -> CheckedPoints | None:
         """The checked record at ``partition``, ``offset`` if this worker sent these very bytes there (once)."""

@@ -601,7 +601,11 @@ def register_sli_agent(
                     if sent is None
                     else sent.take(event.message.partition, event.message.offset, value)
                 )
-                record = decode_points(value) if checked is None else checked.record
+                if checked is None:
+                    record = decode_points(value)
+                else:
+                    record = checked.record
+                    metrics.points_from_memory.labels(reader="sli").inc()
                 if not slo_series_in(record):
                     metrics.stage_cpu.labels(stage="sli").inc(time.process_time() - cpu)
                     return
