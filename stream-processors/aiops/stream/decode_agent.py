@@ -57,7 +57,7 @@ def register_decode_agent(
     """Add the decode agent and its expiry timer to ``app``; a payload whose processing raises is dead-lettered.
 
     With ``sent``, each points record Kafka acknowledges is kept there, checked,
-    for this worker's detect agent (``aiops.stream.sent_points``).
+    for this worker's detect agent and SLI route (``aiops.stream.sent_points``).
     """
     otlp_metrics = app.topic(
         settings.topic_otlp_metrics, value_serializer="raw", key_serializer="raw"

@@ -1,4 +1,4 @@
-"""The points records this worker sent, already checked: its detect agent need not read them back from JSON.
+"""The points records this worker sent, already checked: its detect agent and SLI route need not parse them again.
 
 The decode agent knows each record it sends as columns. Once Kafka has
 acknowledged one, :class:`SentPoints` keeps the record as
