@@ -178,7 +178,11 @@ def register_decode_agent(
                 write_state(key)
             metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
             for out in result.records:
-                checked = checked_as_sent(out.record) if sent is not None else None
+                checked = (
+                    checked_as_sent(out.record)
+                    if sent is not None and sent.wants(out.partition)
+                    else None
+                )
                 await points.send(
                     key=out.key,
                     value=out.value,

@@ -65,11 +65,15 @@ class SentPoints:
 
     def add(self, partition: int, offset: int, value: bytes, checked: CheckedPoints) -> None:
         """Keep the record Kafka acknowledged at ``partition``, ``offset`` with these value bytes."""
-        if self.partitions is not None and partition not in self.partitions:
+        if not self.wants(partition):
             return
         self._records[(partition, offset)] = [len(value), zlib.crc32(value), checked, self.readers]
         while len(self._records) > self.capacity:
             self._records.popitem(last=False)
+
+    def wants(self, partition: int) -> bool:
+        """Whether a record sent to ``partition`` would be kept (this worker reads it)."""
+        return self.partitions is None or partition in self.partitions
 
     def assign(self, partitions: Iterable[int]) -> None:
         """The points partitions this worker now reads; what was kept for others is dropped."""
