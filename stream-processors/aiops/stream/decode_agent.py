@@ -7,9 +7,12 @@ one record per resource to the points topic, keyed by the resource and on
 the partition its v1 points had. Each resource's delta state is one key of
 the changelogged ``decode-state`` table (JSON, cut into parts of at most
 ``AIOPS_MAX_RECORD_BYTES`` for a resource with very many streams:
-``aiops.decode.state_parts``), written once per payload, so a restarted
-worker resumes without counting twice; the same key in memory saves reading
-it back. A timer forgets the streams not seen for
+``aiops.decode.state_parts``). Payloads are taken in batches (a few when
+the worker keeps up, up to 200 from a backlog): each resource's state is
+written once per batch, before the batch's points records are sent, so a
+restarted worker, which decodes again what was not committed, resumes
+without sending a point twice; the same key in memory saves reading it
+back. A timer forgets the streams not seen for
 ``AIOPS_DECODE_TTL_S`` (counted) and the labels of series gone as long.
 Payloads that are not OTLP go to the dead-letter topic with the reason; so do
 the points it refuses (unreadable, outside the time window around the wall
@@ -33,7 +36,7 @@ from aiops.decode import MalformedPayload
 from aiops.decode.admission import Limits
 from aiops.decode.columnar import SeriesInterner
 from aiops.decode.delta_columns import DeltaState
-from aiops.decode.payload_v2 import decode_payload_v2
+from aiops.decode.payload_v2 import DecodeV2Result, decode_payload_v2
 from aiops.decode.points_check import CheckedPoints, checked_as_sent
 from aiops.decode.rejections import summary
 from aiops.decode.state_parts import join_parts, part_key, snapshot_parts
@@ -45,6 +48,11 @@ from aiops.stream.tables import KeyPartitionTable
 from aiops.topics import DECODE_STATE_TABLE
 
 __all__ = ["register_decode_agent"]
+
+_BATCH = 200
+_BATCH_WITHIN_S = 0.1
+"""Payloads are decoded in batches of up to ``_BATCH`` taken within ``_BATCH_WITHIN_S``: a resource's
+delta state is written once per batch, so a backlog costs fewer writes per payload."""
 
 
 def register_decode_agent(
@@ -140,80 +148,93 @@ def register_decode_agent(
         await deadletters.refuse(message, payload, stage="decode", kind=kind, reason=reason)
         metrics.decode_errors.labels(partition=str(message.partition), kind=kind).inc()
 
+    async def decode_one(event) -> DecodeV2Result | None:
+        """Decode one payload against its resources' delta states; None when it was dead-lettered."""
+        message = event.message
+        payload = event.value or b""
+        metrics.payloads.labels(partition=str(message.partition)).inc()
+        cpu = time.process_time()
+        touched: dict[str, int] = {}
+        limits = Limits(
+            time.time_ns(),
+            settings.decode_max_future_s,
+            settings.decode_max_past_s,
+            settings.max_record_bytes,
+        )
+        try:
+            return decode_payload_v2(
+                payload,
+                state_of(message.partition, touched),
+                interner,
+                settings.kafka_partitions,
+                limits,
+            )
+        except MalformedPayload as error:
+            await refuse(message, payload, kind="malformed_payload", reason=str(error))
+        except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
+            await refuse(
+                message, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
+            )
+        finally:
+            recount(touched)
+            metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
+        return None
+
+    async def publish(event, result: DecodeV2Result) -> None:
+        """Send a decoded payload's points records, count its outcomes, dead-letter the points it refused."""
+        message = event.message
+        for out in result.records:
+            checked = (
+                checked_as_sent(out.record)
+                if sent is not None and sent.wants(out.partition)
+                else None
+            )
+            await points.send(
+                key=out.key,
+                value=out.value,
+                partition=out.partition,
+                callback=None if checked is None else functools.partial(keep, out.value, checked),
+            )
+        if result.records:
+            newest = max(
+                int(out.record["points"]["time_unix_nano"].max()) for out in result.records
+            )
+            clock["newest_ns"] = max(clock["newest_ns"], newest)
+            metrics.event_delay.observe(max(time.time() - newest / 1e9, 0.0))
+        for outcome, count in result.outcomes.items():
+            metrics.points.labels(partition=str(message.partition), outcome=outcome).inc(count)
+        if result.problems:
+            for code, count in Counter(p.code for p in result.problems).items():
+                metrics.point_problems.labels(reason=code).inc(count)
+            await refuse(
+                message,
+                event.value or b"",
+                kind="unreadable_points",
+                reason=summary(
+                    result.problems, len(result.problems) + sum(result.outcomes.values())
+                ),
+            )
+
     @app.agent(otlp_metrics, name="decode")
     async def decode(stream):
-        async def decode_one(event) -> None:
-            message = event.message
-            payload = event.value or b""
-            partition = str(message.partition)
-            metrics.payloads.labels(partition=partition).inc()
-            cpu = time.process_time()
-            touched: dict[str, int] = {}
-            limits = Limits(
-                time.time_ns(),
-                settings.decode_max_future_s,
-                settings.decode_max_past_s,
-                settings.max_record_bytes,
-            )
-            try:
-                result = decode_payload_v2(
-                    payload,
-                    state_of(message.partition, touched),
-                    interner,
-                    settings.kafka_partitions,
-                    limits,
-                )
-            except MalformedPayload as error:
-                await refuse(message, payload, kind="malformed_payload", reason=str(error))
-                return
-            except Exception:  # noqa: BLE001 - a decoder bug dead-letters the payload, never stops the worker
-                await refuse(
-                    message, payload, kind="decode_error", reason=traceback.format_exc(limit=3)
-                )
-                return
-            finally:
-                recount(touched)
+        async for batch in stream.take_events(_BATCH, within=_BATCH_WITHIN_S):
+            decoded: list[tuple[Any, DecodeV2Result]] = []
+            for event in batch:
+                async with deadletters.on_error(event, stage="decode"):
+                    result = await decode_one(event)
+                    if result is not None:
+                        decoded.append((event, result))
             metrics.decode_streams.set(streams["total"])
-            for key in dict.fromkeys(out.key for out in result.records):
-                write_state(key)
-            metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
-            for out in result.records:
-                checked = (
-                    checked_as_sent(out.record)
-                    if sent is not None and sent.wants(out.partition)
-                    else None
-                )
-                await points.send(
-                    key=out.key,
-                    value=out.value,
-                    partition=out.partition,
-                    callback=None
-                    if checked is None
-                    else functools.partial(keep, out.value, checked),
-                )
-            if result.records:
-                newest = max(
-                    int(out.record["points"]["time_unix_nano"].max()) for out in result.records
-                )
-                clock["newest_ns"] = max(clock["newest_ns"], newest)
-                metrics.event_delay.observe(max(time.time() - newest / 1e9, 0.0))
-            for outcome, count in result.outcomes.items():
-                metrics.points.labels(partition=partition, outcome=outcome).inc(count)
-            if result.problems:
-                for code, count in Counter(p.code for p in result.problems).items():
-                    metrics.point_problems.labels(reason=code).inc(count)
-                await refuse(
-                    message,
-                    payload,
-                    kind="unreadable_points",
-                    reason=summary(
-                        result.problems, len(result.problems) + sum(result.outcomes.values())
-                    ),
-                )
-
-        async for event in stream.events():
-            async with deadletters.on_error(event, stage="decode"):
-                await decode_one(event)
+            last_event_of = {out.key: event for event, result in decoded for out in result.records}
+            for key, event in last_event_of.items():
+                if key in states:  # not a resource of a partition revoked meanwhile
+                    async with deadletters.on_error(event, stage="decode"):
+                        cpu = time.process_time()
+                        write_state(key)
+                        metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
+            for event, result in decoded:
+                async with deadletters.on_error(event, stage="decode"):
+                    await publish(event, result)
 
     @app.timer(max(settings.decode_ttl_s / 4, 1.0), name="decode_expire")
     async def decode_expire():
