@@ -16,12 +16,12 @@ the age of its newest changelog write per partition
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
 
+import orjson
 from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, AppT, CollectionT, EventT, Message, ProducerT, RecordMetadata, StreamT
@@ -43,15 +43,16 @@ SIZE_SAMPLE = 256
 
 
 def approximate_json_bytes(entries: Mapping[Any, Any], sample: int = SIZE_SAMPLE) -> float:
-    """The size of ``entries`` as JSON keys and values, estimated from at most ``sample`` evenly spread entries.
+    """The size of ``entries`` as compact JSON keys and values, estimated from at most ``sample`` evenly spread entries.
 
     Exact when there are no more entries than ``sample``; otherwise the mean
     size of the sampled entries times their number, so a scrape costs the
-    same however large the table grows. Values JSON cannot encode count as
+    same however large the table grows. A ``bytes`` value (a table stored
+    raw) counts as its length; other values JSON cannot encode count as
     their ``str``.
 
-    >>> approximate_json_bytes({"a": 1, "bc": [1, 2]})  # '"a"' + '1' + '"bc"' + '[1, 2]'
-    14.0
+    >>> approximate_json_bytes({"a": 1, "bc": [1, 2], "raw": b"{}"})  # '"a"' '1' '"bc"' '[1,2]' '"raw"' '{}'
+    20.0
     >>> table = {f"k{i}": "x" * 10 for i in range(1000)}
     >>> approximate_json_bytes(table, sample=1000), approximate_json_bytes(table, sample=10)  # exact, estimated
     (17890.0, 17800.0)
@@ -69,7 +70,9 @@ def approximate_json_bytes(entries: Mapping[Any, Any], sample: int = SIZE_SAMPLE
 
 
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value, default=str).encode())
+    if isinstance(value, bytes):
+        return len(value)
+    return len(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
 class _AiopsHooks(Monitor):
