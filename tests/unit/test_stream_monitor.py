@@ -119,7 +119,7 @@ def test_a_changelog_write_starts_that_partitions_checkpoint_age(wired):
 
 def test_size_estimate_is_exact_up_to_the_sample_and_close_beyond():
     small = {f"k{i}": {"v": i} for i in range(100)}
-    exact = sum(len(f'"k{i}"') + len(f'{{"v": {i}}}') for i in range(100))
+    exact = sum(len(f'"k{i}"') + len(f'{{"v":{i}}}') for i in range(100))  # compact JSON
     assert approximate_json_bytes(small) == exact
     large = {
         f"series-{i:06d}": {"value": float(i), "bounds": [0.1, 0.5, 1.0]} for i in range(50_000)
