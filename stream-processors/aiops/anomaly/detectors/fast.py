@@ -74,7 +74,12 @@ from aiops.anomaly.detectors.calibration import (
     AnomalyLikelihood,
     ResidualTail,
 )
-from aiops.anomaly.detectors.combined import ELEVATED_LOG_P, HST_MIN_STD, CombinedDetector
+from aiops.anomaly.detectors.combined import (
+    ELEVATED_LOG_P,
+    HST_MIN_STD,
+    POINT_TAIL_LEARN_P,
+    CombinedDetector,
+)
 from aiops.anomaly.detectors.holt_winters import HoltWintersDetector
 from aiops.anomaly.detectors.scaling import RESOLUTION_SCALE, CausalScaler
 from aiops.anomaly.detectors.values import MAX_ABS, clean
@@ -252,7 +257,8 @@ class FastCombined:
             hw["max_z"],
         )
         self._res_scale = hw["resolution_scale"]
-        self._tail_learn_p = ResidualTail().learn_p
+        self._tail_learn_p = POINT_TAIL_LEARN_P
+        self._recent_tail_learn_p = ResidualTail().learn_p
         self._tail_prior = ResidualTail.prior(p["tail_threshold"])
         scaler = CausalScaler()
         self._sc_warmup, self._sc_min_sigma, self._sc_min_rel = (
@@ -744,12 +750,22 @@ class FastCombined:
         st["hw_recent"][rows] = np.where(hw_ready, recent_next, recent)
         if hw_ready.any():
             h = hw_ready
-            tr_rows, rates = rows[h], (p["tail_rate"], p["exceed_rate"], self._tail_learn_p)
+            tr_rows, rates = rows[h], (p["tail_rate"], p["exceed_rate"])
             st["tail_zeta"][tr_rows], st["tail_mean"][tr_rows], st["tail_var"][tr_rows] = (
-                _gpd_update(z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates)
+                _gpd_update(
+                    z[h], threshold, zeta[h], t_mean[h], t_var[h], *rates, self._tail_learn_p
+                )
             )
             st["rtail_zeta"][tr_rows], st["rtail_mean"][tr_rows], st["rtail_var"][tr_rows] = (
-                _gpd_update(-log_recent[h], 3.0, r_zeta[h], r_mean[h], r_var[h], *rates)
+                _gpd_update(
+                    -log_recent[h],
+                    3.0,
+                    r_zeta[h],
+                    r_mean[h],
+                    r_var[h],
+                    *rates,
+                    self._recent_tail_learn_p,
+                )
             )
 
         # Holt-Winters initialisation
