@@ -71,7 +71,7 @@ __all__ = ["count_closed", "register_detect_agent", "restore_checkpoint"]
 log = logging.getLogger(__name__)
 
 _BATCH = 5000
-_BATCH_WITHIN_S = 0.5
+_BATCH_WITHIN_S = 0.25
 _SOURCE = "source:"
 _TRACK = "track:"
 _OFFSET = "offset:"
