@@ -226,12 +226,12 @@ def register_decode_agent(
                         decoded.append((event, result))
             metrics.decode_streams.set(streams["total"])
             last_event_of = {out.key: event for event, result in decoded for out in result.records}
+            cpu = time.process_time()
             for key, event in last_event_of.items():
                 if key in states:  # not a resource of a partition revoked meanwhile
                     async with deadletters.on_error(event, stage="decode"):
-                        cpu = time.process_time()
                         write_state(key)
-                        metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
+            metrics.stage_cpu.labels(stage="decode").inc(time.process_time() - cpu)
             for event, result in decoded:
                 async with deadletters.on_error(event, stage="decode"):
                     await publish(event, result)

@@ -50,8 +50,9 @@ wall-clock season of each file's probationary period (69.1 / 62.6 / 74.3
 with the point tail's ``learn_p`` at 1e-3: :data:`POINT_TAIL_LEARN_P`),
 against 0.0 / 0.0 / 12.8 for the older default (Gaussian tails, ``|z|``
 capped at 10, no resolution floor); on the held-out seeds 66.0 / 61.9 /
-70.9 (62.6 / 51.2 / 68.5 at 1e-3) against 0.0 / 0.0 / 16.9. A lower ``tail_threshold`` (1.25–1.5) scored 64–65
-there but stopped alerting on a 4-sigma error burst in the engine's tests.
+70.9 (62.6 / 51.2 / 68.5 at 1e-3) against 0.0 / 0.0 / 16.9. A lower
+``tail_threshold`` (1.25–1.5) scored 64–65 there but stopped alerting on a
+4-sigma error burst in the engine's tests.
 
 Warm-up: no score above 0 until the forecaster has ``max(2, season) +
 warmup`` points; the trees join after their first window (``window_size``
