@@ -7,10 +7,16 @@ app therefore crashes on an agent's crash (``build_app`` sets Faust's
 once the fetcher has crashed, or a partition of an agent's topic has had
 records waiting for ``worker_stall_s`` without its committed offset moving,
 ``/health`` answers 503 with the reason and, a check later, the app crashes,
-so the process exits non-zero (by force after ``SHUTDOWN_GRACE_S`` when a
-stuck agent holds up Faust's clean stop) and its supervisor (``aiops worker --restart``
+so the process exits non-zero and its supervisor (``aiops worker --restart``
 in the local stack, compose's restart policy, the Kubernetes liveness probe
 on ``/health``) starts it again.
+
+Faust's clean stop after a crash can wait forever (on an agent stuck on an
+event, or on an event a crashed agent never acknowledged) while its web
+server still answers, and its timers, this module's included, end at the
+crash. So ``/health`` answers 503 from the moment the app has crashed, and a
+thread outside the event loop exits the process by force (status 1)
+``SHUTDOWN_GRACE_S`` after any crash.
 """
 
 from __future__ import annotations
@@ -121,23 +127,39 @@ class _Liveness:
         return None
 
 
+def _exit_after_a_crash(app: faust.App) -> None:
+    """Wait (in a thread) until the app has crashed, give its stop ``SHUTDOWN_GRACE_S``, then exit with status 1."""
+    while not app.crashed:
+        time.sleep(CHECK_INTERVAL_S)
+    time.sleep(SHUTDOWN_GRACE_S)
+    log.error(
+        "crashed (%r) and still stopping after %.0fs: exiting by force",
+        app.crash_reason,
+        SHUTDOWN_GRACE_S,
+    )
+    os._exit(1)
+
+
 def watch_liveness(app: faust.App, stall_s: float) -> None:
     """Serve ``/health`` and check the worker every ``CHECK_INTERVAL_S``; crash the app when it is not alive."""
     liveness = _Liveness(app, stall_s)
 
     @app.page("/health")
     async def health(web, request):
-        if liveness.failure is None:
+        reason = liveness.failure or (f"crashed: {app.crash_reason!r}" if app.crashed else None)
+        if reason is None:
             return web.json({"status": "ok"})
-        return web.json({"status": "failing", "reason": liveness.failure}, status=503)
+        return web.json({"status": "failing", "reason": reason}, status=503)
+
+    @app.task
+    async def start_the_exit_deadline():
+        threading.Thread(
+            target=_exit_after_a_crash, args=(app,), name="exit-after-a-crash", daemon=True
+        ).start()
 
     @app.timer(CHECK_INTERVAL_S, name="liveness")
     async def check_liveness():
         if liveness.failure is not None:
-            # Faust's stop waits for every event in flight, forever if an agent is stuck on one
-            deadline = threading.Timer(SHUTDOWN_GRACE_S, os._exit, args=(1,))
-            deadline.daemon = True
-            deadline.start()
             await app.crash(LivenessError(liveness.failure))
             return
         liveness.failure = await liveness.check()
