@@ -159,3 +159,24 @@ def test_a_heavy_tailed_series_learns_its_own_tail():
     heavy = (100 + 5 * rng.standard_t(2.5, 4000)).tolist()
     scores = np.array(score_many(default_detector(), heavy))
     assert (scores[600:] >= 0.5).mean() <= 0.002
+
+
+def test_a_frozen_series_is_news_once_and_a_gauges_own_runs_are_not():
+    """Issue 12: a value that stops changing (a broken exporter) is flagged; runs a series often shows are not."""
+    rng = np.random.default_rng(8)
+    frozen = np.concatenate([rng.normal(50.0, 2.0, 600), np.full(150, 51.3)])
+    scores = np.array(score_many(default_detector(), frozen.tolist()))
+    assert scores[:600].max() < 0.5
+    first = 600 + int(np.argmax(scores[600:] >= 0.5))
+    assert scores[first] >= 0.5 and first <= 620, "flagged within 20 repeats"
+    assert scores[700:].max() < 0.3, "a run longer than STUCK_MAX_RUN is the new normal"
+
+    series, n = 64, 4000
+    shocks = rng.standard_normal((series, n))
+    ar = np.zeros((series, n))
+    for t in range(1, n):
+        ar[:, t] = 0.8 * ar[:, t - 1] + 0.6 * shocks[:, t]
+    gauges = np.maximum(np.round(2.0 + ar), 0.0)  # clipped at 0: long runs of 0
+    bank = FastCombined()
+    flagged = _scores(bank, gauges)[:, 600:] >= 0.5
+    assert flagged.mean() <= 0.002, f"{flagged.mean():.4%} of an idle gauge's points flagged"

@@ -9,13 +9,16 @@ in order. Every score and every forecast must agree within ``TOLERANCE``.
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
+import zlib
 
 import numpy as np
 import pytest
 
 from aiops.anomaly.detectors import CombinedDetector, FastCombined, score_many
+from aiops.anomaly.detectors.combined import STUCK_MAX_RUN
 from aiops.anomaly.detectors.fast import TOLERANCE
 
 SMALL = {"n_trees": 3, "height": 4, "window_size": 20, "calibration_warmup": 10, "warmup": 5}
@@ -37,13 +40,25 @@ def _series(kind: int, n: int, rng: np.random.Generator) -> np.ndarray:
     y[40:46] = np.nan
     y[int(0.7 * n)] = 1e300
     y[int(0.7 * n) + 7] = -np.inf
+    y[int(0.8 * n) : int(0.8 * n) + 20] = y[int(0.8 * n)]  # stuck
     y[int(0.9 * n) :] += 5 * (np.std(y[:40]) + 1e-3)  # a level shift
     return y
 
 
-def _run_both(params: dict, n_series: int, n: int, seed: int):
+def _stuck_series(kind: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Continuous or integer series that freeze for shorter and longer than ``STUCK_MAX_RUN`` values."""
+    y = rng.normal(50, 5, n)
+    if kind % 2:
+        y = np.round(y / 5)  # a gauge that often holds its value
+    for start, length in ((150, 30), (300, STUCK_MAX_RUN + 20), (500, 8)):
+        y[start : start + length] = y[start]
+    y[320:323] = np.nan  # a gap inside a frozen stretch
+    return y
+
+
+def _run_both(params: dict, n_series: int, n: int, seed: int, make=_series):
     rng = np.random.default_rng(seed)
-    data = [_series(i % 5, n, rng) for i in range(n_series)]
+    data = [make(i % 5, n, rng) for i in range(n_series)]
     reference_scores = np.zeros((n_series, n))
     reference_forecasts = np.full((n_series, n), np.nan)
     for i, values in enumerate(data):
@@ -103,6 +118,13 @@ def test_fast_path_matches_the_river_reference(params, n):
     )
 
 
+@pytest.mark.parametrize("params", [{}, {"hst": False}], ids=["defaults", "without-trees"])
+def test_fast_path_matches_the_reference_on_frozen_values(params):
+    ref, fast, _, _ = _run_both(params, n_series=4, n=600, seed=1, make=_stuck_series)
+    assert (ref[:, 150:180] > 0.5).any(), "the reference flags a frozen stretch"
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=TOLERANCE)
+
+
 def test_score_without_learning_leaves_the_bank_unchanged():
     bank = FastCombined(**SMALL)
     slots = bank.slots(["a", "b"])
@@ -133,6 +155,40 @@ def test_pickled_bank_and_exported_series_resume_exactly():
         assert np.array_equal(moved.score_learn(keys, data[:, t]).scores, expected)
     with pytest.raises(ValueError, match="other parameters"):
         FastCombined(**{**SMALL, "season": 4}).import_state("x", bank.export_state("x"))
+
+
+def _without_stuck_fields(state: bytes) -> bytes:
+    """A checkpoint as the release before the stuck view wrote it: the same, without its fields."""
+    header_bytes, body = zlib.decompress(state).split(b"\n", 1)
+    header = json.loads(header_bytes)
+    stuck = [field for field in header["fields"] if field[0].startswith("stuck_")]
+    size = sum(8 * math.prod(shape) for _name, _dtype, shape in stuck) * header["rows"]
+    header["fields"] = [field for field in header["fields"] if field not in stuck]
+    return zlib.compress(json.dumps(header, sort_keys=True).encode() + b"\n" + body[:-size])
+
+
+def test_a_checkpoint_from_before_the_stuck_view_restores_its_series():
+    data = np.random.default_rng(3).normal(5, 1, (2, 400))
+    keys = ["x", "y"]
+    bank = FastCombined(**SMALL)
+    for t in range(300):
+        bank.score_learn(keys, data[:, t])
+    old = bank.export_states(keys)
+    upgraded = FastCombined(**SMALL)
+    upgraded.import_states(keys, _without_stuck_fields(old))
+    restored, fresh = upgraded.snapshot(upgraded.slots(keys)), FastCombined(**SMALL)
+    original = bank.snapshot(bank.slots(keys))
+    for name, rows in restored.items():
+        if name.startswith("stuck_"):
+            initial = fresh.snapshot(fresh.slots(keys))[name]
+            assert np.array_equal(rows, initial), f"{name} starts fresh"
+        else:
+            assert np.array_equal(rows, original[name]), f"{name} is restored"
+    for t in range(
+        300, 400
+    ):  # the forecast and its tails go on as before; only the stuck view warms up
+        expected, got = bank.score_learn(keys, data[:, t]), upgraded.score_learn(keys, data[:, t])
+        assert np.array_equal(got.forecasts, expected.forecasts)
 
 
 def test_series_cap_new_and_forgotten_series():

@@ -55,9 +55,11 @@ import math
 __all__ = [
     "EVIDENCE_PRIOR",
     "LN10",
+    "LONG_RUN",
     "SQRT2",
     "AnomalyLikelihood",
     "RecentVarianceTest",
+    "RepeatRun",
     "ResidualTail",
     "gaussian_log_tail",
     "gaussian_tail",
@@ -396,6 +398,129 @@ class ResidualTail:
             self.mean = self.mean + self.rate * d
             self.var = (1.0 - self.rate) * (self.var + self.rate * d * d)
 
+
+class RepeatRun:
+    """Tail probability of the run of exactly repeated values a point would extend: a stuck series.
+
+    A frozen exporter or a wedged process repeats its last value, which no
+    residual shows (the value is where the forecast expects it). Each learnt
+    value either repeats the one before (equal within ``1e-12`` of the
+    values, as :class:`~aiops.anomaly.detectors.scaling.Resolution` counts a
+    change) or not. Two chances are learnt, each as a Beta(1, 1) posterior
+    over about the last ``1 / rate`` steps (counts forgotten exponentially):
+    ``q1`` that a value repeats, and ``q2`` that it repeats given the one
+    before was itself a repeat (runs cluster on idle gauges and counts of 0).
+    A point that would make the run ``L`` repeats long has the tail
+    probability ``q1 * q2 ** (L - 1)``, with both chances as they were when
+    the run began (a run does not vouch for itself while it lasts). A run
+    longer than ``max_run`` is the series' new normal: probability 1. So is
+    a run that began in the first ``warmup`` values, when nothing was known.
+
+    On a continuous series (``q1`` near 0, ``q2`` at its prior 1/2) about a
+    dozen repeats make a tail of ``1e-6``; on an integer gauge that often
+    holds its value, or a count mostly 0, only a run far longer than its own
+    runs is unlikely.
+
+    Where it fails: run lengths with heavier tails than geometric (a gauge
+    whose runs are sometimes very long) score as unlikely until a few of
+    them are learnt; a value that legitimately stops changing (a feature
+    flag, an idle error ratio after a busy spell) is news once.
+
+    >>> continuous, idle = RepeatRun(), RepeatRun()
+    >>> for i in range(500):
+    ...     continuous.update(i * 0.37 % 5.0)
+    ...     idle.update(float(i % 50 == 0))  # mostly 0: long runs are its normal
+    >>> for _ in range(12):
+    ...     continuous.update(1.0)
+    ...     idle.update(0.0)
+    >>> continuous.log_tail(1.0) < math.log(1e-5) < idle.log_tail(0.0)
+    True
+    >>> continuous.log_tail(2.0)  # not a repeat
+    0.0
+    """
+
+    __slots__ = (
+        "log_q1",
+        "log_q2",
+        "log_q3",
+        "max_run",
+        "n1",
+        "n2",
+        "n3",
+        "prev",
+        "r1",
+        "r2",
+        "r3",
+        "rate",
+        "run",
+        "steps",
+        "warmup",
+    )
+
+    def __init__(self, rate: float = 0.002, max_run: int = 500, warmup: int = 100) -> None:
+        self.rate = rate
+        self.max_run = max_run
+        self.warmup = warmup
+        self.prev = math.nan
+        self.run = 0
+        self.steps = 0
+        self.n1 = self.r1 = self.n2 = self.r2 = self.n3 = self.r3 = 0.0
+        self.log_q1 = self.log_q2 = self.log_q3 = 0.0
+
+    def __getstate__(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def _repeats(self, y: float) -> bool:
+        prev = self.prev
+        return not math.isnan(prev) and abs(y - prev) <= 1e-12 * max(abs(y), abs(prev))
+
+    def log_tail(self, y: float) -> float:
+        """``log P(a run this long)`` if ``y`` repeats the last learnt value, else 0."""
+        if not self._repeats(y):
+            return 0.0
+        repeats = self.run + 1
+        if repeats > self.max_run:
+            return 0.0
+        k = min(repeats - 1, LONG_RUN - 1)
+        return self.log_q1 + k * self.log_q2 + (repeats - 1 - k) * self.log_q3
+
+    def update(self, y: float) -> None:
+        """Learn one value (not missing)."""
+        repeats = self._repeats(y)
+        in_run = self.run > 0
+        keep = 1.0 - self.rate
+        self.n1 = keep * self.n1 + 1.0
+        self.r1 = keep * self.r1 + repeats
+        self.n2 = keep * self.n2 + in_run
+        self.r2 = keep * self.r2 + (in_run and repeats)
+        long_run = self.run >= LONG_RUN - 1
+        self.n3 = keep * self.n3 + long_run
+        self.r3 = keep * self.r3 + (long_run and repeats)
+        self.prev = y
+        self.steps += 1
+        if repeats:
+            self.run += 1
+        elif self.steps >= self.warmup:
+            self.run = 0
+            self.log_q1 = math.log((self.r1 + 1.0) / (self.n1 + 2.0))
+            self.log_q2 = math.log((self.r2 + 1.0) / (self.n2 + 2.0))
+            self.log_q3 = math.log((self.r3 + 1.0) / (self.n3 + 2.0))
+        else:
+            self.run = 0
+
+
+LONG_RUN = 4
+""":class:`RepeatRun` learns a third chance of a repeat for runs of at least this many values (``q3``).
+
+Runs on integer gauges clipped at 0 and on counts mostly 0 are longer than
+geometric: a run that has lasted a few values tends to last. On corpus v2's
+training seeds, ``q1 * q2 ** (L - 1)`` alone scored 81.6 (NAB standard),
+with this third chance 83.0 / 83.3 / 83.5 / 83.3 at 3 / 4 / 6 / 8.
+"""
 
 EVIDENCE_PRIOR = (math.exp(-3.0), 1.0, 1.0)
 """:class:`ResidualTail`'s prior for the evidence ``-log p`` of a calibrated test beyond 3 nats: ``Exp(1)``."""

@@ -39,13 +39,13 @@ differ only by the last bits of ``log`` and ``log1p`` (numpy versus the
 the chi-square tail from scipy's ``gammaincc``).
 The equivalence test (``tests/unit/test_fast_path_equivalence.py``) holds it
 to ``TOLERANCE = 1e-9`` absolute on every score and forecast, on spikes, gaps,
-huge values, constant and seasonal series, batches with several points per
-series.
+huge values, constant, seasonal and frozen series, batches with several
+points per series.
 
 Memory per live series (:attr:`FastCombined.bytes_per_series`):
 ``n_trees * (2**(height + 1) - 1)`` mass bytes (5,110 at the defaults), plus
 ``window_size * n_trees`` leaf bytes (2,500), plus ``8 * season`` bytes,
-plus 218 bytes of scalars: 7,828 B (7.6 KiB) without a season, 19,356 B with
+plus 306 bytes of scalars: 7,916 B (7.7 KiB) without a season, 19,444 B with
 a season of 1,440 points, plus the key in the series index. river's
 HalfSpaceTrees alone takes about 1 MiB per series at the same defaults.
 
@@ -70,14 +70,18 @@ from aiops.anomaly.detectors.calibration import (
     EVIDENCE_PRIOR,
     LN2,
     LN10,
+    LONG_RUN,
     TAIL_MIN_MEAN,
     AnomalyLikelihood,
+    RepeatRun,
     ResidualTail,
 )
 from aiops.anomaly.detectors.combined import (
     ELEVATED_LOG_P,
     HST_MIN_STD,
     POINT_TAIL_LEARN_P,
+    STUCK_MAX_RUN,
+    STUCK_RATE,
     CombinedDetector,
 )
 from aiops.anomaly.detectors.holt_winters import HoltWintersDetector
@@ -231,7 +235,7 @@ class FastCombined:
     >>> result.scores.round(2).tolist()  # "b" jumped by 8 sigmas; "a"'s second point is missing
     [0.0, 0.7, 0.0]
     >>> len(bank), FastCombined().bytes_per_series, FastCombined(season=1440).bytes_per_series
-    (2, 7828, 19356)
+    (2, 7916, 19444)
     """
 
     def __init__(
@@ -267,7 +271,8 @@ class FastCombined:
             scaler.min_rel_sigma,
         )
         self._cal_clip = AnomalyLikelihood().clip_sigmas
-        self._views = 3 if p["hst"] else 2  # the Bonferroni factor, as CombinedDetector's
+        self._stuck_warmup = RepeatRun().warmup
+        self._views = 4 if p["hst"] else 3  # the Bonferroni factor, as CombinedDetector's
         self._m = int(p["season"])
         self._k = max(2, self._m)
         self._nodes = 2 ** (p["height"] + 1) - 1
@@ -339,6 +344,13 @@ class FastCombined:
                 "hst_ready": (np.dtype(bool), (), False),
                 "cal_hst": (f8, (4,), 0.0),
             }
+        fields |= {  # the stuck view (RepeatRun; its previous value is hw_prev), last: see import_states
+            "stuck_run": (i8, (), 0),
+            "stuck_steps": (i8, (), 0),
+            "stuck_n": (f8, (3,), 0.0),  # forgotten counts: steps, steps in a run, in a long run
+            "stuck_r": (f8, (3,), 0.0),  # and the repeats among them
+            "stuck_log_q": (f8, (3,), 0.0),  # the chances as the current run began
+        }
         return fields
 
     def _grow(self, capacity: int) -> None:
@@ -441,13 +453,21 @@ class FastCombined:
         self.import_states([key], data)
 
     def import_states(self, keys: Sequence[Hashable], data: bytes) -> None:
-        """Restore ``keys`` from :meth:`export_states` (the same keys, in order); parameters must match."""
+        """Restore ``keys`` from :meth:`export_states` (the same keys, in order); parameters must match.
+
+        A checkpoint without some of this bank's fields (taken before a
+        release added them) restores the fields it has; the others start at
+        their initial values, so an upgrade keeps every series' history.
+        """
         raw = zlib.decompress(data)
         header_bytes, body = raw.split(b"\n", 1)
         header = json.loads(header_bytes)
+        layout = self._layout()
+        fields = header.get("fields")
         if (
             header.get("version") != _STATE_VERSION
-            or header.get("fields") != self._layout()
+            or not isinstance(fields, list)
+            or any(field not in layout for field in fields)
             or header.get("params") != json.loads(json.dumps(self.params, sort_keys=True))
         ):
             raise ValueError(
@@ -462,8 +482,10 @@ class FastCombined:
             raise ValueError(
                 f"cannot restore {len(keys)} series: max_series={self.max_series} reached"
             )
+        self._reset(slots)  # a field the checkpoint lacks (a later release's) starts fresh
         offset = 0
-        for array in self._state.values():
+        for name, _dtype, _shape in fields:
+            array = self._state[name]
             size = array[0].nbytes * rows
             array[slots] = np.frombuffer(
                 body, dtype=array.dtype, count=size // array.itemsize, offset=offset
@@ -720,6 +742,16 @@ class FastCombined:
             log_hw = np.minimum(log_point, _gpd_log_tail(-log_recent, 3.0, r_zeta, r_mean, r_var))
         else:
             log_hw = np.minimum(LN2 + _log_ndtr(-z), log_recent)
+        stuck_run = st["stuck_run"][rows]
+        repeats = ~np.isnan(prev_y) & (
+            np.abs(y - prev_y) <= 1e-12 * np.maximum(np.abs(y), np.abs(prev_y))
+        )
+        stuck_log_q = st["stuck_log_q"][rows]
+        short = np.minimum(stuck_run, LONG_RUN - 1)
+        log_stuck = (
+            stuck_log_q[:, 0] + short * stuck_log_q[:, 1] + (stuck_run - short) * stuck_log_q[:, 2]
+        )
+        log_hw = np.minimum(log_hw, np.where(repeats & (stuck_run < STUCK_MAX_RUN), log_stuck, 0.0))
         log_p = np.where(hw_ready, log_hw, 0.0)
 
         if p["hst"]:
@@ -840,9 +872,22 @@ class FastCombined:
                 if pivot.any():
                     self._pivot(lr[pivot])
 
-        # the resolution, last (every part above used the one before this point)
+        # the stuck view, and the resolution, last (every part above used the one before this point)
         if valid.any():
             vr, vy, vp, vs = rows[valid], y[valid], prev_y[valid], res_small[valid]
+            rep, run = repeats[valid], stuck_run[valid]
+            seen = np.stack([np.ones(len(vr)), run > 0, run >= LONG_RUN - 1], axis=1)
+            keep = 1.0 - STUCK_RATE
+            n_next = keep * st["stuck_n"][vr] + seen
+            r_next = keep * st["stuck_r"][vr] + seen * rep[:, None]
+            st["stuck_n"][vr], st["stuck_r"][vr] = n_next, r_next
+            steps = st["stuck_steps"][vr] + 1
+            st["stuck_steps"][vr] = steps
+            fresh = ~rep & (steps >= self._stuck_warmup)
+            st["stuck_log_q"][vr] = np.where(
+                fresh[:, None], np.log((r_next + 1.0) / (n_next + 2.0)), stuck_log_q[valid]
+            )
+            st["stuck_run"][vr] = np.where(rep, run + 1, 0)
             step = np.abs(vy - vp)
             counts = (
                 ~np.isnan(vp) & (step > 1e-12 * np.maximum(np.abs(vy), np.abs(vp))) & (step < vs)
