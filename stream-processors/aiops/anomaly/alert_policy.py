@@ -503,12 +503,23 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+ORDINARY_SIGMAS = 3.0
+"""A peak value closer to its forecast than this many residual sigmas is not itself the anomaly."""
+
+
 def explain(event: Transition, metric: str, service: str | None = None) -> str:
     """One paragraph a person can act on: expected versus actual, score and threshold, since when.
 
     >>> e = Transition("firing", 1_800_000_060.0, 1_800_000_000.0, 0.82, 1_800_000_060.0, 310.0, 120.0, 8.0, 0.5, 2)
     >>> print(explain(e, "http.server.request.duration", "demo"))
     http.server.request.duration of demo is anomalous since 2027-01-15T08:00:00Z: got 310, expected 120 ± 8 (23.8 sigmas above); peak score 0.82 at 2027-01-15T08:01:00Z, threshold 0.5.
+
+    A peak within ``ORDINARY_SIGMAS`` of the forecast says what else the
+    detector saw, so the numbers do not look like a false alarm:
+
+    >>> frozen = Transition("firing", 600.0, 0.0, 0.7, 600.0, 42.0, 41.5, 2.0, 0.5, 3)
+    >>> print(explain(frozen, "queue.depth"))
+    queue.depth is anomalous since 1970-01-01T00:00:00Z: got 42, expected 41.5 ± 2 (0.2 sigmas above: an ordinary value; the anomaly is the pattern, such as a value that stopped changing or a run of moderate deviations); peak score 0.70 at 1970-01-01T00:10:00Z, threshold 0.5.
     """
     who = f"{metric} of {service}" if service else metric
     state = "is anomalous" if event.kind == "firing" else "was anomalous"
@@ -517,8 +528,15 @@ def explain(event: Transition, metric: str, service: str | None = None) -> str:
         comparison = f"got {_number(event.actual)}, expected {_number(event.expected)}"
         if event.sigma:
             z = (event.actual - event.expected) / event.sigma
+            ordinary = (
+                ": an ordinary value; the anomaly is the pattern, such as a value that stopped "
+                "changing or a run of moderate deviations"
+                if abs(z) < ORDINARY_SIGMAS
+                else ""
+            )
             comparison += (
-                f" ± {_number(event.sigma)} ({abs(z):.1f} sigmas {'above' if z >= 0 else 'below'})"
+                f" ± {_number(event.sigma)} ({abs(z):.1f} sigmas "
+                f"{'above' if z >= 0 else 'below'}{ordinary})"
             )
     elif event.actual is not None:
         comparison = f"got {_number(event.actual)} (no forecast yet)"
