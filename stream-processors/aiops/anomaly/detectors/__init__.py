@@ -7,8 +7,8 @@ huge values are clipped, nothing raises on any value. Everything is causal.
 
 - :class:`CombinedDetector` (:func:`default_detector`): the default, a
   calibrated score in [0, 1) where 0.5 means tail probability 1e-5 on every
-  series (a Bonferroni bound over its three views, each judged against the
-  series' own residuals), strictly increasing in the evidence beyond it
+  series (a Bonferroni bound over its four views, each judged against the
+  series' own history), strictly increasing in the evidence beyond it
 - :class:`HoltWintersDetector`: river's Holt-Winters, the residual as a score
 - :class:`HalfSpaceTreesDetector`: river's HalfSpaceTrees on causally scaled features
 - :class:`WindowedGaussian`: NAB's windowed-Gaussian baseline

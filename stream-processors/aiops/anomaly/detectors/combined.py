@@ -109,7 +109,7 @@ __all__ = ["CombinedDetector", "default_detector"]
 
 
 class CombinedDetector(Detector):
-    """Holt-Winters residual (point and recent) and HalfSpaceTrees, Bonferroni-combined; a score in [0, 1].
+    """Holt-Winters residual (point and recent), repeated values and HalfSpaceTrees, Bonferroni-combined; a score in [0, 1].
 
     ``hst=False`` leaves the trees out (the two Holt-Winters views alone).
 
