@@ -4,8 +4,9 @@ Design
 ------
 :class:`FastCombined` is :class:`~aiops.anomaly.detectors.combined.CombinedDetector`
 (the Holt-Winters residual, point-wise and over recent points, runs of
-repeated values, and HalfSpaceTrees, Bonferroni-combined) with the state of every series held in
-numpy arrays, one row per series (a *slot*). A micro-batch is a list of ``(series, value)`` points;
+repeated values, and HalfSpaceTrees, Bonferroni-combined) with the state of
+every series held in numpy arrays, one row per series (a *slot*). A
+micro-batch is a list of ``(series, value)`` points;
 points of different series are processed together, vectorised over rows;
 the k-th point of a series in a batch is processed in the k-th *round*, so
 each series still sees its points in order. Per round, every operation is the
