@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any, Self
 
-__all__ = ["Detector", "score_many"]
+__all__ = ["Detector", "SlotsState", "score_many"]
 
 
 class Detector(abc.ABC):
@@ -87,3 +87,16 @@ def score_many(detector: Detector, values: Iterable[float | None]) -> list[float
         scores.append(detector.score_one(x))
         detector.learn_one(x)
     return scores
+
+
+class SlotsState:
+    """Pickle support for the small ``__slots__`` state objects inside detectors: the state is every slot by name."""
+
+    __slots__ = ()
+
+    def __getstate__(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)

@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import math
 
+from aiops.anomaly.detectors.base import SlotsState
+
 __all__ = [
     "EVIDENCE_PRIOR",
     "LN10",
@@ -123,7 +125,7 @@ def tail_score(p: float) -> float:
     return score_from_log_tail(math.log(p))
 
 
-class AnomalyLikelihood:
+class AnomalyLikelihood(SlotsState):
     """Tail probability of a short-term average of raw scores against its long-term distribution.
 
     ``tail(raw)`` is the probability, under the series' own history, of a
@@ -179,13 +181,6 @@ class AnomalyLikelihood:
         self.mean = 0.0
         self.var = 0.0
 
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
     def _short(self, raw: float) -> float:
         return self.short + max(self.short_rate, 1.0 / (self.n + 1)) * (raw - self.short)
 
@@ -217,7 +212,7 @@ class AnomalyLikelihood:
         self.n += 1
 
 
-class RecentVarianceTest:
+class RecentVarianceTest(SlotsState):
     """Chi-square tail probability of the recent mean square of standardised residuals.
 
     ``tail(z)`` is the probability, for independent standard Gaussian
@@ -248,13 +243,6 @@ class RecentVarianceTest:
         self.clip = clip
         self.mean_square = 1.0
 
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
     @property
     def degrees_of_freedom(self) -> float:
         """``nu = (2 - rate) / rate``: the number of independent squares the weighted mean is worth."""
@@ -280,7 +268,7 @@ class RecentVarianceTest:
         self.mean_square = self._mean_square(z)
 
 
-class ResidualTail:
+class ResidualTail(SlotsState):
     """Tail probability of a standardised residual ``|z|`` from the series' own residuals: peaks over threshold.
 
     Excesses ``e = |z| - threshold`` of the residuals beyond ``threshold`` are
@@ -352,13 +340,6 @@ class ResidualTail:
         )
         return zeta, mean, mean * mean
 
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
     def shape(self) -> tuple[float, float]:
         """``(xi, sigma)`` of the generalised Pareto tail, by the method of moments, ``xi >= 0``."""
         m = max(self.mean, TAIL_MIN_MEAN)
@@ -399,7 +380,7 @@ class ResidualTail:
             self.var = (1.0 - self.rate) * (self.var + self.rate * d * d)
 
 
-class RepeatRun:
+class RepeatRun(SlotsState):
     """Tail probability of the run of exactly repeated values a point would extend: a stuck series.
 
     A frozen exporter or a wedged process repeats its last value, which no
@@ -466,13 +447,6 @@ class RepeatRun:
         self.steps = 0
         self.n1 = self.r1 = self.n2 = self.r2 = self.n3 = self.r3 = 0.0
         self.log_q1 = self.log_q2 = self.log_q3 = 0.0
-
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
 
     def _repeats(self, y: float) -> bool:
         prev = self.prev

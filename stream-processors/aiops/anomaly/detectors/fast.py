@@ -890,9 +890,7 @@ class FastCombined:
             )
             st["stuck_run"][vr] = np.where(rep, run + 1, 0)
             step = np.abs(vy - vp)
-            counts = (
-                ~np.isnan(vp) & (step > 1e-12 * np.maximum(np.abs(vy), np.abs(vp))) & (step < vs)
-            )
+            counts = ~np.isnan(vp) & ~rep & (step < vs)  # a change beyond 1e-12 of the values
             st["res_small"][vr] = np.where(counts, step, vs)
             st["res_int"][vr] = res_int[valid] & (np.floor(vy) == vy)
             st["hw_prev"][vr] = vy

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import math
 
+from aiops.anomaly.detectors.base import SlotsState
+
 __all__ = ["RESOLUTION_SCALE", "CausalScaler", "Resolution"]
 
 RESOLUTION_SCALE = 1.0
 """Residual scales are floored at this multiple of the series' resolution: one step of an integer gauge is one sigma."""
 
 
-class Resolution:
+class Resolution(SlotsState):
     """The smallest step a series has shown: ``min(smallest non-zero change, 1 if all values were integers)``.
 
     ``value`` is ``inf`` while nothing is known (a flat line of a non-integer
@@ -61,13 +63,6 @@ class Resolution:
         self.prev = math.nan
         self.smallest = math.inf
         self.integral = True
-
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
 
     @property
     def value(self) -> float:
@@ -95,7 +90,7 @@ class Resolution:
         self.prev = y
 
 
-class CausalScaler:
+class CausalScaler(SlotsState):
     """Exponentially weighted standardisation, mapped and clipped into [0, 1].
 
     The numpy fast path implements the same arithmetic, operation for operation.
@@ -125,13 +120,6 @@ class CausalScaler:
         self.n = 0
         self.mean = 0.0
         self.var = 0.0
-
-    def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
 
     def _sigma(self, floor: float) -> float:
         return max(
